@@ -1,0 +1,245 @@
+"""The backward engine: reverse topological order, the chain rule, and ``no_grad``.
+
+The graph is made of op instances (one op application = one node). Each node
+holds ``_next``: for every input, the node that produced it (an op), the leaf
+Tensor it was (to receive ``.grad``), or ``None`` when that input needs no
+gradient. The engine never looks inside an op: it hands each node the upstream
+gradient, takes back one gradient per input, and sums what arrives at a node
+along several paths before that node runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from .errors import GraphError, ShapeError
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on Tensors are being recorded in this thread."""
+    return _mode.enabled
+
+
+@contextmanager
+def _set_grad_enabled(enabled: bool):
+    previous = _mode.enabled
+    _mode.enabled = enabled
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+def no_grad():
+    """Context manager (thread-local): inside it no graph and no cache is kept.
+
+    >>> with no_grad():
+    ...     y = model(x)        # y.requires_grad is False
+    """
+    return _set_grad_enabled(False)
+
+
+def enable_grad():
+    """Context manager that turns recording back on inside a ``no_grad`` block."""
+    return _set_grad_enabled(True)
+
+
+_FREED = (
+    "backward: this part of the graph was already freed by an earlier backward "
+    "(its caches are gone). Pass retain_graph=True to the first .backward() "
+    "to run backward through the same graph again."
+)
+
+#: Signature of a step hook: (op, upstream, gradients returned for each input).
+StepHook = Callable[[object, np.ndarray, tuple], None]
+
+
+def _count_consumers(root_op) -> dict:
+    """For every op reachable from ``root_op``: how many edges lead into it from above.
+
+    Iterative (a chain of a million ops must not hit Python's recursion limit).
+    Raises before anything is computed when a reachable node was freed.
+    """
+    if root_op._next is None:
+        raise GraphError(_FREED)
+    deps = {root_op: 0}
+    stack = [root_op]
+    pop, push = stack.pop, stack.append
+    while stack:
+        for nxt in pop()._next:
+            if nxt is None or nxt._is_tensor:
+                continue
+            count = deps.get(nxt)
+            if count is None:
+                if nxt._next is None:
+                    raise GraphError(_FREED)
+                deps[nxt] = 1
+                push(nxt)
+            else:
+                deps[nxt] = count + 1
+    return deps
+
+
+def _as_gradient(op, grad, like: np.ndarray) -> np.ndarray:
+    """Check one gradient returned by ``op.backward`` against the input it is for."""
+    if type(grad) is not np.ndarray:
+        grad = np.asarray(grad)
+    if grad.shape != like.shape:
+        raise ShapeError(
+            f"{op.name}.backward returned a gradient of shape {grad.shape} "
+            f"for an input of shape {like.shape}"
+        )
+    if grad.dtype != like.dtype:
+        grad = grad.astype(like.dtype)
+    return grad
+
+
+def run_backward(
+    root,
+    gradient: np.ndarray,
+    retain_graph: bool = False,
+    capture: dict | None = None,
+    hook: StepHook | None = None,
+) -> list | None:
+    """Propagate ``gradient`` (dL/d root) through the graph below ``root``.
+
+    Parameters
+    ----------
+    root : Tensor that requires grad.
+    gradient : ndarray shaped like ``root``.
+    retain_graph : keep every op's cache so backward can run again.
+    capture : ``{id(node): position}``; when given, the gradients reaching those
+        nodes (leaf Tensors or ops) are returned in a list instead of being
+        accumulated into ``.grad`` (this is :func:`chainrule.grad`).
+    hook : called after every op's backward with (op, upstream, input gradients).
+    """
+    captured = None if capture is None else [None] * len(capture)
+
+    def deliver_to_leaf(leaf, g, op):
+        g = _as_gradient(op, g, leaf.data)
+        if captured is not None:
+            pos = capture.get(id(leaf))
+            if pos is not None:
+                captured[pos] = g if captured[pos] is None else captured[pos] + g
+            return
+        if leaf.grad is None:
+            leaf.grad = g if g.flags.writeable else g.copy()
+        else:
+            leaf.grad = leaf.grad + g
+
+    root_op = root._op
+    if root_op is None:  # backward of a leaf: dL/dL
+        deliver_to_leaf(root, gradient, _RootOp)
+        return captured
+
+    deps = _count_consumers(root_op)
+    grads = {root_op: gradient}
+    ready = [root_op]
+    while ready:
+        op = ready.pop()
+        upstream = grads.pop(op, None)
+        nexts = op._next
+        if upstream is None:  # nothing reached this op (every consumer returned None)
+            in_grads = (None,) * len(nexts)
+        else:
+            if op._retains is not None:
+                _retain(op, upstream)
+            if captured is not None and id(op) in capture:
+                captured[capture[id(op)]] = upstream
+            in_grads = op.backward(upstream)
+            if type(in_grads) is not tuple:
+                in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
+            if len(in_grads) != len(nexts):
+                raise GraphError(
+                    f"{op.name}.backward returned {len(in_grads)} gradients "
+                    f"for {len(nexts)} inputs"
+                )
+            if hook is not None:
+                hook(op, upstream, in_grads)
+        for nxt, g in zip(nexts, in_grads):
+            if nxt is None:
+                continue
+            if nxt._is_tensor:
+                if g is not None:
+                    deliver_to_leaf(nxt, g, op)
+                continue
+            if g is not None:
+                previous = grads.get(nxt)
+                grads[nxt] = g if previous is None else previous + g
+            remaining = deps[nxt] - 1
+            deps[nxt] = remaining
+            if remaining == 0:
+                ready.append(nxt)
+        if not retain_graph:
+            op.release()
+    return captured
+
+
+def _retain(op, upstream: np.ndarray) -> None:
+    tensor = op._retains()
+    if tensor is not None:
+        tensor.grad = upstream.copy() if tensor.grad is None else tensor.grad + upstream
+
+
+class _RootOp:
+    """Stands in for "the caller" in messages about the gradient given to backward."""
+
+    name = "backward"
+
+
+def grad(
+    outputs,
+    inputs: Sequence,
+    grad_outputs=None,
+    retain_graph: bool = False,
+) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    Mirrors ``torch.autograd.grad``: returns one ndarray (or ``None`` when an
+    input is not reached) per input.
+    """
+    from .tensor import Tensor
+
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    capture = {}
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise GraphError(f"grad: input {i} does not require grad")
+        capture[id(t) if t._op is None else id(t._op)] = i
+    gradient = _initial_gradient(outputs, grad_outputs)
+    return tuple(run_backward(outputs, gradient, retain_graph, capture=capture))
+
+
+def _initial_gradient(root, gradient) -> np.ndarray:
+    """dL/d root: the given gradient checked against root, or 1 for a one-element root."""
+    if not root.requires_grad:
+        raise GraphError(
+            "backward: this tensor does not require grad and has no graph; "
+            "create its inputs with requires_grad=True"
+        )
+    data = root.data
+    if gradient is None:
+        if data.size != 1:
+            raise GraphError(
+                f"backward: a gradient can be implied only for a one-element output, "
+                f"but this output has shape {data.shape}; pass gradient= of that shape"
+            )
+        return np.ones_like(data)
+    gradient = np.asarray(getattr(gradient, "data", gradient), dtype=data.dtype)
+    if gradient.shape != data.shape:
+        raise ShapeError(
+            f"backward: gradient of shape {gradient.shape} given for an output of shape {data.shape}"
+        )
+    return gradient

@@ -1,0 +1,92 @@
+"""Activation blocks: the non-linearities of the lecture's part two."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Op
+
+
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class ReLU(Op):
+    """y = max(x, 0);  dy/dx = [x > 0] (0 at x = 0, as in PyTorch).  Shapes: x (...) -> y (...)."""
+
+    arity = 1
+
+    def forward(self, x):
+        self.mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, upstream):
+        return (upstream * self.mask,)
+
+
+class LeakyReLU(Op):
+    """y = x if x > 0 else s*x;  dy/dx = 1 if x > 0 else s.  Shapes: x (...) -> y (...)."""
+
+    arity = 1
+
+    def __init__(self, negative_slope: float = 0.01):
+        self.negative_slope = float(negative_slope)
+
+    def params(self):
+        return {"negative_slope": self.negative_slope}
+
+    def forward(self, x):
+        self.mask = x > 0
+        return np.where(self.mask, x, x * self.negative_slope)
+
+    def backward(self, upstream):
+        return (np.where(self.mask, upstream, upstream * self.negative_slope),)
+
+
+class Sigmoid(Op):
+    """y = 1 / (1 + exp(-x));  dy/dx = y (1 - y).  Shapes: x (...) -> y (...).
+
+    Computed from exp(-|x|), so no overflow warning or NaN for any finite x.
+    """
+
+    arity = 1
+
+    def forward(self, x):
+        self.out = stable_sigmoid(x)
+        return self.out
+
+    def backward(self, upstream):
+        out = self.out
+        return (upstream * out * (1 - out),)
+
+
+class Tanh(Op):
+    """y = tanh(x);  dy/dx = 1 - y**2.  Shapes: x (...) -> y (...)."""
+
+    arity = 1
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, upstream):
+        out = self.out
+        return (upstream * (1 - out * out),)
+
+
+class Softplus(Op):
+    """y = log(1 + exp(x));  dy/dx = sigmoid(x).  Shapes: x (...) -> y (...).
+
+    Computed as max(x, 0) + log1p(exp(-|x|)), exact and without overflow.
+    """
+
+    arity = 1
+
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    def backward(self, upstream):
+        return (upstream * stable_sigmoid(self.x),)

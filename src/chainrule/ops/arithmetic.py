@@ -1,0 +1,167 @@
+"""Arithmetic blocks: the lecture's +, -, x, the square, and their relatives.
+
+Every binary op broadcasts like NumPy; its backward sums the gradient back to
+each operand's shape with :func:`unbroadcast`. Operands may be arrays or Python
+scalars (a scalar never needs a gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .base import Op, shape_of, unbroadcast
+
+
+def broadcast_error(op: Op, a, b) -> ShapeError:
+    """The error for operands that do not broadcast, naming the op and both shapes."""
+    return ShapeError(
+        f"{op.name}: cannot broadcast shapes {shape_of(a)} and {shape_of(b)}"
+    )
+
+
+class Identity(Op):
+    """y = x;  dy/dx = 1.  Shapes: x (...) -> y (...). The lecture's implicit activation."""
+
+    arity = 1
+
+    def forward(self, x):
+        return x
+
+    def backward(self, upstream):
+        return (upstream,)
+
+
+class Add(Op):
+    """y = a + b;  dy/da = 1, dy/db = 1.  Shapes: a, b broadcastable -> y (broadcast)."""
+
+    arity = 2
+
+    def forward(self, a, b):
+        try:
+            out = a + b
+        except ValueError:
+            raise broadcast_error(self, a, b) from None
+        self.a_shape, self.b_shape = shape_of(a), shape_of(b)
+        return out
+
+    def backward(self, upstream):
+        need = self.needs_input_grad
+        return (
+            unbroadcast(upstream, self.a_shape) if need[0] else None,
+            unbroadcast(upstream, self.b_shape) if need[1] else None,
+        )
+
+
+class Sub(Op):
+    """y = a - b;  dy/da = 1, dy/db = -1.  Shapes: a, b broadcastable -> y (broadcast)."""
+
+    arity = 2
+
+    def forward(self, a, b):
+        try:
+            out = a - b
+        except ValueError:
+            raise broadcast_error(self, a, b) from None
+        self.a_shape, self.b_shape = shape_of(a), shape_of(b)
+        return out
+
+    def backward(self, upstream):
+        need = self.needs_input_grad
+        return (
+            unbroadcast(upstream, self.a_shape) if need[0] else None,
+            unbroadcast(-upstream, self.b_shape) if need[1] else None,
+        )
+
+
+class Mul(Op):
+    """y = a * b;  dy/da = b, dy/db = a.  Shapes: a, b broadcastable -> y (broadcast)."""
+
+    arity = 2
+
+    def forward(self, a, b):
+        try:
+            out = a * b
+        except ValueError:
+            raise broadcast_error(self, a, b) from None
+        self.a, self.b = a, b
+        return out
+
+    def backward(self, upstream):
+        need, a, b = self.needs_input_grad, self.a, self.b
+        return (
+            unbroadcast(upstream * b, shape_of(a)) if need[0] else None,
+            unbroadcast(upstream * a, shape_of(b)) if need[1] else None,
+        )
+
+
+class Div(Op):
+    """y = a / b;  dy/da = 1/b, dy/db = -a/b**2.  Shapes: a, b broadcastable -> y."""
+
+    arity = 2
+
+    def forward(self, a, b):
+        try:
+            out = a / b
+        except ValueError:
+            raise broadcast_error(self, a, b) from None
+        self.a, self.b = a, b
+        return out
+
+    def backward(self, upstream):
+        need, a, b = self.needs_input_grad, self.a, self.b
+        da = upstream / b
+        return (
+            unbroadcast(da, shape_of(a)) if need[0] else None,
+            unbroadcast(-da * a / b, shape_of(b)) if need[1] else None,
+        )
+
+
+class Neg(Op):
+    """y = -x;  dy/dx = -1.  Shapes: x (...) -> y (...)."""
+
+    arity = 1
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, upstream):
+        return (-upstream,)
+
+
+class Pow(Op):
+    """y = x ** p for a constant p;  dy/dx = p * x**(p-1).  Shapes: x (...) -> y (...)."""
+
+    arity = 1
+
+    def __init__(self, exponent: float):
+        if not np.isscalar(exponent):
+            raise TypeError(
+                f"pow: the exponent must be a constant number, got {type(exponent).__name__}"
+            )
+        # A NumPy scalar would promote float32 data; a Python number keeps the dtype.
+        self.exponent = exponent.item() if isinstance(exponent, np.generic) else exponent
+
+    def params(self):
+        return {"exponent": self.exponent}
+
+    def forward(self, x):
+        self.x = x
+        return x**self.exponent
+
+    def backward(self, upstream):
+        p = self.exponent
+        return (upstream * p * self.x ** (p - 1),)
+
+
+class Square(Op):
+    """y = x**2;  dy/dx = 2x.  Shapes: x (...) -> y (...). The lecture's nonlinearity."""
+
+    arity = 1
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, upstream):
+        return (upstream * 2 * self.x,)

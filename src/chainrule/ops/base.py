@@ -1,0 +1,142 @@
+"""The op contract and the one broadcasting helper every op shares.
+
+An :class:`Op` is the lecture's "independent block". One instance is one
+application of the operation:
+
+* ``forward(*inputs) -> ndarray`` computes the result from plain NumPy arrays
+  (or Python scalars) and saves on ``self`` exactly what ``backward`` needs: the
+  cache.
+* ``backward(upstream) -> tuple`` takes dL/d(output), shaped like the output,
+  and returns one gradient per input, shaped like that input, or ``None`` for an
+  input that needs no gradient.
+
+Nothing here knows about tensors or graphs. ``Op.apply`` is the single door to
+the graph and imports it lazily, so the blocks stay usable by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class _AllTrue:
+    """Stands for "every input needs a gradient" when an op is used by hand."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index: int) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "ALL"
+
+
+ALL_INPUTS = _AllTrue()
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` back down to ``shape``, undoing NumPy broadcasting.
+
+    Broadcasting copies a value along new leading axes and along axes of size
+    one, so by the chain rule the gradient of that value is the sum of the
+    gradients of all its copies.
+
+    Parameters
+    ----------
+    grad : ndarray, the gradient of the broadcast result, shape ``S``.
+    shape : the shape of the operand before broadcasting, broadcastable to ``S``.
+
+    Returns
+    -------
+    ndarray of shape ``shape`` (``grad`` itself when no broadcasting happened).
+    """
+    gshape = grad.shape
+    if gshape == shape:
+        return grad
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def shape_of(value: Any) -> tuple[int, ...]:
+    """Shape of an array or of a Python scalar (``()``)."""
+    return value.shape if isinstance(value, np.ndarray) else np.shape(value)
+
+
+class Op:
+    """Base class of every operation: subclass it and write ``forward`` and ``backward``.
+
+    A user's own op works everywhere a built-in op does::
+
+        class Cube(Op):
+            '''y = x**3;  dy/dx = 3 x**2.  Shapes: x (...) -> y (...).'''
+            def forward(self, x):
+                self.x = x
+                return x ** 3
+            def backward(self, upstream):
+                return (upstream * 3 * self.x ** 2,)
+
+        y = Cube.apply(t)             # inside the graph, on Tensors
+        y = Cube().forward(array)     # by hand, on arrays
+
+    ``needs_input_grad[i]`` tells ``backward`` whether input ``i`` needs a
+    gradient; by hand it is always true. Ops may use it to skip work.
+    """
+
+    # Graph bookkeeping lives in slots; subclasses get a __dict__ for their cache.
+    __slots__ = ("_next", "_needs", "__dict__", "__weakref__")
+    _is_tensor = False  # graph nodes are ops or leaf Tensors; this tells them apart fast
+    _retains = None  # weak reference to the output Tensor after .retain_grad()
+
+    #: Number of array inputs ``forward`` takes, or ``None`` for any number.
+    arity: int | None = None
+
+    def forward(self, *inputs: Any) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward is not written")
+
+    def backward(self, upstream: np.ndarray) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    @property
+    def needs_input_grad(self):
+        try:
+            return self._needs
+        except AttributeError:
+            return ALL_INPUTS
+
+    @property
+    def name(self) -> str:
+        """Lower-case name used in error messages and drawings, e.g. ``matmul``."""
+        return type(self).__name__.lower()
+
+    def describe(self) -> str:
+        """Short label with the op's parameters, e.g. ``Sum(axis=0)``; used by drawings."""
+        params = ", ".join(
+            f"{k}={v!r}" for k, v in self.params().items() if v is not None
+        )
+        return f"{type(self).__name__}({params})" if params else type(self).__name__
+
+    def params(self) -> dict[str, Any]:
+        """Constructor parameters of this op (empty for parameter-free ops)."""
+        return {}
+
+    def release(self) -> None:
+        """Drop the cache (called by the graph after backward unless ``retain_graph``)."""
+        self.__dict__.clear()
+        self._next = None
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any):
+        """Apply a fresh instance ``cls(**params)`` to Tensors, recording it in the graph."""
+        from ..graph import apply_op
+
+        return apply_op(cls(**params), *inputs)
+
+    def __repr__(self) -> str:
+        return f"<op {self.describe()}>"

@@ -1,0 +1,48 @@
+"""Matrix blocks: the lecture's μ = Xθ, i.e. matrix/vector multiplication."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .base import Op, shape_of, unbroadcast
+
+
+class MatMul(Op):
+    """y = a @ b;  dy/da = upstream @ bᵀ, dy/db = aᵀ @ upstream.
+
+    Shapes, as ``numpy.matmul``: (n,)·(n,) -> (); (m, n)·(n,) -> (m,);
+    (n,)·(n, p) -> (p,); (m, n)·(n, p) -> (m, p); and stacks (..., m, n)·(..., n, p)
+    -> (..., m, p) with the leading dimensions broadcast (summed back in backward).
+    """
+
+    arity = 2
+
+    def forward(self, a, b):
+        try:
+            out = np.matmul(a, b)
+        except ValueError:
+            raise ShapeError(f"matmul: cannot multiply {shape_of(a)} by {shape_of(b)}") from None
+        self.a, self.b = a, b
+        return out
+
+    def backward(self, upstream):
+        need, a, b = self.needs_input_grad, self.a, self.b
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without reshaping
+            return (upstream @ b.T if need[0] else None, a.T @ upstream if need[1] else None)
+        # Treat vectors as matrices: a (n,) as (1, n) and b (n,) as (n, 1).
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = upstream
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        da = db = None
+        if need[0]:
+            da = g @ np.swapaxes(b2, -1, -2)
+            da = unbroadcast(da.reshape(da.shape[:-2] + (a.shape[-1],)) if a.ndim == 1 else da, a.shape)
+        if need[1]:
+            db = np.swapaxes(a2, -1, -2) @ g
+            db = unbroadcast(db.reshape(db.shape[:-2] + (b.shape[0],)) if b.ndim == 1 else db, b.shape)
+        return da, db

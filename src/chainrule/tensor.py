@@ -1,0 +1,353 @@
+"""``Tensor``: a NumPy array that remembers which op made it (define-by-run).
+
+Every operation on a Tensor runs the op's ``forward`` on the arrays at once
+and, when some input requires a gradient and recording is on, links the op
+into the graph (``op._next``). ``Tensor.backward`` hands the graph to the
+engine in :mod:`chainrule.graph`.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .errors import DTypeError
+from .graph import _initial_gradient, _mode, run_backward
+
+_SCALARS = (int, float, bool, np.number, np.bool_)
+
+
+def _check_differentiable(data: np.ndarray) -> None:
+    if data.dtype.kind not in "fc":
+        raise DTypeError(
+            f"only floating-point tensors can require gradients, got dtype {data.dtype}; "
+            f"convert first, e.g. tensor(x, dtype='float64', requires_grad=True)"
+        )
+
+
+class Tensor:
+    """An n-dimensional array with a gradient, recorded in the graph when it requires one.
+
+    Parameters
+    ----------
+    data : array-like; Python floats become float64, a float32 array stays float32.
+    requires_grad : whether backward should compute ``.grad`` for this (leaf) tensor.
+    dtype : optional dtype to convert ``data`` to.
+    """
+
+    __slots__ = ("data", "grad", "_req", "_op", "__weakref__")
+    __array_ufunc__ = None  # ``ndarray + Tensor`` calls Tensor.__radd__ and gives a Tensor
+    _is_tensor = True
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        data = np.asarray(data, dtype=dtype)
+        if requires_grad:
+            _check_differentiable(data)
+        self.data = data
+        self.grad: np.ndarray | None = None
+        self._req = bool(requires_grad)
+        self._op = None
+
+    # -- attributes ------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._req
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._op is not None and not value:
+            raise DTypeError("requires_grad can only be switched off on a leaf; use .detach()")
+        if value:
+            _check_differentiable(self.data)
+        self._req = bool(value)
+
+    def requires_grad_(self, value: bool = True) -> Tensor:
+        self.requires_grad = value
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user, not by an op."""
+        return self._op is None
+
+    @property
+    def op(self):
+        """The op that produced this tensor (``None`` for a leaf)."""
+        return self._op
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this data, outside the graph."""
+        return Tensor(self.data)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
+        if self._op is not None:
+            self._op._retains = weakref.ref(self)
+
+    def astype(self, dtype) -> Tensor:
+        """A copy in another dtype (outside the graph, like ``detach``)."""
+        return Tensor(self.data.astype(dtype))
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad, into ``leaf.grad``.
+
+        ``gradient`` is dL/d(self); it may be left out only for a one-element tensor.
+        Leaf gradients accumulate across calls. The graph's caches are freed unless
+        ``retain_graph=True``.
+        """
+        run_backward(self, _initial_gradient(self, gradient), retain_graph)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extra = ""
+        if self.data.dtype != np.float64:
+            extra += f", dtype={self.data.dtype}"
+        if self._op is not None:
+            extra += f", op={type(self._op).__name__}"
+        elif self._req:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # -- arithmetic ------------------------------------------------------------------
+    def __add__(self, other):
+        return apply_op(ops.Add(), self, other)
+
+    def __radd__(self, other):
+        return apply_op(ops.Add(), other, self)
+
+    def __sub__(self, other):
+        return apply_op(ops.Sub(), self, other)
+
+    def __rsub__(self, other):
+        return apply_op(ops.Sub(), other, self)
+
+    def __mul__(self, other):
+        return apply_op(ops.Mul(), self, other)
+
+    def __rmul__(self, other):
+        return apply_op(ops.Mul(), other, self)
+
+    def __truediv__(self, other):
+        return apply_op(ops.Div(), self, other)
+
+    def __rtruediv__(self, other):
+        return apply_op(ops.Div(), other, self)
+
+    def __matmul__(self, other):
+        return apply_op(ops.MatMul(), self, other)
+
+    def __rmatmul__(self, other):
+        return apply_op(ops.MatMul(), other, self)
+
+    def __neg__(self):
+        return apply_op(ops.Neg(), self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, _SCALARS):
+            if exponent == 2:
+                return apply_op(ops.Square(), self)
+            return apply_op(ops.Pow(exponent), self)
+        return (as_tensor_like(exponent, self) * self.log()).exp()  # a ** b = exp(b log a)
+
+    def __rpow__(self, base):
+        return (self * math.log(base)).exp()  # base ** t = exp(t log base), base > 0
+
+    # -- comparisons give plain boolean arrays (no gradient flows through them) -------
+    def __lt__(self, other):
+        return self.data < _data(other)
+
+    def __le__(self, other):
+        return self.data <= _data(other)
+
+    def __gt__(self, other):
+        return self.data > _data(other)
+
+    def __ge__(self, other):
+        return self.data >= _data(other)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return self.data == _data(other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return self.data != _data(other)
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    # -- indexing --------------------------------------------------------------------
+    def __getitem__(self, index):
+        return apply_op(ops.GetItem(_plain_index(index)), self)
+
+    # -- NumPy-named methods -----------------------------------------------------------
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply_op(ops.Sum(axis, keepdims), self)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply_op(ops.Mean(axis, keepdims), self)
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply_op(ops.Max(axis, keepdims), self)
+
+    def min(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply_op(ops.Min(axis, keepdims), self)
+
+    def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply_op(ops.LogSumExp(axis, keepdims), self)
+
+    def reshape(self, *shape) -> Tensor:
+        if len(shape) == 1 and np.iterable(shape[0]):
+            shape = tuple(shape[0])
+        return apply_op(ops.Reshape(shape), self)
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    def transpose(self, *axes) -> Tensor:
+        if len(axes) == 1 and (axes[0] is None or np.iterable(axes[0])):
+            axes = axes[0]
+        return apply_op(ops.Transpose(axes or None), self)
+
+    @property
+    def T(self) -> Tensor:
+        return apply_op(ops.Transpose(None), self)
+
+    def broadcast_to(self, shape) -> Tensor:
+        return apply_op(ops.BroadcastTo(shape), self)
+
+    def exp(self) -> Tensor:
+        return apply_op(ops.Exp(), self)
+
+    def log(self) -> Tensor:
+        return apply_op(ops.Log(), self)
+
+    def sqrt(self) -> Tensor:
+        return apply_op(ops.Sqrt(), self)
+
+    def abs(self) -> Tensor:
+        return apply_op(ops.Abs(), self)
+
+    def square(self) -> Tensor:
+        return apply_op(ops.Square(), self)
+
+    def tanh(self) -> Tensor:
+        return apply_op(ops.Tanh(), self)
+
+    def sigmoid(self) -> Tensor:
+        return apply_op(ops.Sigmoid(), self)
+
+    def relu(self) -> Tensor:
+        return apply_op(ops.ReLU(), self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return apply_op(ops.Softmax(axis), self)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return apply_op(ops.LogSoftmax(axis), self)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _plain_index(index):
+    """An index with any Tensors in it replaced by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def as_tensor_like(x, like: Tensor) -> Tensor:
+    """``x`` as a Tensor, Python numbers taking ``like``'s dtype."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, _SCALARS):
+        return Tensor(np.asarray(x, dtype=like.dtype))
+    return Tensor(x)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Make a leaf Tensor, as ``torch.tensor``: ``tensor([1., 2.], requires_grad=True)``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
+    """Run ``op.forward`` on the inputs' arrays and, if needed, link it into the graph.
+
+    Inputs may be Tensors, arrays or Python numbers; only Tensors that require
+    grad are linked. This is what ``Op.apply`` and every Tensor method call.
+    """
+    datas = []
+    nexts = []
+    recording = False
+    for x in inputs:
+        if isinstance(x, Tensor):
+            datas.append(x.data)
+            if x._req:
+                recording = True
+                nexts.append(x if x._op is None else x._op)
+                continue
+        elif isinstance(x, (list, tuple)):
+            datas.append(np.asarray(x))
+        else:
+            datas.append(x)
+        nexts.append(None)
+    if recording and _mode.enabled:
+        op._next = tuple(nexts)
+        op._needs = tuple([n is not None for n in nexts])
+        out = op.forward(*datas)
+        result = Tensor.__new__(Tensor)
+        result.data = out if type(out) is np.ndarray else np.asarray(out)
+        result.grad = None
+        result._req = True
+        result._op = op
+        return result
+    out = op.forward(*datas)
+    result = Tensor.__new__(Tensor)
+    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result.grad = None
+    result._req = False
+    result._op = None
+    return result
