@@ -62,3 +62,16 @@ __all__ = [
     "sigmoid", "softmax", "softplus", "sqrt", "square", "stack", "sub", "subtract", "sum",
     "tanh", "transpose", "where",
 ]
+
+# -- training layer (issue 4): models, optimisers, data, the training loop, saving --------------
+from . import data, nn, optim, train  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from .train import fit, sgd_noise  # noqa: E402
+
+__all__ += ["nn", "optim", "data", "train", "fit", "sgd_noise", "save", "load"]
+
+# -- traces and drawings (issue 3): explain, draw -----------------------------------------------
+from .errors import ExpressionError, RenderError  # noqa: E402
+from .explain import Trace, draw, explain  # noqa: E402
+
+__all__ += ["explain", "draw", "Trace", "ExpressionError", "RenderError"]

@@ -15,6 +15,11 @@ from .errors import ChainruleError
 #: Subcommand modules, in the order ``chainrule --help`` lists them.
 COMMANDS = [
     "chainrule.commands.demo",
+    "chainrule.commands.explain",
+    "chainrule.commands.train",
+    "chainrule.commands.predict",
+    "chainrule.commands.sgd_noise",
+    "chainrule.commands.evaluate",
 ]
 
 

@@ -31,3 +31,49 @@ class GradcheckError(ChainruleError, AssertionError):
     def __init__(self, result):
         super().__init__(result.report())
         self.result = result
+
+
+class DataError(ChainruleError, ValueError):
+    """Data that cannot be used: a bad CSV cell (the message names line and column), a missing column."""
+
+
+class SerializationError(ChainruleError, ValueError):
+    """A model file that cannot be written or read: damaged, foreign, or of an unknown model kind."""
+
+
+class MissingDependencyError(ChainruleError, ImportError):
+    """An optional extra is not installed; the message names the ``pip install 'chainrule[...]'`` to run."""
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import the optional ``module`` or raise :class:`MissingDependencyError` naming the extra.
+
+    >>> safetensors = require("safetensors.numpy", "io", "saving models")
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{purpose} needs the optional package {module.split('.')[0]!r}, which is not installed; "
+            f"install it with: pip install 'chainrule[{extra}]'"
+        ) from exc
+
+
+class ExpressionError(ChainruleError, ValueError):
+    """An expression for ``chainrule.explain`` that cannot be used: bad syntax, a refused
+    construct, an unknown name or function, a missing or extra value.
+
+    The message shows the expression with a caret under the offending column; ``column``
+    (0-based, or None) and ``source`` say where.
+    """
+
+    def __init__(self, message: str, source: str | None = None, column: int | None = None):
+        super().__init__(message)
+        self.source = source
+        self.column = column
+
+
+class RenderError(ChainruleError, RuntimeError):
+    """A drawing that cannot be made: a missing external program (Graphviz ``dot``) or its failure."""

@@ -65,30 +65,29 @@ _FREED = (
 StepHook = Callable[[object, np.ndarray, tuple], None]
 
 
-def _count_consumers(root_op) -> dict:
-    """For every op reachable from ``root_op``: how many edges lead into it from above.
+def _count_consumers(root_op, run: object) -> None:
+    """Mark every op reachable from ``root_op`` with the number of edges entering it from above.
 
-    Iterative (a chain of a million ops must not hit Python's recursion limit).
-    Raises before anything is computed when a reachable node was freed.
+    The count goes in ``op._pending`` and ``op._run = run`` marks the op as seen in
+    this run. Iterative (a chain of a million ops must not hit Python's recursion
+    limit). Raises before anything is computed when a reachable node was freed.
     """
     if root_op._next is None:
         raise GraphError(_FREED)
-    deps = {root_op: 0}
+    root_op._run, root_op._pending, root_op._grad = run, 0, None
     stack = [root_op]
     pop, push = stack.pop, stack.append
     while stack:
         for nxt in pop()._next:
             if nxt is None or nxt._is_tensor:
                 continue
-            count = deps.get(nxt)
-            if count is None:
+            if nxt._run is run:
+                nxt._pending += 1
+            else:
                 if nxt._next is None:
                     raise GraphError(_FREED)
-                deps[nxt] = 1
+                nxt._run, nxt._pending, nxt._grad = run, 1, None
                 push(nxt)
-            else:
-                deps[nxt] = count + 1
-    return deps
 
 
 def _as_gradient(op, grad, like: np.ndarray) -> np.ndarray:
@@ -114,6 +113,10 @@ def run_backward(
 ) -> list | None:
     """Propagate ``gradient`` (dL/d root) through the graph below ``root``.
 
+    Ops run in reverse topological order (Kahn's algorithm on the consumer
+    counts): an op runs once every op that consumed its output has passed its
+    contribution down, so what it receives is already the sum over all paths.
+
     Parameters
     ----------
     root : Tensor that requires grad.
@@ -126,29 +129,38 @@ def run_backward(
     """
     captured = None if capture is None else [None] * len(capture)
 
-    def deliver_to_leaf(leaf, g, op):
-        g = _as_gradient(op, g, leaf.data)
+    def deliver_to_leaf(leaf, g, op, upstream):
+        if type(g) is not np.ndarray or g.shape != leaf.data.shape or g.dtype != leaf.data.dtype:
+            g = _as_gradient(op, g, leaf.data)
         if captured is not None:
             pos = capture.get(id(leaf))
             if pos is not None:
                 captured[pos] = g if captured[pos] is None else captured[pos] + g
             return
         if leaf.grad is None:
-            leaf.grad = g if g.flags.writeable else g.copy()
+            # Keep the array itself only when this leaf is surely its one owner: not the
+            # upstream passed through (an Add hands it to both inputs, and it may be the
+            # caller's array), not a view of another array, not read-only.
+            if g is upstream or g.base is not None or not g.flags.writeable:
+                g = g.copy()
+            leaf.grad = g
         else:
-            leaf.grad = leaf.grad + g
+            leaf.grad += g  # in place, as PyTorch accumulates into .grad
 
     root_op = root._op
     if root_op is None:  # backward of a leaf: dL/dL
-        deliver_to_leaf(root, gradient, _RootOp)
+        deliver_to_leaf(root, gradient, _RootOp, gradient)
         return captured
 
-    deps = _count_consumers(root_op)
-    grads = {root_op: gradient}
+    run = object()
+    _count_consumers(root_op, run)
+    root_op._grad = gradient
     ready = [root_op]
+    pop, push = ready.pop, ready.append
     while ready:
-        op = ready.pop()
-        upstream = grads.pop(op, None)
+        op = pop()
+        upstream = op._grad
+        op._grad = None
         nexts = op._next
         if upstream is None:  # nothing reached this op (every consumer returned None)
             in_grads = (None,) * len(nexts)
@@ -162,8 +174,7 @@ def run_backward(
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
             if len(in_grads) != len(nexts):
                 raise GraphError(
-                    f"{op.name}.backward returned {len(in_grads)} gradients "
-                    f"for {len(nexts)} inputs"
+                    f"{op.name}.backward returned {len(in_grads)} gradients for {len(nexts)} inputs"
                 )
             if hook is not None:
                 hook(op, upstream, in_grads)
@@ -172,15 +183,14 @@ def run_backward(
                 continue
             if nxt._is_tensor:
                 if g is not None:
-                    deliver_to_leaf(nxt, g, op)
+                    deliver_to_leaf(nxt, g, op, upstream)
                 continue
             if g is not None:
-                previous = grads.get(nxt)
-                grads[nxt] = g if previous is None else previous + g
-            remaining = deps[nxt] - 1
-            deps[nxt] = remaining
-            if remaining == 0:
-                ready.append(nxt)
+                previous = nxt._grad
+                nxt._grad = g if previous is None else previous + g
+            nxt._pending -= 1
+            if nxt._pending == 0:
+                push(nxt)
         if not retain_graph:
             op.release()
     return captured

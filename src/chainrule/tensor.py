@@ -144,37 +144,37 @@ class Tensor:
 
     # -- arithmetic ------------------------------------------------------------------
     def __add__(self, other):
-        return apply_op(ops.Add(), self, other)
+        return apply2(ops.Add(), self, other)
 
     def __radd__(self, other):
-        return apply_op(ops.Add(), other, self)
+        return apply2(ops.Add(), other, self)
 
     def __sub__(self, other):
-        return apply_op(ops.Sub(), self, other)
+        return apply2(ops.Sub(), self, other)
 
     def __rsub__(self, other):
-        return apply_op(ops.Sub(), other, self)
+        return apply2(ops.Sub(), other, self)
 
     def __mul__(self, other):
-        return apply_op(ops.Mul(), self, other)
+        return apply2(ops.Mul(), self, other)
 
     def __rmul__(self, other):
-        return apply_op(ops.Mul(), other, self)
+        return apply2(ops.Mul(), other, self)
 
     def __truediv__(self, other):
-        return apply_op(ops.Div(), self, other)
+        return apply2(ops.Div(), self, other)
 
     def __rtruediv__(self, other):
-        return apply_op(ops.Div(), other, self)
+        return apply2(ops.Div(), other, self)
 
     def __matmul__(self, other):
-        return apply_op(ops.MatMul(), self, other)
+        return apply2(ops.MatMul(), self, other)
 
     def __rmatmul__(self, other):
-        return apply_op(ops.MatMul(), other, self)
+        return apply2(ops.MatMul(), other, self)
 
     def __neg__(self):
-        return apply_op(ops.Neg(), self)
+        return apply1(ops.Neg(), self)
 
     def __pos__(self):
         return self
@@ -182,8 +182,8 @@ class Tensor:
     def __pow__(self, exponent):
         if isinstance(exponent, _SCALARS):
             if exponent == 2:
-                return apply_op(ops.Square(), self)
-            return apply_op(ops.Pow(exponent), self)
+                return apply1(ops.Square(), self)
+            return apply1(ops.Pow(exponent), self)
         return (as_tensor_like(exponent, self) * self.log()).exp()  # a ** b = exp(b log a)
 
     def __rpow__(self, base):
@@ -215,28 +215,28 @@ class Tensor:
 
     # -- indexing --------------------------------------------------------------------
     def __getitem__(self, index):
-        return apply_op(ops.GetItem(_plain_index(index)), self)
+        return apply1(ops.GetItem(_plain_index(index)), self)
 
     # -- NumPy-named methods -----------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply_op(ops.Sum(axis, keepdims), self)
+        return apply1(ops.Sum(axis, keepdims), self)
 
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply_op(ops.Mean(axis, keepdims), self)
+        return apply1(ops.Mean(axis, keepdims), self)
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply_op(ops.Max(axis, keepdims), self)
+        return apply1(ops.Max(axis, keepdims), self)
 
     def min(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply_op(ops.Min(axis, keepdims), self)
+        return apply1(ops.Min(axis, keepdims), self)
 
     def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply_op(ops.LogSumExp(axis, keepdims), self)
+        return apply1(ops.LogSumExp(axis, keepdims), self)
 
     def reshape(self, *shape) -> Tensor:
         if len(shape) == 1 and np.iterable(shape[0]):
             shape = tuple(shape[0])
-        return apply_op(ops.Reshape(shape), self)
+        return apply1(ops.Reshape(shape), self)
 
     def flatten(self) -> Tensor:
         return self.reshape(-1)
@@ -244,44 +244,58 @@ class Tensor:
     def transpose(self, *axes) -> Tensor:
         if len(axes) == 1 and (axes[0] is None or np.iterable(axes[0])):
             axes = axes[0]
-        return apply_op(ops.Transpose(axes or None), self)
+        return apply1(ops.Transpose(axes or None), self)
 
     @property
     def T(self) -> Tensor:
-        return apply_op(ops.Transpose(None), self)
+        return apply1(ops.Transpose(None), self)
 
     def broadcast_to(self, shape) -> Tensor:
-        return apply_op(ops.BroadcastTo(shape), self)
+        return apply1(ops.BroadcastTo(shape), self)
 
     def exp(self) -> Tensor:
-        return apply_op(ops.Exp(), self)
+        return apply1(ops.Exp(), self)
 
     def log(self) -> Tensor:
-        return apply_op(ops.Log(), self)
+        return apply1(ops.Log(), self)
 
     def sqrt(self) -> Tensor:
-        return apply_op(ops.Sqrt(), self)
+        return apply1(ops.Sqrt(), self)
 
     def abs(self) -> Tensor:
-        return apply_op(ops.Abs(), self)
+        return apply1(ops.Abs(), self)
 
     def square(self) -> Tensor:
-        return apply_op(ops.Square(), self)
+        return apply1(ops.Square(), self)
 
     def tanh(self) -> Tensor:
-        return apply_op(ops.Tanh(), self)
+        return apply1(ops.Tanh(), self)
 
     def sigmoid(self) -> Tensor:
-        return apply_op(ops.Sigmoid(), self)
+        return apply1(ops.Sigmoid(), self)
 
     def relu(self) -> Tensor:
-        return apply_op(ops.ReLU(), self)
+        return apply1(ops.ReLU(), self)
 
     def softmax(self, axis: int = -1) -> Tensor:
-        return apply_op(ops.Softmax(axis), self)
+        return apply1(ops.Softmax(axis), self)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return apply_op(ops.LogSoftmax(axis), self)
+        return apply1(ops.LogSoftmax(axis), self)
+
+    # -- notebook display (drawn by chainrule.explain, imported only when a notebook asks) --
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        from .explain.draw import tensor_mimebundle
+
+        return tensor_mimebundle(self, include, exclude)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return self._repr_mimebundle_().get("text/html") or f"<pre>{escape(repr(self))}</pre>"
+
+    def _repr_svg_(self) -> str | None:
+        return self._repr_mimebundle_().get("image/svg+xml")
 
 
 def _data(x):
@@ -317,8 +331,13 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
     """Run ``op.forward`` on the inputs' arrays and, if needed, link it into the graph.
 
     Inputs may be Tensors, arrays or Python numbers; only Tensors that require
-    grad are linked. This is what ``Op.apply`` and every Tensor method call.
+    grad are linked. This is what ``Op.apply`` and the functions call; Tensor
+    methods use the one- and two-input versions below, which do the same.
     """
+    if len(inputs) == 1:
+        return apply1(op, inputs[0])
+    if len(inputs) == 2:
+        return apply2(op, inputs[0], inputs[1])
     datas = []
     nexts = []
     recording = False
@@ -329,25 +348,83 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
                 recording = True
                 nexts.append(x if x._op is None else x._op)
                 continue
-        elif isinstance(x, (list, tuple)):
-            datas.append(np.asarray(x))
         else:
-            datas.append(x)
+            datas.append(_plain(x))
         nexts.append(None)
     if recording and _mode.enabled:
         op._next = tuple(nexts)
         op._needs = tuple([n is not None for n in nexts])
-        out = op.forward(*datas)
-        result = Tensor.__new__(Tensor)
-        result.data = out if type(out) is np.ndarray else np.asarray(out)
-        result.grad = None
-        result._req = True
-        result._op = op
-        return result
-    out = op.forward(*datas)
+        return _result(op.forward(*datas), op)
+    op._needs = (False,) * len(datas)
+    return _result(op.forward(*datas), None)
+
+
+def apply1(op: ops.Op, x: Any) -> Tensor:
+    """:func:`apply_op` for one input (the hot path of unary Tensor methods)."""
+    if isinstance(x, Tensor):
+        if x._req and _mode.enabled:
+            op._next = (x if x._op is None else x._op,)
+            op._needs = _NEEDS_ONE
+            out = op.forward(x.data)
+        else:
+            op._needs = _NEEDS_NONE
+            out, op = op.forward(x.data), None
+    else:
+        op._needs = _NEEDS_NONE
+        out, op = op.forward(_plain(x)), None
+    # Inlined _result(out, op): this runs once per op, so every call saved counts.
+    result = _new_tensor(Tensor)
+    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result.grad = None
+    result._req = op is not None
+    result._op = op
+    return result
+
+
+def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
+    """:func:`apply_op` for two inputs (the hot path of binary Tensor operators)."""
+    if isinstance(a, Tensor):
+        da = a.data
+        na = (a if a._op is None else a._op) if a._req else None
+    else:
+        da, na = (np.asarray(a) if isinstance(a, (list, tuple)) else a), None
+    if isinstance(b, Tensor):
+        db = b.data
+        nb = (b if b._op is None else b._op) if b._req else None
+    else:
+        db, nb = (np.asarray(b) if isinstance(b, (list, tuple)) else b), None
+    if (na is not None or nb is not None) and _mode.enabled:
+        op._next = (na, nb)
+        op._needs = _NEEDS_TWO[(na is not None) + 2 * (nb is not None)]
+        out = op.forward(da, db)
+    else:
+        op._needs = _NEEDS_TWO[0]
+        out, op = op.forward(da, db), None
+    result = _new_tensor(Tensor)
+    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result.grad = None
+    result._req = op is not None
+    result._op = op
+    return result
+
+
+_new_tensor = object.__new__
+# Shared needs_input_grad tuples: no allocation per op on the hot path.
+_NEEDS_ONE = (True,)
+_NEEDS_NONE = (False,)
+_NEEDS_TWO = ((False, False), (True, False), (False, True), (True, True))
+
+
+def _plain(x: Any) -> Any:
+    """A non-Tensor input as the op sees it: lists become arrays, the rest is kept."""
+    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+
+
+def _result(out: Any, op: ops.Op | None) -> Tensor:
+    """Wrap an op's output; ``op`` is the node that made it, or None outside the graph."""
     result = Tensor.__new__(Tensor)
     result.data = out if type(out) is np.ndarray else np.asarray(out)
     result.grad = None
-    result._req = False
-    result._op = None
+    result._req = op is not None
+    result._op = op
     return result

@@ -41,6 +41,59 @@ def three_ways_section(seed: int) -> str:
     return "\n".join(lines)
 
 
+def lecture_trace_section() -> str:
+    """The lecture's first example (+, −, ×), traced forward and backward step by step."""
+    from ..explain import lecture
+
+    return lecture(1).render("text").rstrip("\n")  # type: ignore[union-attr]
+
+
 def run(args: argparse.Namespace) -> int:
+    print(lecture_trace_section())
+    print()
     print(three_ways_section(args.seed))
+    print()
+    print(training_section(args.seed))
+    print()
+    print(mlp_section(args.seed))
     return 0
+
+
+def training_section(seed: int) -> str:
+    """The lecture's regression trained by full-batch gradient descent on diabetes, beside its closed form."""
+    from ..data.builtin import load_diabetes
+    from ..errors import MissingDependencyError
+    from ..train.linreg import train_linreg
+
+    try:
+        data = load_diabetes()
+    except MissingDependencyError as exc:
+        return f"Training on diabetes skipped: {exc}"
+    result = train_linreg(data, optimizer="gd", lr="auto", epochs=5000, seed=seed, progress=False)
+    return "\n".join([
+        "Training it: full-batch gradient descent on the diabetes data (θ ~ N(0, 1), lr = 1/λmax(2AᵀA))",
+        result.report(),
+        "  (try: chainrule train linreg --optimizer sgd --batch-size 16 --plot loss.png;"
+        " chainrule sgd-noise --plot noise.png)",
+    ])
+
+
+def mlp_section(seed: int) -> str:
+    """The lecture's part two: a multi-layer network with ReLU, trained by backprop on the digits images."""
+    from ..data.classification import load_digits
+    from ..errors import MissingDependencyError
+    from ..train.classifier import train_classifier
+
+    try:
+        data = load_digits()
+    except MissingDependencyError as exc:
+        return f"Training an MLP on digits skipped: {exc}"
+    result = train_classifier(data, hidden=[64], activation="relu", optimizer="adam", epochs=8, seed=seed,
+                              track_confusion=False, progress=False)
+    return "\n".join([
+        "Part two: a multi-layer network with a non-linear activation, Linear → ReLU → Linear, trained with "
+        "softmax cross-entropy on 8×8 handwritten digits (Adam, 8 epochs)",
+        result.report(confusion=False),
+        "  (try: chainrule train mlp --data digits --hidden 64,64 --plot curves.png --save digits.safetensors;"
+        " chainrule evaluate --model digits.safetensors digits)",
+    ])

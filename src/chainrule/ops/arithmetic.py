@@ -42,7 +42,8 @@ class Add(Op):
             out = a + b
         except ValueError:
             raise broadcast_error(self, a, b) from None
-        self.a_shape, self.b_shape = shape_of(a), shape_of(b)
+        self.a_shape = a.shape if type(a) is np.ndarray else shape_of(a)
+        self.b_shape = b.shape if type(b) is np.ndarray else shape_of(b)
         return out
 
     def backward(self, upstream):
@@ -63,7 +64,8 @@ class Sub(Op):
             out = a - b
         except ValueError:
             raise broadcast_error(self, a, b) from None
-        self.a_shape, self.b_shape = shape_of(a), shape_of(b)
+        self.a_shape = a.shape if type(a) is np.ndarray else shape_of(a)
+        self.b_shape = b.shape if type(b) is np.ndarray else shape_of(b)
         return out
 
     def backward(self, upstream):
@@ -151,6 +153,8 @@ class Pow(Op):
 
     def backward(self, upstream):
         p = self.exponent
+        if p == 0:  # x**0 = 1 everywhere: the gradient is 0, also at x = 0 (not 0 * x**-1 = nan)
+            return (np.zeros_like(upstream),)
         return (upstream * p * self.x ** (p - 1),)
 
 

@@ -29,6 +29,9 @@ class _AllTrue:
     def __getitem__(self, index: int) -> bool:
         return True
 
+    def __iter__(self):
+        raise TypeError("needs_input_grad of an op used by hand has no length: index it")
+
     def __repr__(self) -> str:
         return "ALL"
 
@@ -89,8 +92,10 @@ class Op:
     gradient; by hand it is always true. Ops may use it to skip work.
     """
 
-    # Graph bookkeeping lives in slots; subclasses get a __dict__ for their cache.
-    __slots__ = ("_next", "_needs", "__dict__", "__weakref__")
+    # Graph bookkeeping lives in slots (set by the graph, never by the op itself);
+    # subclasses that declare no __slots__ get a __dict__ for their parameters and cache.
+    __slots__ = ("_next", "_needs", "_grad", "_pending", "__weakref__")
+    _run = None  # marks the backward run that last counted this node
     _is_tensor = False  # graph nodes are ops or leaf Tensors; this tells them apart fast
     _retains = None  # weak reference to the output Tensor after .retain_grad()
 
@@ -127,14 +132,21 @@ class Op:
         return {}
 
     def release(self) -> None:
-        """Drop the cache (called by the graph after backward unless ``retain_graph``)."""
-        self.__dict__.clear()
+        """Drop the cache (called by the graph after backward unless ``retain_graph``).
+
+        Clears everything the op stored on itself (its parameters too: a released
+        node cannot run again) and unlinks it, so the arrays it held can be freed.
+        """
+        try:
+            self.__dict__.clear()
+        except AttributeError:  # a user's op with __slots__ keeps its cache until collected
+            pass
         self._next = None
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any):
         """Apply a fresh instance ``cls(**params)`` to Tensors, recording it in the graph."""
-        from ..graph import apply_op
+        from ..tensor import apply_op
 
         return apply_op(cls(**params), *inputs)
 

@@ -34,10 +34,10 @@ class MatMul(Op):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = upstream
+        if b.ndim == 1:  # first: for vector.vector the upstream is 0-d and has no axis -2 yet
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         da = db = None
         if need[0]:
             da = g @ np.swapaxes(b2, -1, -2)

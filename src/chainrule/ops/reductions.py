@@ -110,9 +110,12 @@ class Min(_Extreme):
     _reduce = staticmethod(np.min)
 
 
-def _shift(x, axis):
-    """x minus its max along ``axis`` (keepdims), with all-``-inf`` slices left at ``-inf``."""
-    m = np.max(x, axis=axis, keepdims=True)
+def _shift(op: Op, x, axis):
+    """x minus its max along ``axis`` (keepdims), with all-``-inf`` (or empty) slices left unshifted."""
+    try:  # initial=-inf: an empty slice gives -inf (left unshifted below), not an error
+        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    except (np.exceptions.AxisError, TypeError) as exc:
+        raise ShapeError(f"{op.name}: bad axis {axis!r} for an input of {np.ndim(x)} dimensions ({exc})") from None
     m = np.where(np.isfinite(m), m, 0)
     return x - m, m
 
@@ -132,7 +135,7 @@ class Softmax(Op):
         return {"axis": self.axis}
 
     def forward(self, x):
-        e = np.exp(_shift(x, self.axis)[0])
+        e = np.exp(_shift(self, x, self.axis)[0])
         self.out = e / e.sum(axis=self.axis, keepdims=True)
         return self.out
 
@@ -156,7 +159,7 @@ class LogSoftmax(Op):
         return {"axis": self.axis}
 
     def forward(self, x):
-        shifted = _shift(x, self.axis)[0]
+        shifted = _shift(self, x, self.axis)[0]
         self.out = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
         return self.out
 
@@ -172,10 +175,11 @@ class LogSumExp(_Reduction):
 
     def forward(self, x):
         self.axes = reduced_axes(self, self.axis, np.ndim(x))
-        shifted, m = _shift(x, self.axes)
+        shifted, m = _shift(self, x, self.axes)
         s = np.exp(shifted).sum(axis=self.axes, keepdims=True)
-        lse = m + np.log(s)
-        self.probs = np.exp(x - lse)
+        log_s = np.log(s)
+        lse = m + log_s
+        self.probs = np.exp(shifted - log_s)  # not exp(x - lse): x - lse loses digits when x is large
         if self.keepdims:
             return lse
         return lse.reshape(()) if self.axes is None else np.squeeze(lse, self.axes)

@@ -55,7 +55,8 @@ class Transpose(Op):
             raise ShapeError(f"transpose: axes {self.axes} do not fit an input of shape {shape_of(x)}") from None
 
     def backward(self, upstream):
-        inverse = None if self.axes is None else tuple(np.argsort(self.axes))
+        # Negative axes count from the end: normalise them before inverting the permutation.
+        inverse = None if self.axes is None else tuple(np.argsort([a % upstream.ndim for a in self.axes]))
         return (upstream.transpose(inverse),)
 
 

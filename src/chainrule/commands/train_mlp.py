@@ -1,0 +1,191 @@
+"""``chainrule train mlp``: a multi-layer network with a non-linear activation, trained to classify.
+
+Also registers how ``chainrule predict`` prints a classifier's predictions (the
+label, then one probability per class) and how it reads their CSV files (the
+feature columns by name, whatever the other columns hold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import numpy as np
+
+from ..errors import ChainruleError
+from ..optim import OPTIMIZERS
+from .predict import register_formatter, register_reader
+from .train import add_common_arguments, positive_int
+
+ACTIVATION_CHOICES = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "gelu_tanh", "identity")
+
+
+def parse_hidden(text: str) -> list[int]:
+    """``--hidden 64,64`` -> [64, 64]; ``none`` or an empty string -> [] (a linear classifier)."""
+    text = text.strip().lower()
+    if text in ("", "none", "0"):
+        return []
+    try:
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 64,64, got {text!r}") from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def register(tasks) -> None:
+    p = tasks.add_parser(
+        "mlp",
+        help="a multi-layer network with a non-linear activation, classifying (digits, iris, moons, CSV ...)",
+        description="Train a multi-layer perceptron (Linear → activation → ... → Linear) with softmax "
+        "cross-entropy by backpropagation, then print the loss, the accuracy and the confusion matrix on the "
+        "training and the held-out test part (a stratified split).",
+    )
+    d = p.add_argument_group("data")
+    d.add_argument("--data", default="digits", metavar="NAME|FILE.csv",
+                   help="digits, iris, breast-cancer, wine (need chainrule[data]), moons, spirals, or a CSV file "
+                   "whose class column may hold any labels (default digits)")
+    d.add_argument("--target", default=None, metavar="COL",
+                   help="CSV class column, by header name or index (default: the last column)")
+    d.add_argument("--delimiter", default=None, help="CSV delimiter (default: detected)")
+    d.add_argument("--n-samples", type=positive_int, default=1000, help="moons/spirals: points (default 1000)")
+    d.add_argument("--noise", type=float, default=None,
+                   help="moons/spirals: noise standard deviation (default 0.2 for moons, 0.05 for spirals)")
+    d.add_argument("--no-standardize", dest="standardize", action="store_false",
+                   help="keep raw features (default: standardise with training statistics)")
+    d.add_argument("--val-size", type=fraction, default=0.0,
+                   help="fraction of the training part held out for validation (early stopping and keeping the "
+                   "best epoch then never look at the test part; default 0: the test part serves)")
+    n = p.add_argument_group("network")
+    n.add_argument("--hidden", type=parse_hidden, default=[64, 64], metavar="64,64",
+                   help="hidden layer sizes, comma-separated ('none' for a linear classifier; default 64,64)")
+    n.add_argument("--activation", choices=ACTIVATION_CHOICES, default="relu", help="default relu")
+    n.add_argument("--dropout", type=fraction, default=0.0, help="dropout after every hidden layer (default 0)")
+    n.add_argument("--label-smoothing", type=fraction, default=0.0, help="cross-entropy label smoothing (default 0)")
+    n.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
+    n.add_argument("--no-restore-best", dest="restore_best", action="store_false",
+                   help="keep the last epoch's parameters (default: those with the lowest validation loss)")
+    add_common_arguments(p, optimizers=OPTIMIZERS, default_optimizer="adam", default_epochs=30)
+    _set_default(p, "test_size", 0.25, "fraction held out for testing, stratified by class (default 0.25)")
+    _set_default(p, "patience", 5, "epochs without improvement beyond --tol before stopping (default 5)")
+    _set_default(p, "plot", None, "write the loss and accuracy curves (train/test) to this image")
+    out = p.add_argument_group("more plots")
+    out.add_argument("--plot-confusion", metavar="PNG", help="write the test confusion matrix as a heat map")
+    out.add_argument("--plot-boundary", metavar="PNG", help="2-D data only: the decision boundary over the points")
+    p.set_defaults(func=run)
+
+
+def _set_default(p: argparse.ArgumentParser, dest: str, value: Any, help_text: str) -> None:
+    """Change a shared option's default and its help for this task."""
+    p.set_defaults(**{dest: value})
+    for action in p._actions:  # argparse keeps no public handle on an added option
+        if action.dest == dest:
+            action.help = help_text
+
+
+def load_data(args: argparse.Namespace):
+    from ..data.classification import load_classification, load_csv_classification, make_moons, make_spirals
+
+    name = args.data.strip().lower().replace("_", "-")
+    if args.target is not None and name in ("digits", "iris", "breast-cancer", "wine", "moons", "spirals"):
+        raise ChainruleError("--target applies to CSV files only")
+    dtype = np.dtype(args.dtype)
+    if name == "moons":
+        noise = 0.2 if args.noise is None else args.noise
+        return make_moons(args.n_samples, noise=noise, rng=args.seed, dtype=dtype), {"n_samples": args.n_samples,
+                                                                                    "noise": noise}
+    if name == "spirals":
+        noise = 0.05 if args.noise is None else args.noise
+        return make_spirals(args.n_samples, noise=noise, rng=args.seed, dtype=dtype), {"n_samples": args.n_samples,
+                                                                                      "noise": noise}
+    if name in ("digits", "iris", "breast-cancer", "wine"):
+        return load_classification(name, dtype=dtype), {}
+    return load_csv_classification(args.data, target=args.target, delimiter=args.delimiter, dtype=dtype), {}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..serialization import save
+    from ..train.classifier import train_classifier
+
+    data, generator = load_data(args)
+    if args.plot_boundary and data.n_features != 2:
+        raise ChainruleError(f"--plot-boundary needs 2-D data; {data.name} has {data.n_features} features")
+    result = train_classifier(
+        data, hidden=args.hidden, activation=args.activation, dropout=args.dropout, optimizer=args.optimizer,
+        lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, test_size=args.test_size,
+        val_size=args.val_size, standardize=args.standardize, label_smoothing=args.label_smoothing,
+        momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule, tol=args.tol,
+        patience=args.patience, restore_best=args.restore_best, progress=args.progress, dtype=np.dtype(args.dtype),
+    )
+    print(result.report())
+    label = "validation" if result.n_val else "test"
+    if args.plot:
+        from ..train.plots_classification import plot_curves
+
+        plot_curves(result.history, args.plot, title=f"MLP on {result.data_name}", test_label=label)
+        print(f"wrote the loss and accuracy curves to {args.plot}")
+    if args.plot_confusion:
+        from ..train.plots_classification import plot_confusion_matrix
+
+        plot_confusion_matrix(result.confusion, args.plot_confusion, result.classes,
+                              title=f"confusion matrix, {result.data_name} ({'test' if result.n_test else 'train'})")
+        print(f"wrote the confusion matrix to {args.plot_confusion}")
+    if args.plot_boundary:
+        from ..train.plots_classification import plot_decision_boundary
+
+        plot_decision_boundary(result.predict_proba, data.X, data.Y, args.plot_boundary, result.classes,
+                               title=f"decision boundary, {result.data_name}, {result.model.activation}")
+        print(f"wrote the decision boundary to {args.plot_boundary}")
+    if args.history:
+        with open(args.history, "w", encoding="utf-8") as f:
+            json.dump(result.history.to_dict(), f, indent=1)
+        print(f"wrote the history to {args.history}")
+    if args.save:
+        meta = result.metadata()
+        if generator:
+            meta["generator"] = {**generator, "seed": args.seed}
+        save(result.model, args.save, metadata=meta)
+        print(f"saved the model to {args.save}")
+    return 1 if result.history.stop_reason == "diverged" else 0
+
+
+# -- chainrule predict for classifiers ------------------------------------------------------------
+
+
+def format_classification(outputs: np.ndarray, checkpoint: Any) -> tuple[list[str], list[list[Any]]]:
+    """The predicted label, then the probability of every class (``p_<class>``), one row per object."""
+    from ..train.metrics import softmax
+
+    proba = softmax(outputs)
+    classes = [str(c) for c in checkpoint.metadata.get("classes") or range(proba.shape[1])]
+    if len(classes) != proba.shape[1]:
+        classes = [str(i) for i in range(proba.shape[1])]
+    header = ["label", *(f"p_{c}" for c in classes)]
+    rows = [[classes[int(k)], *(f"{p:.6f}" for p in row)] for k, row in zip(proba.argmax(axis=1), proba)]
+    return header, rows
+
+
+def read_classification_features(path: str, delimiter: str | None, checkpoint: Any) -> np.ndarray:
+    """The model's feature columns of a CSV file, by header name; other columns (the class) may hold text."""
+    from ..data.classification import read_feature_columns
+
+    cfg = checkpoint.config
+    n = cfg.get("in_features") if isinstance(cfg.get("in_features"), int) else None
+    return read_feature_columns(path, checkpoint.metadata.get("feature_names"), n, delimiter=delimiter,
+                                dtype=checkpoint.model.dtype or np.float64)
+
+
+register_formatter("classification", format_classification)
+register_reader("classification", read_classification_features)

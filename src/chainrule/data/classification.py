@@ -1,0 +1,434 @@
+"""Classification data: scikit-learn's bundled sets, 2-D generators, a stratified split, labelled CSV.
+
+Every loader returns an :class:`~chainrule.data.datasets.ArrayDataset` whose
+arrays are features X (n, d) (float64, or the ``dtype`` asked for) and class
+indices y (n,) (int64, values 0..K-1). The class names travel in
+``dataset.info["classes"]`` (a list of K strings: index i means ``classes[i]``),
+so the mapping can be saved with a model and a prediction printed as a label.
+
+* :func:`load_digits`, :func:`load_iris`, :func:`load_breast_cancer`, :func:`load_wine`:
+  scikit-learn's bundled data (read from its package, no network; ``pip install
+  'chainrule[data]'``).
+* :func:`make_moons`, :func:`make_spirals`: 2-D pictures for decision boundaries,
+  drawn from a seeded ``numpy.random.Generator``.
+* :func:`stratified_split`: a train/test split that keeps every class's share.
+* :func:`load_csv_classification`: numeric feature columns and a class column whose
+  values may be any strings (``setosa``, ``spam``) or integers.
+* :func:`load_classification`: one name (``digits``, ``moons``, ``FILE.csv`` ...) to a data set.
+* :func:`read_feature_columns`: just the named numeric columns of a CSV file (for predicting),
+  whatever the other columns hold.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError, require
+from ..nn.init import as_generator
+from .csvfile import detect_delimiter
+from .datasets import ArrayDataset
+
+#: Names accepted by :func:`load_classification` (besides a path to a ``.csv`` file).
+CLASSIFICATION_SETS = ("digits", "iris", "breast-cancer", "wine", "moons", "spirals")
+
+
+def classes_of(dataset: ArrayDataset) -> list[str]:
+    """The class names of a classification data set (``info["classes"]``), or ``"0".."K-1"``."""
+    classes = dataset.info.get("classes")
+    if classes is not None:
+        return [str(c) for c in classes]
+    y = np.asarray(dataset.Y)
+    return [str(i) for i in range(int(y.max()) + 1 if y.size else 0)]
+
+
+def _classification_set(X, y, classes, name, feature_names=None, dtype=np.float64, **info) -> ArrayDataset:
+    X = np.ascontiguousarray(X, dtype=dtype)
+    y = np.asarray(y, dtype=np.int64)
+    info = {"task": "classification", "classes": [str(c) for c in classes], **info}
+    return ArrayDataset(X, y, feature_names=feature_names, target_name="class", name=name, info=info)
+
+
+# -- scikit-learn's bundled data sets ---------------------------------------------------
+
+
+def _sklearn_set(loader_name: str, name: str, dtype, classes=None) -> ArrayDataset:
+    datasets = require("sklearn.datasets", "data", f"the {name} data set")
+    bunch = getattr(datasets, loader_name)()
+    names = classes if classes is not None else [str(c) for c in bunch.target_names]
+    features = [str(f) for f in getattr(bunch, "feature_names", [])] or None
+    return _classification_set(bunch.data, bunch.target, names, name, features, dtype,
+                               source=f"sklearn.datasets.{loader_name}")
+
+
+def load_digits(dtype: Any = np.float64) -> ArrayDataset:
+    """8×8 images of handwritten digits: X (1797, 64) with pixel values 0..16, y in 0..9."""
+    return _sklearn_set("load_digits", "digits", dtype, classes=[str(i) for i in range(10)])
+
+
+def load_iris(dtype: Any = np.float64) -> ArrayDataset:
+    """Fisher's iris flowers: X (150, 4) in cm, y in {setosa, versicolor, virginica}."""
+    return _sklearn_set("load_iris", "iris", dtype)
+
+
+def load_breast_cancer(dtype: Any = np.float64) -> ArrayDataset:
+    """Wisconsin diagnostic breast cancer: X (569, 30), y in {malignant, benign}."""
+    return _sklearn_set("load_breast_cancer", "breast-cancer", dtype)
+
+
+def load_wine(dtype: Any = np.float64) -> ArrayDataset:
+    """Chemical analysis of wines from three cultivars: X (178, 13), y in {class_0, class_1, class_2}."""
+    return _sklearn_set("load_wine", "wine", dtype)
+
+
+# -- 2-D generators -------------------------------------------------------------------------
+
+
+def make_moons(n_samples: int = 1000, noise: float = 0.2, rng: np.random.Generator | int | None = 0,
+               dtype: Any = np.float64, shuffle: bool = True) -> ArrayDataset:
+    """Two interleaving half circles, as scikit-learn's ``make_moons``.
+
+    The outer moon (class 0) is (cos t, sin t), the inner one (class 1) is
+    (1 - cos t, 1 - sin t - 1/2), t evenly spaced on [0, π]; then Gaussian noise of
+    standard deviation ``noise`` is added to every coordinate.
+
+    Parameters
+    ----------
+    n_samples : total points; the outer moon gets ``n_samples // 2``.
+    noise : standard deviation of the Gaussian noise.
+    rng : Generator or seed (default 0: the same points every run).
+    shuffle : shuffle the points (otherwise class 0 first).
+    """
+    if n_samples < 2:
+        raise DataError(f"make_moons: n_samples must be at least 2, got {n_samples}")
+    g = as_generator(rng)
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    t_out = np.linspace(0, np.pi, n_out)
+    t_in = np.linspace(0, np.pi, n_in)
+    X = np.vstack([
+        np.column_stack([np.cos(t_out), np.sin(t_out)]),
+        np.column_stack([1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5]),
+    ])
+    y = np.concatenate([np.zeros(n_out, dtype=np.int64), np.ones(n_in, dtype=np.int64)])
+    if shuffle:
+        order = g.permutation(n_samples)
+        X, y = X[order], y[order]
+    if noise:
+        X = X + g.normal(scale=noise, size=X.shape)
+    return _classification_set(X, y, ["0", "1"], "moons", ["x1", "x2"], dtype, noise=float(noise))
+
+
+def make_spirals(n_samples: int = 1000, n_classes: int = 3, noise: float = 0.05, turns: float = 1.0,
+                 rng: np.random.Generator | int | None = 0, dtype: Any = np.float64,
+                 shuffle: bool = True) -> ArrayDataset:
+    """Interleaved spiral arms, one per class (the CS231n picture): not linearly separable at all.
+
+    Arm k holds points at radius r in [0, 1] and angle 2π·turns·r + 2πk/K, plus
+    Gaussian noise of standard deviation ``noise`` on every coordinate.
+
+    Parameters
+    ----------
+    n_samples : total points, shared as evenly as possible between the arms.
+    n_classes : number of arms (classes), at least 2.
+    noise : standard deviation of the coordinate noise.
+    turns : how many times each arm winds around the centre.
+    rng : Generator or seed (default 0).
+    """
+    if n_classes < 2:
+        raise DataError(f"make_spirals: n_classes must be at least 2, got {n_classes}")
+    if n_samples < n_classes:
+        raise DataError(f"make_spirals: n_samples ({n_samples}) must be at least n_classes ({n_classes})")
+    g = as_generator(rng)
+    sizes = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
+    parts, labels = [], []
+    for k, n_k in enumerate(sizes):
+        r = np.linspace(0.0, 1.0, n_k)
+        angle = 2 * np.pi * turns * r + 2 * np.pi * k / n_classes
+        parts.append(np.column_stack([r * np.cos(angle), r * np.sin(angle)]))
+        labels.append(np.full(n_k, k, dtype=np.int64))
+    X, y = np.vstack(parts), np.concatenate(labels)
+    if shuffle:
+        order = g.permutation(n_samples)
+        X, y = X[order], y[order]
+    if noise:
+        X = X + g.normal(scale=noise, size=X.shape)
+    return _classification_set(X, y, [str(k) for k in range(n_classes)], "spirals", ["x1", "x2"], dtype,
+                               noise=float(noise), turns=float(turns))
+
+
+# -- splitting -----------------------------------------------------------------------------
+
+
+def stratified_split_indices(y: Any, test_size: float | int = 0.25, rng: np.random.Generator | int | None = 0
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, test)`` with every class in the test part in proportion to its size.
+
+    The test part has ``ceil(test_size · n)`` rows (or ``test_size`` rows for an
+    int); each class gets its share rounded by largest remainders, and keeps at
+    least one training row. Both index arrays come out shuffled.
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if isinstance(test_size, float) and 0 < test_size < 1:
+        n_test = int(math.ceil(test_size * n))
+    elif isinstance(test_size, (int, np.integer)) and 0 < test_size < n:
+        n_test = int(test_size)
+    else:
+        raise DataError(f"stratified split: test_size must be a fraction in (0, 1) or a count below {n}, "
+                        f"got {test_size!r}")
+    g = as_generator(rng)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if n_test < len(classes) or n - n_test < len(classes):
+        raise DataError(f"stratified split: {n_test} test rows out of {n} cannot hold each of "
+                        f"{len(classes)} classes on both sides")
+    exact = counts * (n_test / n)
+    take = np.floor(exact).astype(int)
+    # hand the rows left over to the classes with the largest remainders (ties: the larger class)
+    order = np.lexsort((-counts, -(exact - take)))
+    for k in order[: n_test - take.sum()]:
+        take[k] += 1
+    take = np.minimum(take, counts - 1)  # every class keeps a training row
+    shortfall = n_test - take.sum()
+    for k in np.argsort(-(counts - 1 - take), kind="stable")[:shortfall]:
+        take[k] += 1
+    train, test = [], []
+    for k in range(len(classes)):
+        rows = np.flatnonzero(inverse == k)
+        rows = rows[g.permutation(len(rows))]
+        test.append(rows[: take[k]])
+        train.append(rows[take[k]:])
+    train_idx, test_idx = np.concatenate(train), np.concatenate(test)
+    return train_idx[g.permutation(len(train_idx))], test_idx[g.permutation(len(test_idx))]
+
+
+def stratified_split(dataset: ArrayDataset, test_size: float | int = 0.25,
+                     rng: np.random.Generator | int | None = 0) -> tuple[ArrayDataset, ArrayDataset]:
+    """``(train, test)`` data sets with the class proportions of ``dataset`` kept on both sides."""
+    tr, te = stratified_split_indices(dataset.Y, test_size, rng)
+    return dataset.subset(tr), dataset.subset(te)
+
+
+# -- labels and CSV ---------------------------------------------------------------------------
+
+
+def encode_labels(values: Any) -> tuple[np.ndarray, list[str]]:
+    """Class labels (strings or numbers) as indices 0..K-1, and the K class names.
+
+    Integer-valued labels keep their numeric order (``2, 10`` not ``10, 2``); any
+    other labels are sorted as strings. Returns ``(indices (n,) int64, classes)``.
+    """
+    texts = [str(v).strip() for v in np.asarray(values, dtype=object).reshape(-1)]
+    unique = sorted(set(texts))
+    try:
+        numbers = {u: float(u) for u in unique}
+        if all(math.isfinite(v) and v == int(v) for v in numbers.values()):
+            unique.sort(key=lambda u: numbers[u])
+    except ValueError:
+        pass
+    index = {u: i for i, u in enumerate(unique)}
+    return np.array([index[t] for t in texts], dtype=np.int64), unique
+
+
+def load_csv_classification(path: str | os.PathLike, target: str | int | None = None,
+                            delimiter: str | None = None, header: bool | None = None,
+                            dtype: Any = np.float64, classes: list[str] | None = None,
+                            name: str | None = None) -> ArrayDataset:
+    """A classification data set from CSV: numeric feature columns and one class column.
+
+    Parameters
+    ----------
+    target : the class column, by header name or index (negative from the end); default the last.
+    delimiter : one character, or ``None`` to detect it.
+    header : ``None`` treats the first row as a header when a cell other than the
+        class column's is not a number.
+    classes : a known class list (e.g. from a saved model): labels map to these
+        positions and an unknown label is an error. Default: learnt from the file
+        with :func:`encode_labels`.
+
+    Raises
+    ------
+    DataError : unreadable file, a ragged row, an empty cell, a non-numeric feature
+        cell (naming line and column), an unknown label, or fewer than two classes.
+    """
+    path, delimiter, rows = _read_rows(path, delimiter)
+    width = len(rows[0][1])
+    if width < 2:
+        raise DataError(f"{path}: needs at least two columns (features and a class), found {width}")
+    first = rows[0][1]
+    names: list[str] | None = None
+
+    def column_of(spec) -> int:
+        if isinstance(spec, str) and names is not None and spec in names:
+            return names.index(spec)
+        try:
+            j = int(spec)
+        except (TypeError, ValueError):
+            have = f"columns are {names}" if names else "the file has no header; give an index"
+            raise DataError(f"{path}: no column named {spec!r} ({have})") from None
+        if not -width <= j < width:
+            raise DataError(f"{path}: column index {j} is out of range for {width} columns")
+        return j % width
+
+    if header is None:  # a header unless every feature-looking cell is a number
+        t_guess = width - 1 if target is None or not isinstance(target, (int, np.integer)) else int(target) % width
+        header = isinstance(target, str) and target in first or not all(
+            _is_number(c) for j, c in enumerate(first) if j != t_guess)
+    if header:
+        names = first
+        rows = rows[1:]
+        if not rows:
+            raise DataError(f"{path}: no data rows (only a header)")
+    t = column_of(-1 if target is None else target)
+    keep = [j for j in range(width) if j != t]
+    X = np.empty((len(rows), len(keep)), dtype=np.float64)
+    labels = []
+    for i, (line, cells) in enumerate(rows):
+        if len(cells) != width:
+            raise DataError(f"{path}, line {line}: expected {width} cells separated by {delimiter!r}, "
+                            f"found {len(cells)}")
+        for col, j in enumerate(keep):
+            where = f"{path}, line {line}, column {j + 1}" + (f" ({names[j]!r})" if names else "")
+            X[i, col] = _number(cells[j], where)
+        if not cells[t]:
+            raise DataError(f"{path}, line {line}, column {t + 1}: missing class label (empty cell)")
+        labels.append(cells[t])
+    if classes is None:
+        y, classes = encode_labels(labels)
+        if len(classes) < 2:
+            raise DataError(f"{path}: the class column holds a single class {classes!r}; need at least two")
+    else:
+        classes = [str(c) for c in classes]
+        index = {c: i for i, c in enumerate(classes)}
+        try:
+            y = np.array([index[label] for label in labels], dtype=np.int64)
+        except KeyError as exc:
+            raise DataError(f"{path}: class label {exc.args[0]!r} is not one of the model's classes "
+                            f"{classes}") from None
+    features = [names[j] for j in keep] if names else [f"x{j}" for j in keep]
+    ds = _classification_set(X, y, classes, name or os.path.basename(path), features, dtype,
+                             path=path, delimiter=delimiter)
+    ds.target_name = names[t] if names else f"x{t}"
+    return ds
+
+
+def _read_rows(path: str | os.PathLike, delimiter: str | None) -> tuple[str, str, list[tuple[int, list[str]]]]:
+    """(path, delimiter, [(line number, stripped cells)]) of the non-blank rows of a CSV file."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except OSError as exc:
+        raise DataError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path!r} is not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
+    if delimiter is None:
+        delimiter = detect_delimiter(text[:65536])
+    elif len(delimiter) != 1:
+        raise DataError(f"the delimiter must be one character, got {delimiter!r}")
+    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    rows = [(reader.line_num, [c.strip() for c in cells])
+            for cells in reader if cells and any(c.strip() for c in cells)]
+    if not rows:
+        raise DataError(f"{path}: the file is empty")
+    return path, delimiter, rows
+
+
+def _number(cell: str, where: str) -> float:
+    if not cell:
+        raise DataError(f"{where}: missing value (empty cell)")
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DataError(f"{where}: {cell!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{where}: {cell!r} is not a finite number")
+    return value
+
+
+def read_feature_columns(path: str | os.PathLike, feature_names: list[str] | None, n_features: int | None = None,
+                         delimiter: str | None = None, dtype: Any = np.float64) -> np.ndarray:
+    """The feature matrix (n, d) a model needs from a CSV file: its columns picked by header name.
+
+    Other columns (a class column of strings, an id) are ignored, so the training
+    file itself can be given. A file without a header must hold exactly the
+    ``len(feature_names)`` (or ``n_features``) feature columns, in order.
+
+    Raises
+    ------
+    DataError : a missing column (naming it), a non-numeric feature cell (line and column), a ragged row.
+    """
+    path, delimiter, rows = _read_rows(path, delimiter)
+    first = rows[0][1]
+    width = len(first)
+    has_header = not all(_is_number(c) for c in first) or bool(feature_names and set(feature_names) & set(first))
+    names = first if has_header else None
+    if names is not None:
+        rows = rows[1:]
+        missing = [f for f in feature_names or [] if f not in names]
+        if missing:
+            raise DataError(f"{path}: the model needs columns {feature_names}, but {missing} "
+                            f"{'is' if len(missing) == 1 else 'are'} missing (header: {names})")
+        cols = [names.index(f) for f in feature_names] if feature_names else list(range(width))
+    else:
+        want = len(feature_names) if feature_names else n_features
+        if want is not None and width != want:
+            raise DataError(f"{path}: has {width} columns but the model needs {want} features; add a header row "
+                            f"naming the columns to select them")
+        cols = list(range(width))
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    X = np.empty((len(rows), len(cols)), dtype=np.float64)
+    for i, (line, cells) in enumerate(rows):
+        if len(cells) != width:
+            raise DataError(f"{path}, line {line}: expected {width} cells separated by {delimiter!r}, "
+                            f"found {len(cells)}")
+        for k, j in enumerate(cols):
+            where = f"{path}, line {line}, column {j + 1}" + (f" ({names[j]!r})" if names else "")
+            X[i, k] = _number(cells[j], where)
+    return X.astype(dtype, copy=False)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def load_classification(name: str, target: str | int | None = None, dtype: Any = np.float64,
+                        rng: np.random.Generator | int | None = 0) -> ArrayDataset:
+    """A classification data set by name: one of :data:`BUILTIN` or a path to a CSV file.
+
+    ``rng`` seeds the generated sets (moons: 1,000 points, noise 0.2; spirals:
+    1,000 points, 3 arms); ``target`` names the class column of a CSV file.
+    """
+    key = name.strip().lower().replace("_", "-")
+    if key == "digits":
+        return load_digits(dtype)
+    if key == "iris":
+        return load_iris(dtype)
+    if key == "breast-cancer":
+        return load_breast_cancer(dtype)
+    if key == "wine":
+        return load_wine(dtype)
+    if key == "moons":
+        return make_moons(1000, noise=0.2, rng=rng, dtype=dtype)
+    if key == "spirals":
+        return make_spirals(1000, rng=rng, dtype=dtype)
+    if os.path.exists(name) or name.lower().endswith((".csv", ".tsv", ".txt")):
+        return load_csv_classification(name, target=target, dtype=dtype)
+    raise DataError(f"unknown data set {name!r}: give one of {', '.join(CLASSIFICATION_SETS)} or a path to a CSV file")
+
+
+__all__ = [
+    "CLASSIFICATION_SETS", "classes_of", "read_feature_columns", "load_digits", "load_iris", "load_breast_cancer",
+    "load_wine",
+    "make_moons", "make_spirals", "stratified_split", "stratified_split_indices", "encode_labels",
+    "load_csv_classification", "load_classification",
+]

@@ -1,0 +1,125 @@
+"""The LaTeX rendering: booktabs tables of the forward and backward passes and the
+chain-rule equations, as a whole document (compiles with ``pdflatex``) or a fragment."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .notation import LATEX, fmt_shape, is_full, latex_escape, latex_name, latex_value
+
+_TEXT_MAP = {
+    "−": "-", "·": r"$\cdot$", "×": r"$\times$", "∂": r"$\partial$", "Σ": r"$\Sigma$", "²": r"\textsuperscript{2}",
+    "³": r"\textsuperscript{3}", "ᵀ": r"\textsuperscript{T}", "←": r"$\leftarrow$", "√": r"$\surd$",
+}
+
+
+def latex_text(s: str) -> str:
+    """Plain text for LaTeX: special characters escaped, Greek letters and maths signs as commands."""
+    out = []
+    for c in s:
+        if c in _TEXT_MAP:
+            out.append(_TEXT_MAP[c])
+        elif not c.isascii():
+            name = latex_name(c)
+            out.append(f"${name}$" if name.startswith("\\") and not name.startswith("\\mathit") else "?")
+        else:
+            out.append(latex_escape(c))
+    return "".join(out)
+
+
+def _m(s: str) -> str:
+    return f"${s}$"
+
+
+def _table(spec: str, headers: list[str], rows: list[list[str]]) -> list[str]:
+    out = [r"\begin{tabular}{" + spec + "}", r"\toprule", " & ".join(headers) + r" \\", r"\midrule"]
+    out += [" & ".join(r) + r" \\" for r in rows]
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return out
+
+
+def _chain_equation(trace, name: str) -> str:
+    from .render import chain_text
+
+    o = latex_name(trace.output)
+    x = latex_name(name)
+    paths = chain_text(
+        trace, name, d=lambda y, v: LATEX.d(latex_name(y), latex_name(v)), mul=lambda parts: " ".join(parts),
+    )
+    if paths.startswith(("more", "no path")):
+        paths = LATEX.text(paths)
+    value = trace.gradients[name]
+    shown = latex_value(value) if is_full(value) else LATEX.text(fmt_shape(np.shape(value)) + " array")
+    return rf"\frac{{\partial {o}}}{{\partial {x}}} &= {paths} = {shown}"
+
+
+def to_latex(trace, standalone: bool = True) -> str:
+    """The trace as LaTeX: a document (``standalone=True``) or a fragment to ``\\input``.
+
+    A fragment needs ``\\usepackage{amsmath, booktabs}`` in the preamble.
+    """
+    g = trace.graph
+    body: list[str] = []
+    body.append(r"\section*{Trace of " + latex_text(trace.title) + "}")
+    for note in trace.notes:
+        body.append(r"\noindent\emph{Note: " + latex_text(note) + r"}\par")
+    body.append(r"\subsection*{Inputs}")
+    rows = []
+    for name in trace.inputs:
+        v = g.var(name)
+        rows.append([_m(latex_name(name)), latex_text(fmt_shape(v.shape or ())), _m(latex_value(v.value)),
+                     "wanted" if name in trace.wrt else "held constant"])
+    body += _table("llll", ["name", "shape", "value", "gradient"], rows)
+    body.append(r"\subsection*{Forward pass}")
+    rows = []
+    for s in trace.forward_steps:
+        rows.append([str(s.step), _m(latex_name(s.name)), _m(s.formula_tex), _m(latex_value(s.value))])
+    body += _table("rlll", ["step", "name", "operation", "value"], rows)
+    body.append(r"\subsection*{Backward pass}")
+    body.append(r"\noindent Each op receives the upstream gradient, multiplies it by its local derivative "
+                r"and passes the result down; contributions arriving along several paths are summed.\par\medskip")
+    rows = []
+    for s in trace.backward_steps:
+        if s.kind == "seed":
+            rows.append([str(s.step), _m(latex_name(s.name)), _m(f"{s.symbol_tex} = {latex_value(s.upstream)}"),
+                         "start", ""])
+        elif s.kind == "sum":
+            terms = " + ".join(f"{latex_value(t.value)}_{{\\text{{via }} {latex_name(t.via)}}}" for t in s.terms)
+            rows.append([str(s.step), _m(latex_name(s.name)), f"sum of {len(s.terms)} paths",
+                         _m(f"{s.symbol_tex} = {terms}"), _m(f"{s.symbol_tex} = {latex_value(s.total)}")])
+        else:
+            for k, loc in enumerate(s.locals or [None]):
+                first = k == 0
+                if loc is None:
+                    local = passed = ""
+                else:
+                    local = loc.symbol_tex if loc.formula_tex is None else f"{loc.symbol_tex} = {loc.formula_tex}"
+                    if loc.value is not None:
+                        local += f" = {latex_value(loc.value)}"
+                    passed = f"{loc.chain_tex} = {latex_value(loc.contribution)}"
+                rows.append([
+                    str(s.step) if first else "", _m(s.formula_tex) if first else "",
+                    _m(f"{s.symbol_tex} = {latex_value(s.upstream)}") if first else "",
+                    _m(local) if local else "", _m(passed) if passed else "",
+                ])
+    body.append(r"{\renewcommand{\arraystretch}{1.7}")
+    body += _table("rllll", ["step", "at", "upstream", "local derivative", "passed down"], rows)
+    body.append("}")
+    body.append(r"\subsection*{The chain rule}")
+    if trace.gradients:
+        body.append(r"\begin{align*}")
+        body.append(" \\\\\n".join(_chain_equation(trace, n) for n in trace.gradients))
+        body.append(r"\end{align*}")
+    body.append(r"\noindent " + _m(f"{latex_name(trace.output)} = {latex_value(trace.value)}") + r".\par")
+    body.append(r"\noindent " + latex_text(trace.check.text) + r"\par")
+    text = "\n".join(body) + "\n"
+    if not standalone:
+        return text
+    return (
+        "\\documentclass[11pt]{article}\n"
+        "\\usepackage[T1]{fontenc}\n"
+        "\\usepackage[utf8]{inputenc}\n"
+        "\\usepackage{amsmath,amssymb,booktabs}\n"
+        "\\usepackage[a4paper,landscape,margin=1.5cm]{geometry}\n"
+        "\\begin{document}\n" + text + "\\end{document}\n"
+    )

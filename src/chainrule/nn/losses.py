@@ -1,0 +1,121 @@
+"""Regression losses: the lecture's L = ΣΔ² (:class:`SumSquaredError`) and :class:`MSELoss`.
+
+A loss is a :class:`Module` called as ``loss_fn(prediction, target)`` that returns
+a Tensor. Every loss has a ``reduction``:
+
+* ``"sum"``  – Σᵢ ℓᵢ (the lecture's L),
+* ``"mean"`` – (1/n) Σᵢ ℓᵢ over every element,
+* ``"none"`` – the per-element ℓᵢ, shape of the prediction.
+
+Writing a new loss (e.g. a classification loss): subclass :class:`Loss`, call
+``super().__init__(reduction)``, compute the per-element losses as a Tensor and
+return ``self.reduce(per_element)``. :func:`chainrule.fit` reads ``reduction``
+to combine mini-batch losses into an epoch loss (sums add up, means are
+weighted by batch size).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..ops.base import Op
+from ..tensor import Tensor, apply_op
+from .module import Module
+
+REDUCTIONS = ("sum", "mean", "none")
+
+
+class SquaredErrorOp(Op):
+    """y = reduce((p − t)²);  dy/dp = 2(p − t) · (1, or 1/n for the mean),  dy/dt = −dy/dp.
+
+    The lecture's Δ = μ − Y, Δ², Σ as one block. Shapes: p, t (...) equal -> y ()
+    (``"sum"``, ``"mean"``) or y (...) (``"none"``).
+    """
+
+    arity = 2
+
+    def __init__(self, reduction: str = "sum"):
+        self.reduction = reduction
+
+    def params(self):
+        return {"reduction": self.reduction}
+
+    def forward(self, p, t):
+        delta = p - t
+        self.delta = delta
+        if self.reduction == "none":
+            return delta * delta
+        if delta.ndim == 1:
+            total = delta @ delta  # one BLAS dot product: Σ Δ²
+        else:
+            flat = delta.reshape(-1)
+            total = flat @ flat
+        return total / delta.size if self.reduction == "mean" else total
+
+    def backward(self, upstream):
+        need, delta = self.needs_input_grad, self.delta
+        scale = 2.0 / delta.size if self.reduction == "mean" else 2.0
+        if upstream.ndim == 0:  # a reduced loss: one number times 2Δ (a Python float keeps Δ's dtype)
+            dp = delta * (scale * float(upstream))
+        else:
+            dp = delta * (upstream * scale)
+        return (dp if need[0] else None, -dp if need[1] else None)
+
+
+class Loss(Module):
+    """Base class of losses: holds ``reduction`` and applies it with :meth:`reduce`."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def reduce(self, per_element: Tensor) -> Tensor:
+        """Apply ``reduction`` to per-element losses."""
+        if self.reduction == "sum":
+            return per_element.sum()
+        if self.reduction == "mean":
+            return per_element.mean()
+        return per_element
+
+    def config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction}
+
+
+def _check_shapes(name: str, prediction: Any, target: Any) -> None:
+    ps = prediction.shape if hasattr(prediction, "shape") else np.shape(prediction)
+    ts = target.shape if hasattr(target, "shape") else np.shape(target)
+    if ps != ts:
+        raise ShapeError(
+            f"{name}: prediction of shape {ps} and target of shape {ts} differ; they must match exactly "
+            f"(broadcasting (n, 1) against (n,) would silently compare every pair). Reshape one of them."
+        )
+
+
+class SumSquaredError(Loss):
+    """The lecture's L = Σᵢ (μᵢ − Yᵢ)² (``reduction="sum"``, the default).
+
+    Shapes: prediction (...), target (...) identical -> () (or (...) with ``"none"``).
+    ``reduction="mean"`` gives the mean squared error.
+    """
+
+    def __init__(self, reduction: str = "sum"):
+        super().__init__(reduction)
+
+    def forward(self, prediction: Any, target: Any) -> Tensor:
+        _check_shapes(type(self).__name__, prediction, target)
+        return apply_op(SquaredErrorOp(self.reduction), prediction, target)
+
+
+class MSELoss(SumSquaredError):
+    """Mean squared error (1/n) Σᵢ (μᵢ − Yᵢ)², as ``torch.nn.MSELoss`` (``reduction="mean"`` by default).
+
+    Shapes: prediction (...), target (...) identical -> ().
+    """
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__(reduction)

@@ -1,0 +1,289 @@
+"""Optimisers and learning-rate schedules, with PyTorch's names and update rules.
+
+An optimiser holds parameter groups (``param_groups``: a list of dicts with
+``"params"`` and the hyper-parameters) and updates every parameter's array in
+place on :meth:`Optimizer.step`, so models, optimisers and saved references stay
+in sync::
+
+    opt = SGD(model.parameters(), lr=0.01, momentum=0.9)
+    for X, Y in loader:
+        opt.zero_grad()
+        loss_fn(model(X), Y).backward()
+        opt.step()
+
+Full-batch gradient descent is :class:`SGD` with the whole data set as one batch.
+Schedules (:class:`StepLR`, :class:`CosineAnnealingLR`) change ``group["lr"]``;
+call their ``step()`` once per epoch, after the optimiser's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .errors import ChainruleError
+from .tensor import Tensor
+
+
+class Optimizer:
+    """Base class: parameter groups, ``zero_grad`` and per-parameter ``state``.
+
+    Parameters
+    ----------
+    params : Parameters (Tensors requiring grad), or dicts ``{"params": [...], "lr": ...}``
+        giving groups their own hyper-parameters.
+    defaults : hyper-parameters of every group that does not set its own.
+
+    Writing an optimiser: subclass, pass the defaults to ``super().__init__`` and
+    write ``step`` updating ``p.data`` in place (``p.data -= ...``) for each ``p``
+    with a gradient, keeping per-parameter buffers in ``self.state[id(p)]``.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]):
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[int, dict[str, Any]] = {}  # keyed by id(parameter)
+        items = list(params)
+        if not items:
+            raise ChainruleError(f"{type(self).__name__}: got an empty parameter list")
+        groups = items if isinstance(items[0], dict) else [{"params": items}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        group = dict(group)
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise ChainruleError(f"{type(self).__name__}: can only optimise Tensors that require grad")
+            if not p.is_leaf:
+                raise ChainruleError(f"{type(self).__name__}: can only optimise leaf Tensors (parameters)")
+            if not p.data.flags.writeable:
+                p.data = p.data.copy()
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        group.setdefault("initial_lr", group["lr"])
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients (``None``, as PyTorch's default, or zeros)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = np.zeros_like(p.data)
+
+    def step(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def parameters(self) -> list[Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the first group."""
+        return self.param_groups[0]["lr"]
+
+    def __repr__(self) -> str:
+        hp = {k: v for k, v in self.param_groups[0].items() if k not in ("params", "initial_lr")}
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in hp.items())})"
+
+
+def _check_lr(name: str, lr: Any) -> float:
+    if isinstance(lr, str) or not lr > 0 or not math.isfinite(lr):
+        raise ChainruleError(f"{name}: lr must be a positive number, got {lr!r}")
+    return float(lr)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
+
+    The update, exactly PyTorch's (``dampening=0``), for a gradient g of parameter p::
+
+        g ← g + weight_decay · p
+        b ← g                      (first step)      b ← momentum · b + g   (later)
+        g ← g + momentum · b       (nesterov)        g ← b                  (plain momentum)
+        p ← p − lr · g
+
+    Parameters
+    ----------
+    params : parameters or parameter groups.
+    lr : step size (positive).
+    momentum : 0 for plain (stochastic) gradient descent.
+    nesterov : Nesterov's look-ahead form (needs ``momentum > 0``).
+    weight_decay : L2 penalty coefficient.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        lr = _check_lr("SGD", lr)
+        if momentum < 0 or weight_decay < 0:
+            raise ChainruleError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
+        if nesterov and momentum <= 0:
+            raise ChainruleError("SGD: nesterov=True needs momentum > 0")
+        super().__init__(params, {"lr": lr, "momentum": float(momentum), "nesterov": bool(nesterov),
+                                  "weight_decay": float(weight_decay)})
+
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, mom, wd = group["lr"], group["momentum"], group["weight_decay"]
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if wd:
+                    g = g + wd * p.data
+                if mom:
+                    state = self.state.setdefault(id(p), {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = np.array(g, copy=True)
+                    else:
+                        buf *= mom
+                        buf += g
+                    g = g + mom * buf if group["nesterov"] else buf
+                p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction, as ``torch.optim.Adam``.
+
+    For step t and gradient g (plus ``weight_decay · p`` when set)::
+
+        m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²
+        p ← p − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + eps)
+
+    Parameters
+    ----------
+    params : parameters or parameter groups.
+    lr : step size (default 1e-3).
+    betas : (β₁, β₂), the decay rates of the two moment estimates.
+    eps : added to the denominator.
+    weight_decay : L2 penalty coefficient (added to the gradient, not decoupled).
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        lr = _check_lr("Adam", lr)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ChainruleError(f"Adam: betas must lie in [0, 1), got {betas}")
+        super().__init__(params, {"lr": lr, "betas": (float(b1), float(b2)), "eps": float(eps),
+                                  "weight_decay": float(weight_decay)})
+
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if wd:
+                    g = g + wd * p.data
+                state = self.state.setdefault(id(p), {})
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = np.zeros_like(p.data)
+                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                state["step"] += 1
+                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * (g * g)
+                denom = np.sqrt(v / (1 - b2**t)) + eps
+                p.data -= (lr / (1 - b1**t)) * m / denom
+
+
+# -- learning-rate schedules ----------------------------------------------------------------
+class LRScheduler:
+    """Base class: sets every group's ``lr`` to :meth:`lr_at` (epoch) on each :meth:`step`.
+
+    Subclasses write ``lr_at(base_lr, epoch)``, a closed form in the epoch number.
+    """
+
+    def __init__(self, optimizer: Optimizer):
+        self.optimizer = optimizer
+        self.last_epoch = 0
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advance one epoch and set the new learning rates."""
+        self.last_epoch += 1
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.lr_at(base, self.last_epoch)
+
+    def get_last_lr(self) -> list[float]:
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr · gamma^⌊epoch / step_size⌋ (``torch.optim.lr_scheduler.StepLR``)."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        if step_size < 1:
+            raise ChainruleError(f"StepLR: step_size must be >= 1, got {step_size}")
+        self.step_size, self.gamma = int(step_size), float(gamma)
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base_lr − eta_min)(1 + cos(π · epoch / T_max)) / 2, held at eta_min after T_max."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 - PyTorch's name
+        if T_max < 1:
+            raise ChainruleError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
+        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        e = min(epoch, self.T_max)
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * e / self.T_max)) / 2
+
+
+#: Names accepted by :func:`build` (and the ``--optimizer`` option of ``chainrule train``).
+OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
+
+
+def build(name: str, params: Iterable[Any], lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> Optimizer:
+    """An optimiser by name: ``gd`` and ``sgd`` (plain SGD; gd means full batch, which the caller
+    arranges), ``momentum`` / ``nesterov`` (SGD with ``momentum``), ``adam``."""
+    if name in ("gd", "sgd"):
+        return SGD(params, lr=lr, weight_decay=weight_decay)
+    if name == "momentum":
+        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "nesterov":
+        return SGD(params, lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
+    if name == "adam":
+        return Adam(params, lr=lr, weight_decay=weight_decay)
+    raise ChainruleError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def build_scheduler(name: str | None, optimizer: Optimizer, epochs: int, step_size: int | None = None,
+                    gamma: float = 0.1) -> LRScheduler | None:
+    """``None``/``"none"``, ``"step"`` (every ``step_size`` epochs, default epochs // 3) or ``"cosine"``."""
+    if name in (None, "none", "constant"):
+        return None
+    if name == "step":
+        return StepLR(optimizer, step_size or max(1, epochs // 3), gamma)
+    if name == "cosine":
+        return CosineAnnealingLR(optimizer, max(1, epochs))
+    raise ChainruleError(f"unknown schedule {name!r}; choose none, step or cosine")
+
+
+__all__ = [
+    "Optimizer", "SGD", "Adam", "LRScheduler", "StepLR", "CosineAnnealingLR", "OPTIMIZERS", "build",
+    "build_scheduler",
+]

@@ -1,0 +1,255 @@
+"""A classifier end to end: stratified split, standardise, train an MLP with cross-entropy, report.
+
+:func:`train_classifier` is what ``chainrule train mlp``, ``chainrule demo`` and
+``examples/mlp_digits.py`` run: the lecture's part two, a multi-layer network
+with a non-linear activation trained by backpropagation, on real data.
+
+Everything random comes from one seed (split, initial weights, dropout masks,
+batch order), so two runs with the same seed give bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..data.classification import classes_of, stratified_split
+from ..data.datasets import ArrayDataset
+from ..data.preprocessing import Standardizer
+from ..errors import ChainruleError
+from ..nn.classification_losses import CrossEntropyLoss
+from ..nn.containers import MLP
+from ..optim import build, build_scheduler
+from .fit import evaluate_loss, fit, predict
+from .history import History
+from .metrics import ConfusionTracker, accuracy, accuracy_metric, confusion_matrix, format_confusion_matrix, softmax
+
+#: The step size ``lr="auto"`` picks for each optimiser (tuned on digits and moons).
+AUTO_LR = {"adam": 3e-3, "sgd": 0.1, "gd": 0.5, "momentum": 0.03, "nesterov": 0.03}
+
+
+@dataclass
+class ClassifierResult:
+    """A trained classifier, its history and its scores.
+
+    Attributes
+    ----------
+    model : the MLP (its outputs are logits, one per class).
+    history : per-epoch train/test loss and accuracy (``history["test_accuracy"]``).
+    confusions : one test-set confusion matrix per epoch (train set without test data).
+    n_val : objects held out for validation (0: the test part served as validation data;
+        otherwise ``history``'s "test" columns are the validation part's).
+    standardizer : the training statistics applied to the features (or None).
+    classes : class names; output j of the model is ``classes[j]``.
+    """
+
+    model: MLP
+    history: History
+    standardizer: Standardizer | None
+    classes: list[str]
+    feature_names: list[str]
+    data_name: str
+    target_name: str
+    optimizer: str
+    lr: float
+    batch_size: int | None
+    seed: int
+    test_size: float
+    n_train: int
+    n_test: int
+    n_val: int
+    train_loss: float
+    test_loss: float
+    train_accuracy: float
+    test_accuracy: float
+    confusion: np.ndarray
+    confusions: list[np.ndarray] = field(default_factory=list)
+
+    def prepare(self, X_raw: Any) -> np.ndarray:
+        """Raw features (n, d) as the model sees them (dtype, standardisation)."""
+        X = np.asarray(X_raw, dtype=self.model.dtype)
+        return self.standardizer.transform(X) if self.standardizer is not None else X
+
+    def predict_proba(self, X_raw: Any) -> np.ndarray:
+        """Class probabilities (n, K) for raw features (n, d)."""
+        return softmax(predict(self.model, self.prepare(X_raw)))
+
+    def predict(self, X_raw: Any) -> np.ndarray:
+        """Class indices (n,) for raw features (n, d); ``classes[i]`` names them."""
+        return predict(self.model, self.prepare(X_raw)).argmax(axis=1)
+
+    def metadata(self) -> dict[str, Any]:
+        """What a saved model file carries so ``chainrule predict`` / ``evaluate`` prepare data the same way."""
+        meta: dict[str, Any] = {
+            "task": "classification",
+            "classes": self.classes,
+            "feature_names": self.feature_names,
+            "target_name": self.target_name,
+            "data": self.data_name,
+            "split": {"method": "stratified", "test_size": self.test_size, "seed": self.seed},
+            "n_val": self.n_val,
+            "train": {"optimizer": self.optimizer, "lr": self.lr, "batch_size": self.batch_size,
+                      "epochs": len(self.history), "best_epoch": self.history.best_epoch,
+                      "train_loss": self.train_loss, "test_loss": self.test_loss,
+                      "train_accuracy": self.train_accuracy, "test_accuracy": self.test_accuracy},
+        }
+        if self.standardizer is not None:
+            meta["standardizer"] = self.standardizer.state()
+        return meta
+
+    def report(self, confusion: bool = True) -> str:
+        """Final loss and accuracy on both parts, how training went, and the confusion matrix."""
+        h, m = self.history, self.model
+        sizes = " → ".join(str(s) for s in [m.in_features, *m.hidden, m.out_features])
+        lines = [
+            f"MLP classifier on {self.data_name}: {self.n_train} training"
+            + (f", {self.n_val} validation" if self.n_val else "") + f" and {self.n_test} test objects, "
+            f"{len(self.feature_names)} features, {len(self.classes)} classes"
+            + (", standardised on the training part" if self.standardizer is not None else ""),
+            f"  network {sizes}, activation {m.activation}" + (f", dropout {m.dropout}" if m.dropout else "")
+            + f", {m.num_parameters()} parameters, {m.dtype}",
+            f"  optimizer {self.optimizer}, lr {self.lr:.6g}"
+            + (", full batch" if self.batch_size is None else f", batch size {self.batch_size}")
+            + f", {len(h)} epochs ({h.stop_reason}), {h.seconds[-1] if h.seconds else 0:.2f} s",
+        ]
+        if h.restored_best:
+            watched = "validation" if self.n_val else h.monitor
+            lines.append(f"  kept the parameters of epoch {h.best_epoch} (lowest {watched} loss)")
+        lines.append(f"  {'':<10}{'loss':>12}{'accuracy':>12}")
+        lines.append(f"  {'train':<10}{self.train_loss:>12.6f}{self.train_accuracy:>12.4f}")
+        if self.n_test:
+            lines.append(f"  {'test':<10}{self.test_loss:>12.6f}{self.test_accuracy:>12.4f}")
+        if h.stop_reason == "diverged":
+            lines.append("  training DIVERGED (the loss became NaN or infinite): lower the learning rate")
+        if confusion:
+            part = "test" if self.n_test else "train"
+            lines.append(f"  confusion matrix ({part}; rows: true class, columns: predicted):")
+            lines.extend("    " + row for row in format_confusion_matrix(self.confusion, self.classes).split("\n"))
+        return "\n".join(lines)
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    """Independent generators for (split, initial weights and dropout, batch order), all from one seed."""
+    return np.random.default_rng(seed).spawn(3)
+
+
+def holdout_split(data: ArrayDataset, test_size: float, seed: int) -> tuple[ArrayDataset, ArrayDataset]:
+    """The stratified (train, test) split :func:`train_classifier` makes for this seed, reproduced exactly.
+
+    ``chainrule evaluate`` uses it to score a saved model on the very test part it never trained on.
+    """
+    return stratified_split(data, test_size, rng=_streams(seed)[0])
+
+
+def train_classifier(
+    data: ArrayDataset,
+    *,
+    hidden: Any = (64,),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    optimizer: str = "adam",
+    lr: float | str = "auto",
+    epochs: int = 30,
+    batch_size: int | None = 32,
+    seed: int = 0,
+    test_size: float = 0.25,
+    val_size: float = 0.0,
+    standardize: bool = True,
+    label_smoothing: float = 0.0,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    schedule: str | None = None,
+    tol: float | None = None,
+    patience: int = 5,
+    restore_best: bool = True,
+    track_confusion: bool = True,
+    progress: bool | None = False,
+    dtype: Any = np.float64,
+) -> ClassifierResult:
+    """Train an MLP classifier on ``data`` (X (n, d), class indices y (n,)) and score it.
+
+    Parameters
+    ----------
+    hidden, activation, dropout : the network (see :class:`~chainrule.nn.MLP`).
+    optimizer : "adam", "sgd", "gd" (full batch), "momentum" or "nesterov".
+    lr : step size, or "auto" (:data:`AUTO_LR`).
+    epochs : maximum number of epochs.
+    batch_size : objects per step (``None``: 32; "gd" always takes the whole training part).
+    seed : one seed for the split, the weights, dropout and the batch order.
+    test_size : stratified held-out fraction (0: train on everything, no test scores).
+    val_size : fraction of the training part held out for validation (stratified). Early
+        stopping and ``restore_best`` watch the validation loss; the test part then stays
+        unseen until the end. With 0 (the default) the test part doubles as validation
+        data (as in most small demos): the test scores are then slightly optimistic.
+    standardize : standardise features with the training part's statistics.
+    label_smoothing : ε of the cross-entropy.
+    tol, patience : early stopping on the validation (test) loss: stop once it has not
+        improved by more than ``tol`` (relative; 0: not at all) for ``patience`` epochs.
+    restore_best : keep the parameters of the epoch with the lowest validation loss.
+    track_confusion : record a confusion matrix after every epoch (``result.confusions``).
+    dtype : float64 or float32, kept end to end.
+    """
+    if optimizer == "gd":
+        batch_size = None
+    elif batch_size is None:
+        batch_size = 32
+    split_rng, init_rng, batch_rng = _streams(seed)
+    data = data.astype(dtype)
+    classes = classes_of(data)
+    if data.X.ndim != 2:
+        raise ChainruleError(f"train_classifier: features must be a 2-D array (n, d), got shape {data.X.shape}")
+    if test_size:
+        train_ds, test_ds = stratified_split(data, test_size, rng=split_rng)
+    else:
+        train_ds, test_ds = data, None
+    val_ds = None
+    if val_size:
+        train_ds, val_ds = stratified_split(train_ds, val_size, rng=split_rng)
+    standardizer = None
+    if standardize:
+        standardizer = Standardizer().fit(train_ds.X)
+        train_ds, test_ds, val_ds = (
+            None if ds is None else ds.with_arrays(standardizer.transform(ds.X), ds.Y)
+            for ds in (train_ds, test_ds, val_ds))
+    k = len(classes)
+    model = MLP(data.n_features, list(hidden), k, activation=activation, dropout=dropout, dtype=dtype,
+                rng=init_rng)
+    loss_fn = CrossEntropyLoss(label_smoothing=label_smoothing)
+    if isinstance(lr, str):
+        if lr != "auto" or optimizer not in AUTO_LR:
+            raise ChainruleError(f"train_classifier: lr must be a positive number or 'auto', got {lr!r}")
+        lr = AUTO_LR[optimizer]
+    opt = build(optimizer, model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    sched = build_scheduler(schedule, opt, epochs)
+    watch = test_ds if test_ds is not None else train_ds
+    tracker = ConfusionTracker(watch.X, watch.Y, k) if track_confusion else None
+    history = fit(model, loss_fn, opt, train_ds, test_data=val_ds if val_ds is not None else test_ds,
+                  epochs=epochs, batch_size=batch_size,
+                  seed=batch_rng, scheduler=sched, tol=tol, patience=patience, restore_best=restore_best,
+                  metrics={"accuracy": accuracy_metric}, callbacks=[tracker] if tracker else (),
+                  progress=progress, description=f"mlp {optimizer}")
+    train_loss, _ = evaluate_loss(model, loss_fn, train_ds)
+    train_pred = predict(model, train_ds.X)
+    if test_ds is not None:
+        test_loss, _ = evaluate_loss(model, loss_fn, test_ds)
+        test_pred = predict(model, test_ds.X)
+        test_acc = accuracy(test_ds.Y, test_pred)
+        cm = confusion_matrix(test_ds.Y, test_pred, k)
+    else:
+        test_loss, test_acc = math.nan, math.nan
+        cm = confusion_matrix(train_ds.Y, train_pred, k)
+    return ClassifierResult(
+        model=model, history=history, standardizer=standardizer, classes=classes,
+        feature_names=list(data.feature_names), data_name=data.name, target_name=data.target_name,
+        optimizer=optimizer, lr=float(lr), batch_size=batch_size, seed=seed, test_size=float(test_size),
+        n_train=len(train_ds), n_test=len(test_ds) if test_ds is not None else 0,
+        n_val=len(val_ds) if val_ds is not None else 0,
+        train_loss=train_loss, test_loss=test_loss, train_accuracy=accuracy(train_ds.Y, train_pred),
+        test_accuracy=test_acc, confusion=cm, confusions=tracker.matrices if tracker else [],
+    )
+
+
+__all__ = ["train_classifier", "ClassifierResult", "AUTO_LR", "holdout_split"]

@@ -1,0 +1,261 @@
+"""``fit``: the training loop, with a history, early stopping, extra metrics and a progress bar.
+
+One epoch is one pass over the training data in mini-batches; for each batch:
+forget the gradients, forward, loss, backward (the chain rule through the
+graph), optimiser step. Full-batch gradient descent is ``batch_size=None``.
+
+Using it for classification (or anything else)::
+
+    history = fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=1e-2),
+                  train_ds, test_data=val_ds, epochs=200, batch_size=32, seed=0,
+                  metrics={"accuracy": accuracy},          # fn(pred ndarray, target ndarray) -> float
+                  tol=1e-4, patience=10, restore_best=True)
+    history["test_accuracy"][-1], history.best_epoch
+
+Metric functions receive the model's raw output (an ndarray, e.g. logits) on the
+whole train or test set in eval mode and the matching target array, and return
+a float; they are recorded as ``train_<name>`` and ``test_<name>``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..data.datasets import ArrayDataset
+from ..data.loader import DataLoader, as_dataset
+from ..graph import no_grad
+from ..tensor import Tensor
+from .history import History
+from .progress import progress_bar
+
+Metric = Callable[[np.ndarray, np.ndarray], float]
+#: A callback gets (epoch, history, model) after every epoch; returning True stops training.
+Callback = Callable[[int, History, Any], Any]
+
+
+def _to_array(x: Any) -> np.ndarray:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def predict(model: Any, X: Any, batch_size: int | None = None) -> np.ndarray:
+    """The model's output on X in eval mode without a graph, as an ndarray (batched when asked).
+
+    The model's ``training`` flag is restored afterwards.
+    """
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with no_grad():
+            X = _to_array(X)
+            if batch_size is None or len(X) <= batch_size:
+                return _to_array(model(X))
+            parts = [_to_array(model(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
+            return np.concatenate(parts)
+    finally:
+        if was_training and hasattr(model, "train"):
+            model.train()
+
+
+def evaluate_loss(model: Any, loss_fn: Any, data: Any, metrics: Mapping[str, Metric] | None = None,
+                  batch_size: int | None = None) -> tuple[float, dict[str, float]]:
+    """Loss (and metrics) of ``model`` on a whole data set, in eval mode, without a graph.
+
+    The loss is computed on the full set at once (or batched and combined by the
+    loss's ``reduction``); returns ``(loss, {metric name: value})``.
+    """
+    ds = as_dataset(data)
+    X, Y = ds.arrays[0], ds.arrays[1]
+    pred = predict(model, X, batch_size)
+    with no_grad():
+        loss = float(_to_array(loss_fn(pred, Y)))
+    values = {name: float(fn(pred, Y)) for name, fn in (metrics or {}).items()}
+    return loss, values
+
+
+def _combine(loss_fn: Any) -> str:
+    return "sum" if getattr(loss_fn, "reduction", "mean") == "sum" else "mean"
+
+
+def fit(
+    model: Any,
+    loss_fn: Any,
+    optimizer: Any,
+    train_data: ArrayDataset | DataLoader | tuple,
+    *,
+    test_data: ArrayDataset | tuple | None = None,
+    epochs: int = 100,
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    seed: int | np.random.Generator | None = 0,
+    scheduler: Any = None,
+    tol: float | None = None,
+    patience: int = 1,
+    monitor: str = "auto",
+    restore_best: bool = False,
+    metrics: Mapping[str, Metric] | None = None,
+    eval_train: bool = False,
+    optimum: float | None = None,
+    target_gap: float | None = None,
+    callbacks: Iterable[Callback] = (),
+    progress: bool | None = None,
+    description: str = "training",
+) -> History:
+    """Train ``model`` by mini-batch gradient descent and record what happened.
+
+    Parameters
+    ----------
+    model : a Module (or any callable with ``parameters()``); called on a batch X (b, ...).
+    loss_fn : ``loss_fn(prediction, target) -> scalar Tensor``; its ``reduction``
+        ("sum" or "mean") says how batch losses add up to the epoch loss.
+    optimizer : an :mod:`chainrule.optim` optimiser over the model's parameters.
+    train_data : ArrayDataset, tuple ``(X, Y)``, or a ready DataLoader (then
+        ``batch_size``, ``shuffle``, ``drop_last`` and ``seed`` are not used).
+    test_data : ArrayDataset or ``(X, Y)`` evaluated after every epoch (validation).
+    epochs : maximum number of epochs.
+    batch_size : objects per step; ``None`` is full-batch gradient descent.
+    shuffle, drop_last : mini-batch order and the short last batch (see DataLoader).
+    seed : seed (or Generator) of the shuffling: the same seed, model and data give
+        the same run, number for number.
+    scheduler : a learning-rate schedule, stepped after every epoch.
+    tol, patience : early stopping: stop when the monitored loss has improved on its
+        best by less than ``tol`` (relative) for ``patience`` epochs in a row.
+    monitor : "train", "test" or "auto" (test when there is test data).
+    restore_best : put back the parameters of the best monitored epoch at the end.
+    metrics : ``{name: fn(prediction ndarray, target ndarray) -> float}`` evaluated on
+        the whole train and test sets after every epoch (eval mode).
+    eval_train : record the exact training loss after each epoch (one extra pass)
+        instead of the running combination of the batch losses.
+    optimum : the best achievable training loss (e.g. the closed form); then
+        ``history.gap`` records (train_loss − optimum) / |optimum|.
+    target_gap : with ``optimum``, stop once the gap is at most this.
+    callbacks : functions ``(epoch, history, model)`` called after every epoch; one
+        returning True stops training.
+    progress : progress bar: None (auto: on a terminal with rich), True, False.
+
+    Returns
+    -------
+    History (see :class:`~chainrule.train.history.History`); ``stop_reason`` is "diverged"
+    when the loss became NaN or infinite (lower the learning rate).
+    """
+    if isinstance(train_data, DataLoader):
+        loader = train_data
+    else:
+        loader = DataLoader(as_dataset(train_data), batch_size=batch_size, shuffle=shuffle,
+                            drop_last=drop_last, rng=np.random.default_rng(seed) if not isinstance(
+                                seed, np.random.Generator) else seed)
+    train_ds = loader.dataset
+    test_ds = as_dataset(test_data) if test_data is not None else None
+    if monitor == "auto":
+        monitor = "test" if test_ds is not None else "train"
+    if monitor not in ("train", "test") or (monitor == "test" and test_ds is None):
+        raise ValueError(f"fit: monitor must be 'train', 'test' (with test data) or 'auto', got {monitor!r}")
+    if epochs < 0:
+        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    metrics = dict(metrics or {})
+    params = list(model.parameters())
+    combine = _combine(loss_fn)
+    history = History(monitor=monitor)
+    for name in metrics:
+        history.metrics[f"train_{name}"] = []
+        if test_ds is not None:
+            history.metrics[f"test_{name}"] = []
+    best_state = None
+    stale = 0
+    start = time.perf_counter()
+    callbacks = list(callbacks)
+    history.stop_reason = "epochs"
+
+    has_train = hasattr(model, "train")
+    if has_train:
+        model.train()
+    with progress_bar(epochs, progress, description) as bar:
+        for epoch in range(1, epochs + 1):
+            lr = optimizer.param_groups[0]["lr"]
+            total = 0.0
+            count = 0
+            norm_sum = 0.0
+            steps = 0
+            for batch in loader:
+                xb, yb = batch[0], batch[1]
+                for p in params:
+                    p.grad = None
+                loss = loss_fn(model(xb), yb)
+                loss.backward()
+                sq = 0.0
+                for p in params:
+                    g = p.grad
+                    if g is not None:
+                        flat = g.reshape(-1)
+                        sq += float(flat @ flat)
+                norm_sum += math.sqrt(sq)
+                optimizer.step()
+                value = float(loss.data)
+                b = len(xb)
+                total += value if combine == "sum" else value * b
+                count += b
+                steps += 1
+            history.samples_seen += count
+            train_loss = total if combine == "sum" else total / max(count, 1)
+            if scheduler is not None:
+                scheduler.step()
+
+            needs_train_eval = eval_train or bool(metrics)
+            if needs_train_eval:
+                exact, values = evaluate_loss(model, loss_fn, train_ds, metrics)
+                if eval_train:
+                    train_loss = exact
+                for name, v in values.items():
+                    history.metrics[f"train_{name}"].append(v)
+            test_loss = math.nan
+            if test_ds is not None:
+                test_loss, values = evaluate_loss(model, loss_fn, test_ds, metrics)
+                for name, v in values.items():
+                    history.metrics[f"test_{name}"].append(v)
+
+            elapsed = time.perf_counter() - start
+            history.epoch.append(epoch)
+            history.train_loss.append(train_loss)
+            history.test_loss.append(test_loss)
+            history.grad_norm.append(norm_sum / max(steps, 1))
+            history.lr.append(lr)
+            history.seconds.append(elapsed)
+            if optimum is not None:
+                history.gap.append((train_loss - optimum) / abs(optimum) if optimum else train_loss - optimum)
+            bar.update(epoch, train_loss, history.samples_seen / elapsed if elapsed > 0 else 0.0,
+                       test_loss if test_ds is not None else None)
+
+            watched = test_loss if monitor == "test" else train_loss
+            if not math.isfinite(train_loss) or (monitor == "test" and not math.isfinite(test_loss)):
+                history.stop_reason = "diverged"
+                break
+            improved = watched < history.best_loss
+            small = tol is not None and math.isfinite(history.best_loss) and (
+                history.best_loss - watched <= tol * abs(history.best_loss))
+            if improved:
+                history.best_loss, history.best_epoch = watched, epoch
+                if restore_best:
+                    best_state = model.state_dict()
+            stale = stale + 1 if small else 0
+            if tol is not None and stale >= patience:
+                history.stop_reason = "tolerance"
+                break
+            if target_gap is not None and history.gap and history.gap[-1] <= target_gap:
+                history.stop_reason = "target"
+                break
+            if any(cb(epoch, history, model) is True for cb in callbacks):
+                history.stop_reason = "callback"
+                break
+
+    if restore_best and best_state is not None and history.best_epoch != (history.epoch[-1] if history else None):
+        model.load_state_dict(best_state)
+        history.restored_best = True
+    if hasattr(model, "train"):
+        model.train()
+    return history

@@ -1,0 +1,221 @@
+"""The define-by-run graph: reverse order, sums over paths, accumulation, freeing, no_grad."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import ops, tensor
+
+
+def test_value_on_several_paths_gets_the_sum_of_their_gradients():
+    x = tensor(3.0, requires_grad=True)
+    y = x * x + x * 2 + x.exp()  # dy/dx = 2x + 2 + e^x
+    y.backward()
+    assert x.grad == pytest.approx(2 * 3 + 2 + np.exp(3.0))
+
+
+def test_diamond_graph_runs_each_op_once_after_all_its_consumers():
+    calls = []
+
+    class Spy(ops.Op):
+        """y = x; dy/dx = 1, recording the order of backward calls."""
+
+        def __init__(self, name):
+            self.label = name
+
+        def forward(self, x):
+            return x
+
+        def backward(self, upstream):
+            calls.append((self.label, float(upstream)))
+            return (upstream,)
+
+    x = tensor(1.0, requires_grad=True)
+    a = Spy.apply(x, name="a")
+    b, c = a * 2, a * 3  # a feeds two paths
+    Spy.apply(b + c, name="top").backward()
+    # "a" runs once, after both paths reached it, with the summed gradient 2 + 3.
+    assert calls == [("top", 1.0), ("a", 5.0)]
+    assert x.grad == 5.0
+
+
+def test_implicit_gradient_only_for_one_element_outputs():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(cr.GraphError, match=r"one-element output.*shape \(2,\)"):
+        (x * 2).backward()
+    (x * 2).backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(x.grad, [2.0, 20.0])
+    with pytest.raises(cr.ShapeError, match="gradient of shape"):
+        (x * 2).backward(np.ones(3))
+    (x.sum(keepdims=True)).backward()  # shape (1,) counts as one element
+
+
+def test_backward_on_a_tensor_without_graph_is_an_error():
+    with pytest.raises(cr.GraphError, match="does not require grad"):
+        tensor(1.0).backward()
+
+
+def test_leaf_gradients_accumulate_across_calls_and_zero_by_none():
+    w = tensor([1.0, -1.0], requires_grad=True)
+    for _ in range(3):
+        (w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad, 3 * 2 * w.data)
+    w.grad = None
+    (w * 5).sum().backward()
+    np.testing.assert_array_equal(w.grad, [5.0, 5.0])
+
+
+def test_second_backward_through_a_freed_graph_raises_and_changes_nothing():
+    x = tensor(2.0, requires_grad=True)
+    y = x * x
+    z = y * 3
+    z.backward()
+    assert x.grad == 12.0
+    with pytest.raises(cr.GraphError, match="already freed.*retain_graph=True"):
+        z.backward()
+    with pytest.raises(cr.GraphError, match="already freed"):
+        (y * 1).backward()  # a new op on top of a freed part of the graph
+    assert x.grad == 12.0  # nothing half-accumulated
+
+
+def test_retain_graph_allows_a_second_backward_that_accumulates():
+    x = tensor(2.0, requires_grad=True)
+    z = (x * x) * 3
+    z.backward(retain_graph=True)
+    z.backward(retain_graph=True)
+    assert x.grad == 24.0
+    z.backward()
+    assert x.grad == 36.0
+
+
+def test_cache_of_an_intermediate_is_released_after_backward():
+    x = tensor(np.linspace(0.1, 1.0, 5), requires_grad=True)
+    y = x.exp()
+    z = (y * y).sum()  # Mul caches y's array, twice
+    ref = weakref.ref(y.data)
+    del y
+    gc.collect()
+    assert ref() is not None  # held by the Mul op's cache until backward
+    z.backward()
+    gc.collect()
+    assert ref() is None
+    np.testing.assert_allclose(x.grad, 2 * np.exp(2 * x.data))
+
+
+def test_cache_is_dropped_even_while_the_output_tensor_lives():
+    x = tensor(np.ones(4), requires_grad=True)
+    h = x.exp()
+    y = h * h
+    ref = weakref.ref(h.data)
+    del h
+    y.sum().backward()
+    gc.collect()
+    assert ref() is None  # y is alive, but its op's cache is gone
+    assert y.op is not None and not y.is_leaf
+
+
+def test_retain_graph_keeps_the_cache():
+    x = tensor(np.ones(4), requires_grad=True)
+    h = x.exp()
+    y = (h * h).sum()
+    ref = weakref.ref(h.data)
+    del h
+    y.backward(retain_graph=True)
+    gc.collect()
+    assert ref() is not None
+
+
+def test_non_leaf_gradients_only_with_retain_grad():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    k = x * 4
+    h.retain_grad()
+    (h * k).sum().backward()
+    np.testing.assert_array_equal(h.grad, k.data)
+    assert k.grad is None
+    np.testing.assert_array_equal(x.grad, 3 * k.data + 4 * h.data)
+
+
+def test_no_grad_keeps_no_graph_and_is_thread_local():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    seen_in_thread = []
+    with cr.no_grad():
+        y = x * 2
+        assert not cr.is_grad_enabled()
+
+        def worker():
+            seen_in_thread.append((x * 2).requires_grad)
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        with cr.enable_grad():
+            assert (x * 2).requires_grad
+    assert not y.requires_grad and y.op is None
+    assert seen_in_thread == [True]
+    assert cr.is_grad_enabled() and (x * 2).requires_grad
+
+
+def test_grad_function_returns_gradients_without_touching_dot_grad():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    w = tensor([3.0, 4.0], requires_grad=True)
+    h = x * w
+    out = (h * h).sum()
+    gx, gh = cr.grad(out, [x, h])
+    np.testing.assert_allclose(gh, 2 * h.data)
+    np.testing.assert_allclose(gx, 2 * h.data * w.data)
+    assert x.grad is None and w.grad is None
+
+
+def test_constants_and_inputs_without_grad_get_no_gradient():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    c = tensor([5.0, 6.0])
+    (x * c).sum().backward()
+    assert c.grad is None
+    np.testing.assert_array_equal(x.grad, [5.0, 6.0])
+
+
+def test_ops_are_told_which_inputs_need_gradients():
+    seen = []
+
+    class Probe(ops.Op):
+        def forward(self, a, b):
+            seen.append(tuple(self.needs_input_grad))
+            return a * b
+
+        def backward(self, upstream):
+            return (upstream, None)
+
+    Probe.apply(tensor(1.0, requires_grad=True), tensor(2.0))
+    Probe.apply(tensor(1.0), 3.0)
+    assert seen == [(True, False), (False, False)]
+    assert ops.Mul().needs_input_grad[5]  # by hand: every input needs one
+
+
+def test_a_user_op_returning_a_wrong_shape_is_named():
+    class Bad(ops.Op):
+        def forward(self, x):
+            return x.sum()
+
+        def backward(self, upstream):
+            return (np.ones(7),)
+
+    x = tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(cr.ShapeError, match=r"bad.backward returned a gradient of shape \(7,\)"):
+        Bad.apply(x).backward()
+
+
+def test_a_chain_of_a_million_ops():
+    x = tensor(1.0, requires_grad=True)
+    y = x
+    n = 1_000_000
+    for _ in range(n):
+        y = y * 1.0000001
+    y.backward()
+    assert x.grad == pytest.approx(1.0000001**n, rel=1e-9)

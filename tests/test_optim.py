@@ -1,0 +1,190 @@
+"""chainrule.optim: update rules (against the formulas and PyTorch), in-place steps, schedules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from chainrule import nn, optim
+from chainrule.errors import ChainruleError
+
+
+def _quadratic_setup(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((12, 3))
+    y = rng.standard_normal(12)
+    w0 = rng.standard_normal(3)
+    return A, y, w0
+
+
+def _run_ours(make_opt, A, y, w0, steps=15, schedule=None):
+    p = nn.Parameter(w0.copy())
+    opt = make_opt([p])
+    sched = schedule(opt) if schedule else None
+    data_before = p.data
+    trace = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((A @ p - y) ** 2).sum()
+        loss.backward()
+        opt.step()
+        if sched:
+            sched.step()
+        trace.append(p.data.copy())
+    assert p.data is data_before  # updated in place
+    return np.array(trace)
+
+
+def _run_torch(torch, make_opt, A, y, w0, steps=15, schedule=None):
+    p = torch.tensor(w0.copy(), requires_grad=True)
+    opt = make_opt([p])
+    sched = schedule(opt) if schedule else None
+    At, yt = torch.from_numpy(A), torch.from_numpy(y)
+    trace = []
+    for _ in range(steps):
+        opt.zero_grad()
+        ((At @ p - yt) ** 2).sum().backward()
+        opt.step()
+        if sched:
+            sched.step()
+        trace.append(p.detach().numpy().copy())
+    return np.array(trace)
+
+
+def test_plain_sgd_is_gradient_descent():
+    A, y, w0 = _quadratic_setup()
+    trace = _run_ours(lambda ps: optim.SGD(ps, lr=0.01), A, y, w0, steps=3)
+    w = w0.copy()
+    for k in range(3):
+        w = w - 0.01 * 2 * A.T @ (A @ w - y)
+        np.testing.assert_allclose(trace[k], w, rtol=1e-13)
+
+
+def test_momentum_and_weight_decay_formula():
+    A, y, w0 = _quadratic_setup(1)
+    trace = _run_ours(lambda ps: optim.SGD(ps, lr=0.01, momentum=0.5, weight_decay=0.1), A, y, w0, steps=3)
+    w, buf = w0.copy(), None
+    for k in range(3):
+        g = 2 * A.T @ (A @ w - y) + 0.1 * w
+        buf = g if buf is None else 0.5 * buf + g
+        w = w - 0.01 * buf
+        np.testing.assert_allclose(trace[k], w, rtol=1e-13)
+
+
+def test_adam_formula():
+    A, y, w0 = _quadratic_setup(2)
+    trace = _run_ours(lambda ps: optim.Adam(ps, lr=0.1), A, y, w0, steps=4)
+    w, m, v = w0.copy(), 0, 0
+    for t in range(1, 5):
+        g = 2 * A.T @ (A @ w - y)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w = w - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(trace[t - 1], w, rtol=1e-12)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("kwargs", [
+    {"lr": 0.01},
+    {"lr": 0.01, "momentum": 0.9},
+    {"lr": 0.01, "momentum": 0.9, "nesterov": True},
+    {"lr": 0.005, "momentum": 0.8, "weight_decay": 0.05},
+])
+def test_sgd_matches_pytorch(torch, kwargs):
+    A, y, w0 = _quadratic_setup(3)
+    ours = _run_ours(lambda ps: optim.SGD(ps, **kwargs), A, y, w0)
+    theirs = _run_torch(torch, lambda ps: torch.optim.SGD(ps, **kwargs), A, y, w0)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("kwargs", [{"lr": 0.05}, {"lr": 0.02, "betas": (0.8, 0.99), "weight_decay": 0.1}])
+def test_adam_matches_pytorch(torch, kwargs):
+    A, y, w0 = _quadratic_setup(4)
+    ours = _run_ours(lambda ps: optim.Adam(ps, **kwargs), A, y, w0)
+    theirs = _run_torch(torch, lambda ps: torch.optim.Adam(ps, **kwargs), A, y, w0)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.oracle
+def test_schedules_match_pytorch(torch):
+    A, y, w0 = _quadratic_setup(5)
+    ours = _run_ours(lambda ps: optim.SGD(ps, lr=0.01), A, y, w0, steps=12,
+                     schedule=lambda o: optim.StepLR(o, step_size=4, gamma=0.5))
+    theirs = _run_torch(torch, lambda ps: torch.optim.SGD(ps, lr=0.01), A, y, w0, steps=12,
+                        schedule=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.5))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+    ours = _run_ours(lambda ps: optim.SGD(ps, lr=0.01), A, y, w0, steps=12,
+                     schedule=lambda o: optim.CosineAnnealingLR(o, T_max=10, eta_min=0.001))
+    theirs = _run_torch(torch, lambda ps: torch.optim.SGD(ps, lr=0.01), A, y, w0, steps=12,
+                        schedule=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001))
+    np.testing.assert_allclose(ours[:11], theirs[:11], rtol=1e-10)
+
+
+def test_schedule_values():
+    p = nn.Parameter(np.zeros(1))
+    opt = optim.SGD([p], lr=1.0)
+    step = optim.StepLR(opt, step_size=2, gamma=0.1)
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.lr)
+        step.step()
+    np.testing.assert_allclose(lrs, [1.0, 1.0, 0.1, 0.1, 0.01])
+    opt = optim.SGD([p], lr=2.0)
+    cos = optim.CosineAnnealingLR(opt, T_max=4)
+    values = [opt.lr]
+    for _ in range(6):
+        cos.step()
+        values.append(cos.get_last_lr()[0])
+    expected = [1 + math.cos(math.pi * min(e, 4) / 4) for e in range(7)]
+    np.testing.assert_allclose(values, expected, atol=1e-15)
+    assert optim.build_scheduler("none", opt, 10) is None
+    assert isinstance(optim.build_scheduler("cosine", opt, 10), optim.CosineAnnealingLR)
+
+
+def test_parameter_groups_and_zero_grad():
+    a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(2))
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    a.grad = np.ones(2)
+    b.grad = np.ones(2)
+    opt.step()
+    np.testing.assert_allclose(a.data, 0.9)
+    np.testing.assert_allclose(b.data, 0.5)
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(a.grad, 0)
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+    opt.step()  # no gradients: nothing moves
+    np.testing.assert_allclose(a.data, 0.9)
+
+
+def test_float32_parameters_stay_float32():
+    p = nn.Parameter(np.ones(3, np.float32))
+    for opt in (optim.SGD([p], lr=0.1, momentum=0.9), optim.Adam([p], lr=0.1)):
+        p.grad = np.full(3, 0.5, np.float32)
+        opt.step()
+        assert p.data.dtype == np.float32
+
+
+def test_build_and_errors():
+    p = nn.Parameter(np.ones(1))
+    assert isinstance(optim.build("gd", [p], 0.1), optim.SGD)
+    assert optim.build("momentum", [p], 0.1).param_groups[0]["momentum"] == 0.9
+    assert optim.build("nesterov", [p], 0.1).param_groups[0]["nesterov"]
+    assert isinstance(optim.build("adam", [p], 0.1), optim.Adam)
+    with pytest.raises(ChainruleError, match="unknown optimizer"):
+        optim.build("rmsprop", [p], 0.1)
+    with pytest.raises(ChainruleError, match="lr"):
+        optim.SGD([p], lr=-1)
+    with pytest.raises(ChainruleError, match="nesterov"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ChainruleError, match="empty"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ChainruleError, match="betas"):
+        optim.Adam([p], betas=(1.0, 0.9))
+    x = nn.Parameter(np.ones(1))
+    with pytest.raises(ChainruleError, match="leaf"):
+        optim.SGD([x * 2], lr=0.1)
+    assert "SGD(lr=0.1" in repr(optim.SGD([p], lr=0.1))
