@@ -1024,14 +1024,12 @@ def test_wrong_user_op_fails_gradcheck_naming_input_and_element():
 
 
 # ------------------------------------------------------------------------------------
-# Core bugs found while testing the ops (xfail until tensor.py / graph.py / gradcheck.py are fixed)
+# Regression tests for core bugs found while testing the ops (fixed in graph.py / gradcheck.py)
 # ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="graph.py deliver_to_leaf stores the incoming gradient array itself as "
-                   ".grad: two leaves (or a leaf and the caller's gradient array) end up sharing memory, so an "
-                   "in-place update of one .grad silently changes the other")
 def test_leaf_gradients_do_not_alias():
+    """Was: .grad stored the incoming array itself, shared by both leaves and with the caller's gradient."""
     a = cr.tensor([1.0, 2.0], requires_grad=True)
     b = cr.tensor([3.0, 4.0], requires_grad=True)
     gradient = np.array([1.0, 1.0])
@@ -1041,11 +1039,8 @@ def test_leaf_gradients_do_not_alias():
     np.testing.assert_array_equal(gradient, [1.0, 1.0])
 
 
-@pytest.mark.xfail(strict=True, reason="gradcheck.py perturbs x.reshape(-1), which is a copy (not a view) when a "
-                   "Tensor input's data is not C-contiguous: the perturbation never reaches f and the numerical "
-                   "gradient is 0, so a correct function fails")
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the bug below, reported separately
 def test_gradcheck_on_non_contiguous_tensor_input():
+    """Was: gradcheck perturbed x.reshape(-1), a copy for non-C-contiguous data, so the numeric gradient was 0."""
     t = cr.tensor(np.asfortranarray(np.arange(1.0, 7.0).reshape(2, 3)), requires_grad=True)
     assert cr.gradcheck(lambda x: (x * x).sum(), [t])
 
@@ -1061,10 +1056,8 @@ class WrongConstant(Op):
         return (np.full(self.shape, 3.0) * np.sign(upstream),)
 
 
-@pytest.mark.xfail(strict=True, reason="gradcheck.py divides the error by max(|numeric|, tiny): where the numerical "
-                   "gradient is exactly 0 and the error is above ~1.8, that overflows with a RuntimeWarning and the "
-                   "reported max rel error is a meaningless ~1e308 (or inf)")
 def test_gradcheck_of_wrong_op_with_zero_true_gradient_is_clean():
+    """Was: err / max(|numeric|, tiny) overflowed (RuntimeWarning, a ~1e308 "relative error")."""
     with strict_floats():
         result = cr.gradcheck(WrongConstant, [np.array([1.0, 2.0])])
     assert not result and result.checks[0].max_abs_error == 3.0
