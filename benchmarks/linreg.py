@@ -101,7 +101,8 @@ def run_fit(X, Y, theta0, lr, target, max_iters):
     L_star = target / (1 + REL)
     h = cr.fit(model, nn.SumSquaredError(), optim.SGD(model.parameters(), lr=lr), (X, Y), epochs=max_iters,
                optimum=L_star, target_gap=REL, progress=False)
-    return len(h), h.train_loss[-1]
+    steps = len(h) - (1 if h.stop_reason == "target" and h.grad_norm[-1] != h.grad_norm[-1] else 0)
+    return steps, h.train_loss[-1]  # the last epoch only checked the target (no step, grad_norm NaN)
 
 
 def run_torch(X, Y, theta0, lr, target, max_iters):

@@ -97,6 +97,9 @@ def test_target_gap_and_callbacks_stop_training():
     h = cr.fit(model, nn.SumSquaredError(), optim.SGD(model.parameters(), lr=cr.train.auto_lr(tr.X)), tr,
                epochs=10_000, optimum=optimum, target_gap=1e-8, progress=False)
     assert h.stop_reason == "target" and h.gap[-1] <= 1e-8 and h.gap[0] > 1
+    # full batch: the target is checked before stepping, so the final parameters are the recorded ones
+    assert math.isnan(h.grad_norm[-1]) and h.gap[-2] > 1e-8
+    assert evaluate_loss(model, nn.SumSquaredError(), tr)[0] == pytest.approx(h.train_loss[-1], rel=1e-14)
     seen = []
     h = cr.fit(_model(), nn.MSELoss(), optim.SGD(_model().parameters(), lr=0.01), tr, epochs=50, progress=False,
                callbacks=[lambda epoch, hist, m: seen.append(epoch) or epoch == 4])

@@ -65,10 +65,12 @@ __all__ = [
 
 # -- training layer (issue 4): models, optimisers, data, the training loop, saving --------------
 from . import data, nn, optim, train  # noqa: E402
+from .errors import ConfigError, DataError, MissingDependencyError, SerializationError  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .train import fit, sgd_noise  # noqa: E402
 
-__all__ += ["nn", "optim", "data", "train", "fit", "sgd_noise", "save", "load"]
+__all__ += ["nn", "optim", "data", "train", "fit", "sgd_noise", "save", "load",
+            "DataError", "SerializationError", "MissingDependencyError", "ConfigError"]
 
 # -- traces and drawings (issue 3): explain, draw -----------------------------------------------
 from .errors import ExpressionError, RenderError  # noqa: E402

@@ -77,3 +77,7 @@ class ExpressionError(ChainruleError, ValueError):
 
 class RenderError(ChainruleError, RuntimeError):
     """A drawing that cannot be made: a missing external program (Graphviz ``dot``) or its failure."""
+
+
+class ConfigError(ChainruleError, ValueError):
+    """An argument that cannot be used: an unknown reduction, optimiser, schedule or monitor, a bad size or rate."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ChainruleError
+from .errors import ConfigError
 from .tensor import Tensor
 
 
@@ -48,7 +48,7 @@ class Optimizer:
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(parameter)
         items = list(params)
         if not items:
-            raise ChainruleError(f"{type(self).__name__}: got an empty parameter list")
+            raise ConfigError(f"{type(self).__name__}: got an empty parameter list")
         groups = items if isinstance(items[0], dict) else [{"params": items}]
         for group in groups:
             self.add_param_group(group)
@@ -59,9 +59,9 @@ class Optimizer:
         params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise ChainruleError(f"{type(self).__name__}: can only optimise Tensors that require grad")
+                raise ConfigError(f"{type(self).__name__}: can only optimise Tensors that require grad")
             if not p.is_leaf:
-                raise ChainruleError(f"{type(self).__name__}: can only optimise leaf Tensors (parameters)")
+                raise ConfigError(f"{type(self).__name__}: can only optimise leaf Tensors (parameters)")
             if not p.data.flags.writeable:
                 p.data = p.data.copy()
         group["params"] = params
@@ -97,7 +97,7 @@ class Optimizer:
 
 def _check_lr(name: str, lr: Any) -> float:
     if isinstance(lr, str) or not lr > 0 or not math.isfinite(lr):
-        raise ChainruleError(f"{name}: lr must be a positive number, got {lr!r}")
+        raise ConfigError(f"{name}: lr must be a positive number, got {lr!r}")
     return float(lr)
 
 
@@ -124,9 +124,9 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0):
         lr = _check_lr("SGD", lr)
         if momentum < 0 or weight_decay < 0:
-            raise ChainruleError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
+            raise ConfigError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
         if nesterov and momentum <= 0:
-            raise ChainruleError("SGD: nesterov=True needs momentum > 0")
+            raise ConfigError("SGD: nesterov=True needs momentum > 0")
         super().__init__(params, {"lr": lr, "momentum": float(momentum), "nesterov": bool(nesterov),
                                   "weight_decay": float(weight_decay)})
 
@@ -173,7 +173,7 @@ class Adam(Optimizer):
         lr = _check_lr("Adam", lr)
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ChainruleError(f"Adam: betas must lie in [0, 1), got {betas}")
+            raise ConfigError(f"Adam: betas must lie in [0, 1), got {betas}")
         super().__init__(params, {"lr": lr, "betas": (float(b1), float(b2)), "eps": float(eps),
                                   "weight_decay": float(weight_decay)})
 
@@ -231,7 +231,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         if step_size < 1:
-            raise ChainruleError(f"StepLR: step_size must be >= 1, got {step_size}")
+            raise ConfigError(f"StepLR: step_size must be >= 1, got {step_size}")
         self.step_size, self.gamma = int(step_size), float(gamma)
         super().__init__(optimizer)
 
@@ -244,7 +244,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 - PyTorch's name
         if T_max < 1:
-            raise ChainruleError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
+            raise ConfigError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
         self.T_max, self.eta_min = int(T_max), float(eta_min)
         super().__init__(optimizer)
 
@@ -268,7 +268,7 @@ def build(name: str, params: Iterable[Any], lr: float, momentum: float = 0.9, we
         return SGD(params, lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
     if name == "adam":
         return Adam(params, lr=lr, weight_decay=weight_decay)
-    raise ChainruleError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
 def build_scheduler(name: str | None, optimizer: Optimizer, epochs: int, step_size: int | None = None,
@@ -280,7 +280,7 @@ def build_scheduler(name: str | None, optimizer: Optimizer, epochs: int, step_si
         return StepLR(optimizer, step_size or max(1, epochs // 3), gamma)
     if name == "cosine":
         return CosineAnnealingLR(optimizer, max(1, epochs))
-    raise ChainruleError(f"unknown schedule {name!r}; choose none, step or cosine")
+    raise ConfigError(f"unknown schedule {name!r}; choose none, step or cosine")
 
 
 __all__ = [

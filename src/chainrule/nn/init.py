@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from ..tensor import Tensor
 
 
@@ -76,7 +76,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1 + slope**2))
     if name == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unknown non-linearity {nonlinearity!r}")
+    raise ConfigError(f"calculate_gain: unknown non-linearity {nonlinearity!r}")
 
 
 def normal(target: Any, rng: np.random.Generator | int | None = None, mean: float = 0.0, std: float = 1.0,
@@ -126,7 +126,7 @@ def xavier_normal(target: Any, rng: np.random.Generator | int | None = None, gai
 def _kaiming_std(shape, a: float, mode: str, nonlinearity: str) -> float:
     fan_in, fan_out = calculate_fans(shape)
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise ConfigError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan = fan_in if mode == "fan_in" else fan_out
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 

@@ -35,8 +35,8 @@ class LinearRegressionOp(Op):
     def forward(self, X, W, *b):
         if type(X) is not np.ndarray:
             X = np.asarray(X)
-        w_shape = shape_of(W)
-        if len(w_shape) != 2 or w_shape[0] != 1 or X.ndim == 0 or X.shape[-1] != w_shape[1]:
+        w_shape = W.shape if type(W) is np.ndarray else shape_of(W)
+        if len(w_shape) != 2 or w_shape[0] != 1 or not X.ndim or X.shape[-1] != w_shape[1]:
             raise ShapeError(
                 f"linear regression: features of shape {shape_of(X)} do not fit a weight of shape {w_shape} "
                 f"(the weight is (1, d) and the features' last axis must be d)"

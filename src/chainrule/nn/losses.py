@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from ..ops.base import Op
 from ..tensor import Tensor, apply_op
 from .module import Module
@@ -71,7 +71,7 @@ class Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+            raise ConfigError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
 
     def reduce(self, per_element: Tensor) -> Tensor:

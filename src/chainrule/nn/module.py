@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import ChainruleError, DTypeError, ShapeError
+from ..errors import ChainruleError, ConfigError, DTypeError, ShapeError
 from ..tensor import Tensor
 
 
@@ -188,7 +188,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: expected a Module, got {type(module).__name__}")
         if "." in str(name) or not str(name):
-            raise ValueError(f"add_module: a module name must be non-empty and have no dot, got {name!r}")
+            raise ConfigError(f"add_module: a module name must be non-empty and have no dot, got {name!r}")
         _, _, modules = self._registries()
         self._forget(str(name))
         modules[str(name)] = module

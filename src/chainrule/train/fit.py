@@ -28,6 +28,7 @@ import numpy as np
 
 from ..data.datasets import ArrayDataset
 from ..data.loader import DataLoader, as_dataset
+from ..errors import ConfigError
 from ..graph import no_grad
 from ..tensor import Tensor
 from .history import History
@@ -76,6 +77,11 @@ def evaluate_loss(model: Any, loss_fn: Any, data: Any, metrics: Mapping[str, Met
         loss = float(_to_array(loss_fn(pred, Y)))
     values = {name: float(fn(pred, Y)) for name, fn in (metrics or {}).items()}
     return loss, values
+
+
+def _gap(loss: float, optimum: float) -> float:
+    """(loss − optimum) / |optimum| (the plain difference when the optimum is 0)."""
+    return (loss - optimum) / abs(optimum) if optimum else loss - optimum
 
 
 def _combine(loss_fn: Any) -> str:
@@ -134,7 +140,9 @@ def fit(
         instead of the running combination of the batch losses.
     optimum : the best achievable training loss (e.g. the closed form); then
         ``history.gap`` records (train_loss − optimum) / |optimum|.
-    target_gap : with ``optimum``, stop once the gap is at most this.
+    target_gap : with ``optimum``, stop once the gap is at most this. In full-batch mode the
+        check comes before the step (the forward pass gives the exact loss), so no step is
+        wasted: the last epoch then takes no step and records NaN as its grad_norm.
     callbacks : functions ``(epoch, history, model)`` called after every epoch; one
         returning True stops training.
     progress : progress bar: None (auto: on a terminal with rich), True, False.
@@ -155,9 +163,9 @@ def fit(
     if monitor == "auto":
         monitor = "test" if test_ds is not None else "train"
     if monitor not in ("train", "test") or (monitor == "test" and test_ds is None):
-        raise ValueError(f"fit: monitor must be 'train', 'test' (with test data) or 'auto', got {monitor!r}")
+        raise ConfigError(f"fit: monitor must be 'train', 'test' (with test data) or 'auto', got {monitor!r}")
     if epochs < 0:
-        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+        raise ConfigError(f"fit: epochs must be >= 0, got {epochs}")
     metrics = dict(metrics or {})
     params = list(model.parameters())
     combine = _combine(loss_fn)
@@ -175,6 +183,11 @@ def fit(
     has_train = hasattr(model, "train")
     if has_train:
         model.train()
+    # Full-batch GD towards a known optimum: the loss of each forward pass is the exact training loss,
+    # so once it meets the target no further step is taken (that last epoch records NaN as grad_norm).
+    check_before_step = (optimum is not None and target_gap is not None and len(loader) == 1
+                         and loader.batch_size >= len(train_ds))
+    reached = False
     with progress_bar(epochs, progress, description) as bar:
         for epoch in range(1, epochs + 1):
             lr = optimizer.param_groups[0]["lr"]
@@ -187,6 +200,11 @@ def fit(
                 for p in params:
                     p.grad = None
                 loss = loss_fn(model(xb), yb)
+                if check_before_step and _gap(float(loss.data), optimum) <= target_gap:
+                    reached = True
+                    value, count, norm_sum, steps = float(loss.data), len(xb), math.nan, 1
+                    total = value if combine == "sum" else value * count
+                    break
                 loss.backward()
                 sq = 0.0
                 for p in params:
@@ -227,7 +245,7 @@ def fit(
             history.lr.append(lr)
             history.seconds.append(elapsed)
             if optimum is not None:
-                history.gap.append((train_loss - optimum) / abs(optimum) if optimum else train_loss - optimum)
+                history.gap.append(_gap(train_loss, optimum))
             bar.update(epoch, train_loss, history.samples_seen / elapsed if elapsed > 0 else 0.0,
                        test_loss if test_ds is not None else None)
 
@@ -246,7 +264,7 @@ def fit(
             if tol is not None and stale >= patience:
                 history.stop_reason = "tolerance"
                 break
-            if target_gap is not None and history.gap and history.gap[-1] <= target_gap:
+            if reached or (target_gap is not None and history.gap and history.gap[-1] <= target_gap):
                 history.stop_reason = "target"
                 break
             if any(cb(epoch, history, model) is True for cb in callbacks):

@@ -28,7 +28,7 @@ import numpy as np
 from ..data.datasets import ArrayDataset
 from ..data.loader import train_test_split
 from ..data.preprocessing import Standardizer
-from ..errors import ChainruleError
+from ..errors import ConfigError
 from ..nn.linear import LinearRegression, least_squares
 from ..nn.losses import MSELoss, SumSquaredError
 from ..optim import build, build_scheduler
@@ -200,7 +200,7 @@ def train_linreg(
     """
     if optimizer == "gd":
         if batch_size not in (None, 0):
-            raise ChainruleError("train_linreg: optimizer 'gd' is full-batch; use 'sgd' with a batch size")
+            raise ConfigError("train_linreg: optimizer 'gd' is full-batch; use 'sgd' with a batch size")
         batch_size = None
     elif batch_size is None:
         batch_size = 32
@@ -216,11 +216,11 @@ def train_linreg(
         if test_ds is not None:
             test_ds = test_ds.with_arrays(standardizer.transform(test_ds.X), test_ds.Y)
     if loss not in ("sse", "mse"):
-        raise ChainruleError(f"train_linreg: loss must be 'sse' or 'mse', got {loss!r}")
+        raise ConfigError(f"train_linreg: loss must be 'sse' or 'mse', got {loss!r}")
     loss_fn = SumSquaredError() if loss == "sse" else MSELoss()
     X, Y = train_ds.X, train_ds.Y
     if X.ndim != 2:
-        raise ChainruleError(f"train_linreg: features must be a 2-D array (n, d), got shape {X.shape}")
+        raise ConfigError(f"train_linreg: features must be a 2-D array (n, d), got shape {X.shape}")
     rng = np.random.default_rng(seed)
     model = LinearRegression(X.shape[1], dtype=dtype, rng=rng)
     best = LinearRegression.closed_form(X, Y, dtype=dtype)
@@ -228,7 +228,7 @@ def train_linreg(
     optimum_test = evaluate_loss(best, loss_fn, test_ds)[0] if test_ds is not None else math.nan
     if isinstance(lr, str):
         if lr != "auto":
-            raise ChainruleError(f"train_linreg: lr must be a number or 'auto', got {lr!r}")
+            raise ConfigError(f"train_linreg: lr must be a number or 'auto', got {lr!r}")
         lr = 0.1 if optimizer == "adam" else auto_lr(X, batch_size, reduction=loss_fn.reduction)
     opt = build(optimizer, model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     sched = build_scheduler(schedule, opt, epochs)

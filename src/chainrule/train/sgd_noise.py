@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ChainruleError, ShapeError
+from ..errors import ConfigError, ShapeError
 from ..nn.init import as_generator
 from ..nn.losses import MSELoss
 
@@ -164,12 +164,12 @@ def sgd_noise(
     if len(Y) != n:
         raise ShapeError(f"sgd_noise: X has {n} objects but Y has {len(Y)}")
     if n < 2:
-        raise ChainruleError("sgd_noise: needs at least two objects")
+        raise ConfigError("sgd_noise: needs at least two objects")
     sizes = [int(b) for b in batch_sizes]
     if any(b < 1 or b > n for b in sizes):
-        raise ChainruleError(f"sgd_noise: batch sizes must lie in [1, n = {n}], got {sizes}")
+        raise ConfigError(f"sgd_noise: batch sizes must lie in [1, n = {n}], got {sizes}")
     if samples < 2:
-        raise ChainruleError(f"sgd_noise: needs at least 2 samples per batch size, got {samples}")
+        raise ConfigError(f"sgd_noise: needs at least 2 samples per batch size, got {samples}")
     loss_fn = loss_fn if loss_fn is not None else MSELoss()
     is_sum = getattr(loss_fn, "reduction", "mean") == "sum"
     g = as_generator(rng)
