@@ -10,6 +10,7 @@ along several paths before that node runs.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -128,28 +129,9 @@ def run_backward(
     hook : called after every op's backward with (op, upstream, input gradients).
     """
     captured = None if capture is None else [None] * len(capture)
-
-    def deliver_to_leaf(leaf, g, op, upstream):
-        if type(g) is not np.ndarray or g.shape != leaf.data.shape or g.dtype != leaf.data.dtype:
-            g = _as_gradient(op, g, leaf.data)
-        if captured is not None:
-            pos = capture.get(id(leaf))
-            if pos is not None:
-                captured[pos] = g if captured[pos] is None else captured[pos] + g
-            return
-        if leaf.grad is None:
-            # Keep the array itself only when this leaf is surely its one owner: not the
-            # upstream passed through (an Add hands it to both inputs, and it may be the
-            # caller's array), not a view of another array, not read-only.
-            if g is upstream or g.base is not None or not g.flags.writeable:
-                g = g.copy()
-            leaf.grad = g
-        else:
-            leaf.grad += g  # in place, as PyTorch accumulates into .grad
-
     root_op = root._op
     if root_op is None:  # backward of a leaf: dL/dL
-        deliver_to_leaf(root, gradient, _RootOp, gradient)
+        _deliver_to_leaf(root, gradient, _RootOp, gradient, (), captured, capture)
         return captured
 
     run = object()
@@ -183,17 +165,52 @@ def run_backward(
                 continue
             if nxt._is_tensor:
                 if g is not None:
-                    deliver_to_leaf(nxt, g, op, upstream)
+                    _deliver_to_leaf(nxt, g, op, upstream, in_grads, captured, capture)
                 continue
             if g is not None:
                 previous = nxt._grad
                 nxt._grad = g if previous is None else previous + g
-            nxt._pending -= 1
-            if nxt._pending == 0:
+            pending = nxt._pending - 1
+            nxt._pending = pending
+            if not pending:
                 push(nxt)
         if not retain_graph:
             op.release()
     return captured
+
+
+def _base_refs(view: np.ndarray) -> int:
+    return sys.getrefcount(view.base)
+
+
+#: References to the base of a view that nothing but the view holds (measured, not assumed).
+_LONE_VIEW_REFS = _base_refs(np.zeros(1)[None])
+
+
+def _deliver_to_leaf(leaf, g, op, upstream, in_grads: tuple, captured, capture) -> None:
+    """Add one gradient contribution to a leaf's ``.grad`` (or to the captured results)."""
+    if type(g) is not np.ndarray or g.shape != leaf.data.shape or g.dtype != leaf.data.dtype:
+        g = _as_gradient(op, g, leaf.data)
+    if captured is not None:
+        pos = capture.get(id(leaf))
+        if pos is not None:
+            captured[pos] = g if captured[pos] is None else captured[pos] + g
+        return
+    if leaf.grad is None:
+        # .grad accumulates in place later, so keep the array itself only when this leaf
+        # surely owns it alone: not the upstream passed through (an Add hands it to both
+        # inputs, and it may be the caller's array), not read-only, not a view of an array
+        # someone else holds, not returned for two inputs at once. Otherwise copy it.
+        if (
+            g is upstream
+            or not g.flags.writeable
+            or (g.base is not None and _base_refs(g) > _LONE_VIEW_REFS)
+            or sum(x is g for x in in_grads) > 1
+        ):
+            g = g.copy()
+        leaf.grad = g
+    else:
+        leaf.grad += g  # in place, as PyTorch accumulates into .grad
 
 
 def _retain(op, upstream: np.ndarray) -> None:
@@ -232,9 +249,12 @@ def grad(
     return tuple(run_backward(outputs, gradient, retain_graph, capture=capture))
 
 
+_SCALAR_ONES: dict = {}
+
+
 def _initial_gradient(root, gradient) -> np.ndarray:
     """dL/d root: the given gradient checked against root, or 1 for a one-element root."""
-    if not root.requires_grad:
+    if not root._req:
         raise GraphError(
             "backward: this tensor does not require grad and has no graph; "
             "create its inputs with requires_grad=True"
@@ -246,7 +266,13 @@ def _initial_gradient(root, gradient) -> np.ndarray:
                 f"backward: a gradient can be implied only for a one-element output, "
                 f"but this output has shape {data.shape}; pass gradient= of that shape"
             )
-        return np.ones_like(data)
+        if data.ndim == 0:
+            ones = _SCALAR_ONES.get(data.dtype)
+            if ones is None:
+                ones = _SCALAR_ONES[data.dtype] = np.ones((), data.dtype)
+                ones.flags.writeable = False  # shared: ops never write into their upstream
+            return ones
+        return np.ones(data.shape, data.dtype)
     gradient = np.asarray(getattr(gradient, "data", gradient), dtype=data.dtype)
     if gradient.shape != data.shape:
         raise ShapeError(

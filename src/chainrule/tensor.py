@@ -338,24 +338,13 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
         return apply1(op, inputs[0])
     if len(inputs) == 2:
         return apply2(op, inputs[0], inputs[1])
-    datas = []
-    nexts = []
-    recording = False
-    for x in inputs:
-        if isinstance(x, Tensor):
-            datas.append(x.data)
-            if x._req:
-                recording = True
-                nexts.append(x if x._op is None else x._op)
-                continue
-        else:
-            datas.append(_plain(x))
-        nexts.append(None)
-    if recording and _mode.enabled:
-        op._next = tuple(nexts)
-        op._needs = tuple([n is not None for n in nexts])
+    datas = [x.data if isinstance(x, Tensor) else _plain(x) for x in inputs]
+    nexts = tuple([(x if x._op is None else x._op) if isinstance(x, Tensor) and x._req else None for x in inputs])
+    if _mode.enabled and any([n is not None for n in nexts]):
+        op._next = nexts
+        op.needs_input_grad = tuple([n is not None for n in nexts])
         return _result(op.forward(*datas), op)
-    op._needs = (False,) * len(datas)
+    op.needs_input_grad = (False,) * len(datas)
     return _result(op.forward(*datas), None)
 
 
@@ -364,13 +353,13 @@ def apply1(op: ops.Op, x: Any) -> Tensor:
     if isinstance(x, Tensor):
         if x._req and _mode.enabled:
             op._next = (x if x._op is None else x._op,)
-            op._needs = _NEEDS_ONE
+            op.needs_input_grad = _NEEDS_ONE
             out = op.forward(x.data)
         else:
-            op._needs = _NEEDS_NONE
+            op.needs_input_grad = _NEEDS_NONE
             out, op = op.forward(x.data), None
     else:
-        op._needs = _NEEDS_NONE
+        op.needs_input_grad = _NEEDS_NONE
         out, op = op.forward(_plain(x)), None
     # Inlined _result(out, op): this runs once per op, so every call saved counts.
     result = _new_tensor(Tensor)
@@ -395,10 +384,10 @@ def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
         db, nb = (np.asarray(b) if isinstance(b, (list, tuple)) else b), None
     if (na is not None or nb is not None) and _mode.enabled:
         op._next = (na, nb)
-        op._needs = _NEEDS_TWO[(na is not None) + 2 * (nb is not None)]
+        op.needs_input_grad = _NEEDS_TWO[(na is not None) + 2 * (nb is not None)]
         out = op.forward(da, db)
     else:
-        op._needs = _NEEDS_TWO[0]
+        op.needs_input_grad = _NEEDS_TWO[0]
         out, op = op.forward(da, db), None
     result = _new_tensor(Tensor)
     result.data = out if type(out) is np.ndarray else np.asarray(out)

@@ -35,23 +35,24 @@ class LinearRegressionOp(Op):
     def forward(self, X, W, *b):
         if type(X) is not np.ndarray:
             X = np.asarray(X)
-        w_shape = W.shape if type(W) is np.ndarray else shape_of(W)
-        if len(w_shape) != 2 or w_shape[0] != 1 or not X.ndim or X.shape[-1] != w_shape[1]:
+        try:
+            out = X @ W[0]  # matrix-vector product: (..., d) @ (d,) -> (...)
+        except (ValueError, IndexError):
+            out = None
+        if out is None or W.ndim != 2 or W.shape[0] != 1:
             raise ShapeError(
-                f"linear regression: features of shape {shape_of(X)} do not fit a weight of shape {w_shape} "
+                f"linear regression: features of shape {shape_of(X)} do not fit a weight of shape {shape_of(W)} "
                 f"(the weight is (1, d) and the features' last axis must be d)"
             )
         need = self.needs_input_grad
         self.X = X if need[1] else None
         self.W = W if need[0] else None
         self.x_shape, self.has_bias = X.shape, bool(b)
-        out = X @ W[0]  # matrix-vector product: (..., d) @ (d,) -> (...)
         if b:
-            bias = b[0][0]
-            if type(out) is np.ndarray and out.dtype == np.result_type(out, bias):
-                out += bias  # a fresh array: adding in place saves a copy
+            if type(out) is np.ndarray and out.dtype == b[0].dtype:
+                out += b[0]  # a fresh array of the same dtype: adding in place saves a copy
             else:
-                out = out + bias
+                out = out + b[0][0]
         return out
 
     def backward(self, upstream):

@@ -94,10 +94,13 @@ class Op:
 
     # Graph bookkeeping lives in slots (set by the graph, never by the op itself);
     # subclasses that declare no __slots__ get a __dict__ for their parameters and cache.
-    __slots__ = ("_next", "_needs", "_grad", "_pending", "__weakref__")
+    __slots__ = ("_next", "_grad", "_pending", "__weakref__")
     _run = None  # marks the backward run that last counted this node
     _is_tensor = False  # graph nodes are ops or leaf Tensors; this tells them apart fast
     _retains = None  # weak reference to the output Tensor after .retain_grad()
+    #: Per input, whether backward must compute its gradient. The graph sets a tuple on
+    #: the instance before ``forward``; by hand every input needs one.
+    needs_input_grad = ALL_INPUTS
 
     #: Number of array inputs ``forward`` takes, or ``None`` for any number.
     arity: int | None = None
@@ -107,13 +110,6 @@ class Op:
 
     def backward(self, upstream: np.ndarray) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.backward is not written")
-
-    @property
-    def needs_input_grad(self):
-        try:
-            return self._needs
-        except AttributeError:
-            return ALL_INPUTS
 
     @property
     def name(self) -> str:
