@@ -187,6 +187,14 @@ def _base_refs(view: np.ndarray) -> int:
 _LONE_VIEW_REFS = _base_refs(np.zeros(1)[None])
 
 
+def _returned_twice(g: np.ndarray, in_grads: tuple) -> bool:
+    seen = 0
+    for x in in_grads:
+        if x is g:
+            seen += 1
+    return seen > 1
+
+
 def _deliver_to_leaf(leaf, g, op, upstream, in_grads: tuple, captured, capture) -> None:
     """Add one gradient contribution to a leaf's ``.grad`` (or to the captured results)."""
     if type(g) is not np.ndarray or g.shape != leaf.data.shape or g.dtype != leaf.data.dtype:
@@ -203,9 +211,9 @@ def _deliver_to_leaf(leaf, g, op, upstream, in_grads: tuple, captured, capture) 
         # someone else holds, not returned for two inputs at once. Otherwise copy it.
         if (
             g is upstream
-            or not g.flags.writeable
             or (g.base is not None and _base_refs(g) > _LONE_VIEW_REFS)
-            or sum(x is g for x in in_grads) > 1
+            or (len(in_grads) > 1 and _returned_twice(g, in_grads))
+            or not g.flags.writeable
         ):
             g = g.copy()
         leaf.grad = g
