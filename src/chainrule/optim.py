@@ -27,6 +27,22 @@ import numpy as np
 from .errors import ConfigError
 from .tensor import Tensor
 
+#: Elements per slice of an in-place update: small enough that the temporary ``lr * g``
+#: of a slice is reused by the allocator instead of being mapped afresh (and page-faulted)
+#: every step, which for a big weight matrix costs more than the arithmetic.
+_SLICE = 1 << 14
+
+
+def subtract_scaled(p: np.ndarray, g: np.ndarray, scale: float) -> None:
+    """``p -= scale * g`` in place, without a temporary the size of ``p``."""
+    if p.size <= _SLICE or not (p.flags.c_contiguous and g.flags.c_contiguous):
+        p -= scale * g
+        return
+    pf, gf = p.reshape(-1), g.reshape(-1)
+    for start in range(0, pf.size, _SLICE):
+        stop = start + _SLICE
+        pf[start:stop] -= scale * gf[start:stop]
+
 
 class Optimizer:
     """Base class: parameter groups, ``zero_grad`` and per-parameter ``state``.
@@ -148,7 +164,7 @@ class SGD(Optimizer):
                         buf *= mom
                         buf += g
                     g = g + mom * buf if group["nesterov"] else buf
-                p.data -= lr * g
+                subtract_scaled(p.data, g, lr)
 
 
 class Adam(Optimizer):
