@@ -36,17 +36,8 @@ def test_bundled_sets(name, shape, classes):
     assert load_classification(name.replace("-", "_"), dtype=np.float32).X.dtype == np.float32
 
 
-def test_missing_sklearn_names_the_extra(monkeypatch):
-    import importlib
-
-    real = importlib.import_module
-
-    def fake(name, *args):
-        if name.startswith("sklearn"):
-            raise ImportError("no sklearn here")
-        return real(name, *args)
-
-    monkeypatch.setattr(importlib, "import_module", fake)
+def test_missing_sklearn_names_the_extra(hide_package):
+    hide_package("sklearn")
     with pytest.raises(MissingDependencyError, match=r"pip install 'chainrule\[data\]'"):
         load_digits()
 

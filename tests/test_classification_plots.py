@@ -59,3 +59,16 @@ def test_decision_boundary(result, tmp_path):
     assert calls == [(3600, 2)]
     with pytest.raises(ShapeError, match=r"\(n, 2\)"):
         plot_decision_boundary(proba, np.zeros((5, 3)), np.zeros(5), tmp_path / "bad.png")
+
+
+def test_every_plot_names_the_extra_without_matplotlib(result, tmp_path, hide_package):
+    from chainrule.errors import MissingDependencyError
+
+    hide_package("matplotlib")
+    data = make_moons(20, noise=0.2, rng=0)
+    for draw in (lambda: plot_curves(result.history, tmp_path / "c.png"),
+                 lambda: plot_confusion_matrix(result.confusion, tmp_path / "cm.png"),
+                 lambda: plot_decision_boundary(result.predict_proba, data.X, data.Y, tmp_path / "b.png",
+                                                resolution=10)):
+        with pytest.raises(MissingDependencyError, match=r"pip install 'chainrule\[plot\]'"):
+            draw()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-
 import numpy as np
 import pytest
 
@@ -203,16 +201,8 @@ def test_diabetes():
     assert data.load_dataset("diabetes").name == "diabetes"
 
 
-def test_diabetes_without_scikit_learn_names_the_extra(monkeypatch):
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name.startswith("sklearn"):
-            raise ImportError("No module named 'sklearn'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    monkeypatch.delitem(__import__("sys").modules, "sklearn.datasets", raising=False)
+def test_diabetes_without_scikit_learn_names_the_extra(hide_package):
+    hide_package("sklearn")
     with pytest.raises(MissingDependencyError, match=r"pip install 'chainrule\[data\]'"):
         data.load_diabetes()
 

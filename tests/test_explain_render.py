@@ -212,17 +212,8 @@ def test_text_plain_and_rich():
         assert s in stripped
 
 
-def test_text_falls_back_to_plain_without_rich(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_rich(name, *args, **kwargs):
-        if name.startswith("rich"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_rich)
+def test_text_falls_back_to_plain_without_rich(hide_package):
+    hide_package("rich")
     t = lecture(1, check=False)
     assert t.render("text", color=True) == t.render("text")
 

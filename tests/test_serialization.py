@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 
 import numpy as np
@@ -147,18 +146,7 @@ def test_registering_a_container_kind(tmp_path):
         register_model(int)
 
 
-def test_missing_safetensors_names_the_extra(monkeypatch, tmp_path):
-    import sys
-
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name.startswith("safetensors"):
-            raise ImportError("No module named 'safetensors'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    for mod in [m for m in sys.modules if m.startswith("safetensors")]:
-        monkeypatch.delitem(sys.modules, mod)
+def test_missing_safetensors_names_the_extra(hide_package, tmp_path):
+    hide_package("safetensors")
     with pytest.raises(MissingDependencyError, match=r"pip install 'chainrule\[io\]'"):
         cr.save(nn.LinearRegression(2, rng=0), tmp_path / "x.safetensors")

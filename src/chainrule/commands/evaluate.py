@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..data.classification import CLASSIFICATION_SETS
 from ..errors import ChainruleError, DataError
-
-_BUILTIN = ("digits", "iris", "breast-cancer", "wine", "moons", "spirals")
 
 
 def register(sub) -> None:
@@ -46,15 +45,14 @@ def _load(args: argparse.Namespace, checkpoint: Any, dtype: Any):
     meta = checkpoint.metadata
     classes = meta.get("classes")
     key = args.data.strip().lower().replace("_", "-")
-    if key in _BUILTIN:
+    if key in CLASSIFICATION_SETS:
         gen = meta.get("generator") if meta.get("data") == key else None
-        if key == "moons" and gen:
-            return make_moons(gen["n_samples"], noise=gen["noise"], rng=gen["seed"], dtype=dtype)
-        if key == "spirals" and gen:
-            return make_spirals(gen["n_samples"], noise=gen["noise"], rng=gen["seed"], dtype=dtype)
+        if key in ("moons", "spirals") and gen:
+            make = make_moons if key == "moons" else make_spirals
+            return make(gen["n_samples"], noise=gen["noise"], rng=gen["seed"], dtype=dtype)
         return load_classification(key, dtype=dtype)
     if not os.path.exists(args.data):
-        raise DataError(f"no such file {args.data!r} (and not a built-in set: {', '.join(_BUILTIN)})")
+        raise DataError(f"no such file {args.data!r} (and not a built-in set: {', '.join(CLASSIFICATION_SETS)})")
     target = args.target
     if target is None and meta.get("target_name"):
         try:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from ..errors import ChainruleError
-from .train import positive_int
+from .train import positive_int, write_json
 
 
 def batch_sizes(text: str) -> list[int]:
@@ -73,7 +72,5 @@ def run(args: argparse.Namespace) -> int:
         plot_sgd_noise(result, args.plot, title=f"Mini-batch gradient noise on {data.name} (n = {n})")
         print(f"wrote the plot to {args.plot}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(result.to_dict(), f, indent=1)
-        print(f"wrote the measurements to {args.json}")
+        write_json(args.json, result.to_dict(), "the measurements")
     return 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+from typing import Any
 
 from ..errors import ChainruleError
 
@@ -94,6 +96,13 @@ def add_common_arguments(p: argparse.ArgumentParser, *, optimizers: tuple[str, .
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="show a progress bar (default: only on a terminal, with rich installed)")
     bar.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
+
+
+def write_json(path: str, data: Any, what: str) -> None:
+    """Write ``data`` to ``path`` as indented JSON and say so (``--history``, ``--json``)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+    print(f"wrote {what} to {path}")
 
 
 def check_test_size(value: float) -> None:

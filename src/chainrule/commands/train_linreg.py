@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..data.builtin import load_dataset
 from ..errors import ChainruleError
 from ..optim import OPTIMIZERS
-from .train import add_common_arguments, check_test_size, positive_int
+from .train import add_common_arguments, check_test_size, positive_int, write_json
 
 
 def register(tasks) -> None:
@@ -83,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
                       target_name=data.target_name)
         print(f"wrote the fitted line to {args.plot_fit}")
     if args.history:
-        with open(args.history, "w", encoding="utf-8") as f:
-            json.dump(result.history.to_dict(), f, indent=1)
-        print(f"wrote the history to {args.history}")
+        write_json(args.history, result.history.to_dict(), "the history")
     if args.save:
         save(result.model, args.save, metadata=result.metadata())
         print(f"saved the model to {args.save}")

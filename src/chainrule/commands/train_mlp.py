@@ -8,7 +8,6 @@ feature columns by name, whatever the other columns hold).
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy as np
 from ..errors import ChainruleError
 from ..optim import OPTIMIZERS
 from .predict import register_formatter, register_reader
-from .train import add_common_arguments, positive_int
+from .train import add_common_arguments, positive_int, write_json
 
 ACTIVATION_CHOICES = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "gelu_tanh", "identity")
 
@@ -96,21 +95,25 @@ def _set_default(p: argparse.ArgumentParser, dest: str, value: Any, help_text: s
 
 
 def load_data(args: argparse.Namespace):
-    from ..data.classification import load_classification, load_csv_classification, make_moons, make_spirals
+    from ..data.classification import (
+        CLASSIFICATION_SETS,
+        load_classification,
+        load_csv_classification,
+        make_moons,
+        make_spirals,
+    )
 
     name = args.data.strip().lower().replace("_", "-")
-    if args.target is not None and name in ("digits", "iris", "breast-cancer", "wine", "moons", "spirals"):
+    if args.target is not None and name in CLASSIFICATION_SETS:
         raise ChainruleError("--target applies to CSV files only")
     dtype = np.dtype(args.dtype)
-    if name == "moons":
-        noise = 0.2 if args.noise is None else args.noise
-        return make_moons(args.n_samples, noise=noise, rng=args.seed, dtype=dtype), {"n_samples": args.n_samples,
-                                                                                    "noise": noise}
-    if name == "spirals":
-        noise = 0.05 if args.noise is None else args.noise
-        return make_spirals(args.n_samples, noise=noise, rng=args.seed, dtype=dtype), {"n_samples": args.n_samples,
-                                                                                      "noise": noise}
-    if name in ("digits", "iris", "breast-cancer", "wine"):
+    generators = {"moons": (make_moons, 0.2), "spirals": (make_spirals, 0.05)}  # with their default noise
+    if name in generators:
+        make, default_noise = generators[name]
+        noise = default_noise if args.noise is None else args.noise
+        return make(args.n_samples, noise=noise, rng=args.seed, dtype=dtype), {"n_samples": args.n_samples,
+                                                                               "noise": noise}
+    if name in CLASSIFICATION_SETS:
         return load_classification(name, dtype=dtype), {}
     return load_csv_classification(args.data, target=args.target, delimiter=args.delimiter, dtype=dtype), {}
 
@@ -149,9 +152,7 @@ def run(args: argparse.Namespace) -> int:
                                title=f"decision boundary, {result.data_name}, {result.model.activation}")
         print(f"wrote the decision boundary to {args.plot_boundary}")
     if args.history:
-        with open(args.history, "w", encoding="utf-8") as f:
-            json.dump(result.history.to_dict(), f, indent=1)
-        print(f"wrote the history to {args.history}")
+        write_json(args.history, result.history.to_dict(), "the history")
     if args.save:
         meta = result.metadata()
         if generator:

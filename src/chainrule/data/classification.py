@@ -21,7 +21,6 @@ so the mapping can be saved with a model and a prediction printed as a label.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from typing import Any
@@ -30,8 +29,9 @@ import numpy as np
 
 from ..errors import DataError, require
 from ..nn.init import as_generator
-from .csvfile import detect_delimiter
+from .csvfile import _column_position, _is_number, _parse_row, _read_rows
 from .datasets import ArrayDataset
+from .loader import _count_test_rows
 
 #: Names accepted by :func:`load_classification` (besides a path to a ``.csv`` file).
 CLASSIFICATION_SETS = ("digits", "iris", "breast-cancer", "wine", "moons", "spirals")
@@ -88,6 +88,17 @@ def load_wine(dtype: Any = np.float64) -> ArrayDataset:
 # -- 2-D generators -------------------------------------------------------------------------
 
 
+def _shuffle_and_jitter(X: np.ndarray, y: np.ndarray, g: np.random.Generator, shuffle: bool,
+                        noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """The points in a random order (when asked), then with N(0, noise²) added to every coordinate."""
+    if shuffle:
+        order = g.permutation(len(y))
+        X, y = X[order], y[order]
+    if noise:
+        X = X + g.normal(scale=noise, size=X.shape)
+    return X, y
+
+
 def make_moons(n_samples: int = 1000, noise: float = 0.2, rng: np.random.Generator | int | None = 0,
                dtype: Any = np.float64, shuffle: bool = True) -> ArrayDataset:
     """Two interleaving half circles, as scikit-learn's ``make_moons``.
@@ -115,11 +126,7 @@ def make_moons(n_samples: int = 1000, noise: float = 0.2, rng: np.random.Generat
         np.column_stack([1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5]),
     ])
     y = np.concatenate([np.zeros(n_out, dtype=np.int64), np.ones(n_in, dtype=np.int64)])
-    if shuffle:
-        order = g.permutation(n_samples)
-        X, y = X[order], y[order]
-    if noise:
-        X = X + g.normal(scale=noise, size=X.shape)
+    X, y = _shuffle_and_jitter(X, y, g, shuffle, noise)
     return _classification_set(X, y, ["0", "1"], "moons", ["x1", "x2"], dtype, noise=float(noise))
 
 
@@ -151,12 +158,7 @@ def make_spirals(n_samples: int = 1000, n_classes: int = 3, noise: float = 0.05,
         angle = 2 * np.pi * turns * r + 2 * np.pi * k / n_classes
         parts.append(np.column_stack([r * np.cos(angle), r * np.sin(angle)]))
         labels.append(np.full(n_k, k, dtype=np.int64))
-    X, y = np.vstack(parts), np.concatenate(labels)
-    if shuffle:
-        order = g.permutation(n_samples)
-        X, y = X[order], y[order]
-    if noise:
-        X = X + g.normal(scale=noise, size=X.shape)
+    X, y = _shuffle_and_jitter(np.vstack(parts), np.concatenate(labels), g, shuffle, noise)
     return _classification_set(X, y, [str(k) for k in range(n_classes)], "spirals", ["x1", "x2"], dtype,
                                noise=float(noise), turns=float(turns))
 
@@ -174,13 +176,7 @@ def stratified_split_indices(y: Any, test_size: float | int = 0.25, rng: np.rand
     """
     y = np.asarray(y)
     n = len(y)
-    if isinstance(test_size, float) and 0 < test_size < 1:
-        n_test = int(math.ceil(test_size * n))
-    elif isinstance(test_size, (int, np.integer)) and 0 < test_size < n:
-        n_test = int(test_size)
-    else:
-        raise DataError(f"stratified split: test_size must be a fraction in (0, 1) or a count below {n}, "
-                        f"got {test_size!r}")
+    n_test = _count_test_rows(n, test_size, "stratified split", least=1)
     g = as_generator(rng)
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     if n_test < len(classes) or n - n_test < len(classes):
@@ -255,25 +251,12 @@ def load_csv_classification(path: str | os.PathLike, target: str | int | None = 
     DataError : unreadable file, a ragged row, an empty cell, a non-numeric feature
         cell (naming line and column), an unknown label, or fewer than two classes.
     """
-    path, delimiter, rows = _read_rows(path, delimiter)
+    path, delimiter, rows = _nonempty_rows(path, delimiter)
     width = len(rows[0][1])
     if width < 2:
         raise DataError(f"{path}: needs at least two columns (features and a class), found {width}")
     first = rows[0][1]
     names: list[str] | None = None
-
-    def column_of(spec) -> int:
-        if isinstance(spec, str) and names is not None and spec in names:
-            return names.index(spec)
-        try:
-            j = int(spec)
-        except (TypeError, ValueError):
-            have = f"columns are {names}" if names else "the file has no header; give an index"
-            raise DataError(f"{path}: no column named {spec!r} ({have})") from None
-        if not -width <= j < width:
-            raise DataError(f"{path}: column index {j} is out of range for {width} columns")
-        return j % width
-
     if header is None:  # a header unless every feature-looking cell is a number
         t_guess = width - 1 if target is None or not isinstance(target, (int, np.integer)) else int(target) % width
         header = isinstance(target, str) and target in first or not all(
@@ -283,17 +266,12 @@ def load_csv_classification(path: str | os.PathLike, target: str | int | None = 
         rows = rows[1:]
         if not rows:
             raise DataError(f"{path}: no data rows (only a header)")
-    t = column_of(-1 if target is None else target)
+    t = _column_position(-1 if target is None else target, names, width, path)
     keep = [j for j in range(width) if j != t]
     X = np.empty((len(rows), len(keep)), dtype=np.float64)
     labels = []
     for i, (line, cells) in enumerate(rows):
-        if len(cells) != width:
-            raise DataError(f"{path}, line {line}: expected {width} cells separated by {delimiter!r}, "
-                            f"found {len(cells)}")
-        for col, j in enumerate(keep):
-            where = f"{path}, line {line}, column {j + 1}" + (f" ({names[j]!r})" if names else "")
-            X[i, col] = _number(cells[j], where)
+        X[i] = _parse_row(path, line, cells, width, delimiter, keep, names)
         if not cells[t]:
             raise DataError(f"{path}, line {line}, column {t + 1}: missing class label (empty cell)")
         labels.append(cells[t])
@@ -316,38 +294,13 @@ def load_csv_classification(path: str | os.PathLike, target: str | int | None = 
     return ds
 
 
-def _read_rows(path: str | os.PathLike, delimiter: str | None) -> tuple[str, str, list[tuple[int, list[str]]]]:
+def _nonempty_rows(path: str | os.PathLike, delimiter: str | None) -> tuple[str, str, list[tuple[int, list[str]]]]:
     """(path, delimiter, [(line number, stripped cells)]) of the non-blank rows of a CSV file."""
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            text = f.read()
-    except OSError as exc:
-        raise DataError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path!r} is not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
-    if delimiter is None:
-        delimiter = detect_delimiter(text[:65536])
-    elif len(delimiter) != 1:
-        raise DataError(f"the delimiter must be one character, got {delimiter!r}")
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
-    rows = [(reader.line_num, [c.strip() for c in cells])
-            for cells in reader if cells and any(c.strip() for c in cells)]
+    path, delimiter, rows = _read_rows(path, delimiter)
+    rows = list(rows)
     if not rows:
         raise DataError(f"{path}: the file is empty")
     return path, delimiter, rows
-
-
-def _number(cell: str, where: str) -> float:
-    if not cell:
-        raise DataError(f"{where}: missing value (empty cell)")
-    try:
-        value = float(cell)
-    except ValueError:
-        raise DataError(f"{where}: {cell!r} is not a number") from None
-    if not math.isfinite(value):
-        raise DataError(f"{where}: {cell!r} is not a finite number")
-    return value
 
 
 def read_feature_columns(path: str | os.PathLike, feature_names: list[str] | None, n_features: int | None = None,
@@ -362,7 +315,7 @@ def read_feature_columns(path: str | os.PathLike, feature_names: list[str] | Non
     ------
     DataError : a missing column (naming it), a non-numeric feature cell (line and column), a ragged row.
     """
-    path, delimiter, rows = _read_rows(path, delimiter)
+    path, delimiter, rows = _nonempty_rows(path, delimiter)
     first = rows[0][1]
     width = len(first)
     has_header = not all(_is_number(c) for c in first) or bool(feature_names and set(feature_names) & set(first))
@@ -384,21 +337,8 @@ def read_feature_columns(path: str | os.PathLike, feature_names: list[str] | Non
         raise DataError(f"{path}: no data rows")
     X = np.empty((len(rows), len(cols)), dtype=np.float64)
     for i, (line, cells) in enumerate(rows):
-        if len(cells) != width:
-            raise DataError(f"{path}, line {line}: expected {width} cells separated by {delimiter!r}, "
-                            f"found {len(cells)}")
-        for k, j in enumerate(cols):
-            where = f"{path}, line {line}, column {j + 1}" + (f" ({names[j]!r})" if names else "")
-            X[i, k] = _number(cells[j], where)
+        X[i] = _parse_row(path, line, cells, width, delimiter, cols, names)
     return X.astype(dtype, copy=False)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def load_classification(name: str, target: str | int | None = None, dtype: Any = np.float64,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,18 +41,21 @@ class CSVTable:
 
     def column_index(self, column: str | int) -> int:
         """Position of a column given by header name, or by index (negative counts from the end)."""
-        k = self.data.shape[1]
-        if isinstance(column, str) and self.names is not None and column in self.names:
-            return self.names.index(column)
-        if isinstance(column, str):
-            try:
-                column = int(column)
-            except ValueError:
-                have = f"columns are {self.names}" if self.names else "the file has no header; give an index"
-                raise DataError(f"{self.path}: no column named {column!r} ({have})") from None
-        if not -k <= column < k:
-            raise DataError(f"{self.path}: column index {column} is out of range for {k} columns")
-        return column % k
+        return _column_position(column, self.names, self.data.shape[1], self.path)
+
+
+def _column_position(column: str | int, names: list[str] | None, width: int, path: str) -> int:
+    """Position of a column of a ``width``-column file, by header name or index (negative from the end)."""
+    if isinstance(column, str) and names is not None and column in names:
+        return names.index(column)
+    try:
+        j = int(column)
+    except (TypeError, ValueError):
+        have = f"columns are {names}" if names else "the file has no header; give an index"
+        raise DataError(f"{path}: no column named {column!r} ({have})") from None
+    if not -width <= j < width:
+        raise DataError(f"{path}: column index {j} is out of range for {width} columns")
+    return j % width
 
 
 def _is_number(cell: str) -> bool:
@@ -72,6 +76,57 @@ def detect_delimiter(sample: str) -> str:
         return best if counts[best] else ","
 
 
+def _read_rows(path: str | os.PathLike, delimiter: str | None) -> tuple[str, str, Iterator[tuple[int, list[str]]]]:
+    """Open a CSV file: ``(path, delimiter, rows)``, the delimiter checked or detected.
+
+    ``rows`` yields ``(line number, stripped cells)`` for each non-blank row, as the
+    reader reaches it. Raises :class:`DataError` for an unreadable or non-UTF-8 file
+    and a delimiter that is not one character.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except OSError as exc:
+        raise DataError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path!r} is not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
+    if delimiter is None:
+        delimiter = detect_delimiter(text[:65536])
+    elif len(delimiter) != 1:
+        raise DataError(f"the delimiter must be one character, got {delimiter!r}")
+    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    rows = ((reader.line_num, [c.strip() for c in cells])
+            for cells in reader if cells and any(c.strip() for c in cells))
+    return path, delimiter, rows
+
+
+def _parse_row(path: str, line: int, cells: list[str], width: int, delimiter: str, columns: Iterable[int],
+              names: list[str] | None) -> list[float]:
+    """The numbers in ``cells[j]`` for j in ``columns``, once the row is checked to hold ``width`` cells.
+
+    Raises :class:`DataError` for a ragged row, or an empty, non-numeric or non-finite
+    cell (naming the file, the line and the column, with its header name if any).
+    """
+    if len(cells) != width:
+        raise DataError(f"{path}, line {line}: expected {width} cells separated by {delimiter!r}, found {len(cells)}")
+    return [_number(cells[j], path, line, j, names) for j in columns]
+
+
+def _number(cell: str, path: str, line: int, j: int, names: list[str] | None) -> float:
+    try:
+        value = float(cell)
+        if math.isfinite(value):
+            return value
+        problem = "is not a finite number"
+    except ValueError:
+        problem = "is not a number"
+    where = f"{path}, line {line}, column {j + 1}" + (f" ({names[j]!r})" if names else "")
+    if not cell:
+        raise DataError(f"{where}: missing value (empty cell)")
+    raise DataError(f"{where}: {cell!r} {problem}")
+
+
 def read_csv(path: str | os.PathLike, delimiter: str | None = None, header: bool | None = None,
              dtype: Any = np.float64) -> CSVTable:
     """Read a numeric CSV file.
@@ -89,55 +144,21 @@ def read_csv(path: str | os.PathLike, delimiter: str | None = None, header: bool
     DataError : unreadable file, no data, a row with the wrong number of cells, or a
         missing / non-numeric / non-finite cell (naming line and column).
     """
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            text = f.read()
-    except OSError as exc:
-        raise DataError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path!r} is not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
-    if delimiter is None:
-        delimiter = detect_delimiter(text[:65536])
-    elif len(delimiter) != 1:
-        raise DataError(f"the delimiter must be one character, got {delimiter!r}")
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    path, delimiter, lines = _read_rows(path, delimiter)
     names: list[str] | None = None
     rows: list[list[float]] = []
     width = None
-    first = True
-    for cells in reader:
-        line = reader.line_num
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        cells = [c.strip() for c in cells]
-        if first:
-            first = False
-            has_header = header if header is not None else not all(_is_number(c) for c in cells)
+    for line, cells in lines:
+        if width is None:
             width = len(cells)
+            has_header = header if header is not None else not all(_is_number(c) for c in cells)
             if has_header:
                 names = cells
                 if any(not n for n in names):
                     j = names.index("")
                     raise DataError(f"{path}, line {line}, column {j + 1}: empty column name in the header")
                 continue
-        if len(cells) != width:
-            raise DataError(
-                f"{path}, line {line}: expected {width} cells separated by {delimiter!r}, found {len(cells)}"
-            )
-        row = []
-        for j, cell in enumerate(cells):
-            where = f"{path}, line {line}, column {j + 1}" + (f" ({names[j]!r})" if names else "")
-            if not cell:
-                raise DataError(f"{where}: missing value (empty cell)")
-            try:
-                value = float(cell)
-            except ValueError:
-                raise DataError(f"{where}: {cell!r} is not a number") from None
-            if not math.isfinite(value):
-                raise DataError(f"{where}: {cell!r} is not a finite number")
-            row.append(value)
-        rows.append(row)
+        rows.append(_parse_row(path, line, cells, width, delimiter, range(width), names))
     if not rows:
         raise DataError(f"{path}: no data rows" + (" (only a header)" if names else " (the file is empty)"))
     return CSVTable(names=names, data=np.asarray(rows, dtype=dtype), delimiter=delimiter, path=path)

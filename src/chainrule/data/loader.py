@@ -80,16 +80,20 @@ class DataLoader:
                 f"drop_last={self.drop_last})")
 
 
+def _count_test_rows(n: int, test_size: float | int, who: str, least: int = 0) -> int:
+    """How many of ``n`` rows go to the test part: ``ceil(test_size · n)`` for a fraction in (0, 1),
+    or ``test_size`` itself for a count from ``least`` up to ``n - 1``; a :class:`DataError` otherwise."""
+    if isinstance(test_size, float) and 0 < test_size < 1:
+        return int(math.ceil(test_size * n))
+    if isinstance(test_size, (int, np.integer)) and least <= test_size < n:
+        return int(test_size)
+    raise DataError(f"{who}: test_size must be a fraction in (0, 1) or a count below {n}, got {test_size!r}")
+
+
 def split_indices(n: int, test_size: float | int = 0.2, rng: np.random.Generator | int | None = 0,
                   shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Row indices ``(train, test)`` for ``n`` objects; ``test_size`` a fraction in (0, 1) or a count."""
-    if isinstance(test_size, float) and 0 < test_size < 1:
-        n_test = int(math.ceil(test_size * n))
-    elif isinstance(test_size, (int, np.integer)) and 0 <= test_size < n:
-        n_test = int(test_size)
-    else:
-        raise DataError(f"train_test_split: test_size must be a fraction in (0, 1) or a count below {n}, "
-                        f"got {test_size!r}")
+    n_test = _count_test_rows(n, test_size, "train_test_split")
     if n - n_test < 1:
         raise DataError(f"train_test_split: {n} objects leave nothing to train on with test_size={test_size}")
     order = as_generator(rng).permutation(n) if shuffle else np.arange(n)

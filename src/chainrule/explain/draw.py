@@ -7,10 +7,12 @@ holds what is needed to recompute them (pure ops whose inputs are known).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..tensor import Tensor
 from .model import Graph, graph_from_tensor
+from .render import write_rendering
 
 
 class Drawing:
@@ -31,16 +33,9 @@ class Drawing:
 
     def save(self, path, fmt: str | None = None):
         """Write the drawing; the format comes from the suffix (``.dot``, ``.svg``, ``.png``)."""
-        from pathlib import Path
-
         path = Path(path)
         fmt = fmt or {".svg": "svg", ".png": "png"}.get(path.suffix.lower(), "dot")
-        data = self.render(fmt)
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
-        return path
+        return write_rendering(self.render(fmt), path)
 
     def __str__(self) -> str:
         return self.render("dot")  # type: ignore[return-value]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import ExpressionError
 from .notation import fmt_shape, fmt_value
@@ -53,6 +54,15 @@ def render(trace, fmt: str, **options) -> str | bytes:
     from .trace import FORMATS
 
     raise ExpressionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def write_rendering(data: str | bytes, path: Path) -> Path:
+    """Write a rendering to ``path``: bytes (png) as they are, text as UTF-8; returns ``path``."""
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8")
+    return path
 
 
 def caption(trace) -> str:

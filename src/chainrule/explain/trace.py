@@ -29,6 +29,7 @@ from ..tensor import Tensor
 from .model import Graph, graph_from_tensor
 from .notation import LATEX, UNICODE, fmt_scalar, fmt_shape
 from .parse import Program, parse
+from .render import write_rendering
 
 #: The renderings :meth:`Trace.render` knows.
 FORMATS = ("text", "md", "latex", "json", "dot", "svg", "png", "html")
@@ -194,12 +195,7 @@ class Trace:
         """Write a rendering to ``path``; the format is guessed from the suffix unless given."""
         path = Path(path)
         fmt = fmt or SUFFIXES.get(path.suffix.lower(), "text")
-        data = self.render(fmt)
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
-        return path
+        return write_rendering(self.render(fmt), path)
 
     def __str__(self) -> str:
         return self.render("text")  # type: ignore[return-value]

@@ -44,8 +44,7 @@ def _fill(target: Any, values_of_shape, dtype) -> Any:
             target.data = target.data.copy()
         target.data[...] = values
         return target
-    shape = (target,) if isinstance(target, (int, np.integer)) else tuple(target)
-    return np.asarray(values_of_shape(shape), dtype=dtype)
+    return np.asarray(values_of_shape(_shape(target)), dtype=dtype)
 
 
 def _shape(target: Any) -> tuple[int, ...]:

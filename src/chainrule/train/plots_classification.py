@@ -15,26 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ChainruleError, ShapeError, require
-
-
-def _figure(width: float, height: float):
-    require("matplotlib", "plot", "plotting")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: str | os.PathLike) -> str:
-    path = os.fspath(path)
-    try:
-        fig.savefig(path, dpi=110)
-    except (OSError, ValueError) as exc:
-        raise ChainruleError(f"cannot write the plot {path!r}: {exc}") from exc
-    return path
+from ..errors import ShapeError
+from .plots import _figure, _save
 
 
 def plot_curves(history: Any, path: str | os.PathLike, title: str | None = None, test_label: str = "test") -> str:
@@ -133,6 +115,7 @@ def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], X:
     k = proba.shape[1]
     pred = proba.argmax(axis=1).reshape(gx.shape)
     confidence = proba.max(axis=1).reshape(gx.shape)
+    fig = _figure(6.4, 5.6)  # first: it names the ``plot`` extra when matplotlib is missing
     from matplotlib.colors import to_rgba
 
     palette = [to_rgba(c) for c in ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
@@ -142,7 +125,6 @@ def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], X:
     rgb = np.array(colors)[pred][..., :3]
     strength = ((confidence - 1.0 / k) / (1 - 1.0 / k)).clip(0, 1)[..., None]
     image = 1 - (1 - rgb) * (0.15 + 0.35 * strength)
-    fig = _figure(6.4, 5.6)
     ax = fig.add_subplot()
     ax.imshow(image, origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]), aspect="auto", interpolation="bilinear")
     if k > 1:
