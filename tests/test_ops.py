@@ -1062,3 +1062,11 @@ def test_gradcheck_of_wrong_op_with_zero_true_gradient_is_clean():
         result = cr.gradcheck(WrongConstant, [np.array([1.0, 2.0])])
     assert not result and result.checks[0].max_abs_error == 3.0
     assert not re.search(r"e\+30\d", result.report()), result.report()  # no overflowed "relative error"
+
+
+def test_softmax_family_takes_integer_input_as_float64():
+    x = np.array([[1, 2, 3]])
+    expected = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    np.testing.assert_allclose(ops.Softmax().forward(x), [expected])
+    np.testing.assert_allclose(ops.LogSoftmax().forward(x), [np.log(expected)])
+    np.testing.assert_allclose(ops.LogSumExp(axis=1).forward(x), [np.log(np.exp([1.0, 2.0, 3.0]).sum())])

@@ -111,7 +111,13 @@ class Min(_Extreme):
 
 
 def _shift(op: Op, x, axis):
-    """x minus its max along ``axis`` (keepdims), with all-``-inf`` (or empty) slices left unshifted."""
+    """x minus its max along ``axis`` (keepdims), with all-``-inf`` (or empty) slices left unshifted.
+
+    Integer or boolean input is taken as float64 (exp of it is a float anyway).
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "fc":
+        x = x.astype(np.float64)
     try:  # initial=-inf: an empty slice gives -inf (left unshifted below), not an error
         m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     except (np.exceptions.AxisError, TypeError) as exc:
