@@ -20,6 +20,7 @@ COMMANDS = [
     "chainrule.commands.predict",
     "chainrule.commands.sgd_noise",
     "chainrule.commands.evaluate",
+    "chainrule.commands.bench",
 ]
 
 

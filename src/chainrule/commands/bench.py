@@ -1,0 +1,105 @@
+"""``chainrule bench``: measure chainrule on this machine beside hand-written NumPy, PyTorch and scikit-learn.
+
+Runs the quick versions of the benchmarks in :mod:`chainrule.bench` (about a
+minute on two busy cores; ``--full`` for the long ones) and prints one table:
+each case, chainrule, the hand-written NumPy floor, PyTorch eager and
+scikit-learn side by side, with ratios to the floor, under the machine's facts
+(CPU, cores, NumPy, the BLAS libraries and their thread counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure speed and memory beside hand-written NumPy, PyTorch and scikit-learn",
+        description="Run chainrule's benchmarks (quick versions unless --full) and print one table: "
+        "chainrule, hand-written NumPy (the floor), PyTorch eager and scikit-learn side by side, "
+        "with ratios to NumPy and the machine's facts. PyTorch and scikit-learn are optional: "
+        "a missing one is skipped with a note.",
+    )
+    p.add_argument("--only", default="op,linreg,mlp,memory", metavar="LIST",
+                   help="comma-separated benchmarks to run, of op,linreg,mlp,memory (default: all)")
+    p.add_argument("--full", action="store_true",
+                   help="the full versions (1,000,000-op chain, large MLP, 10,000 steps of memory; minutes)")
+    p.add_argument("--out", metavar="DIR", help="also write each benchmark's JSON results (and summary.json) here")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="limit BLAS and PyTorch to N threads (needs threadpoolctl); default: their own choice")
+    p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    p.add_argument("--targets", action="store_true", help="also list the project's speed and memory targets")
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tiny sizes, for the tests
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import bench
+    from ..bench.common import (
+        CONTENDERS,
+        facts_lines,
+        failed_checks,
+        machine_facts,
+        optional,
+        summary_table,
+        write_json,
+    )
+    from ..bench.targets import evaluate, targets_table
+
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in bench.BENCHMARKS]
+    if unknown or not names:
+        raise ConfigError(f"unknown benchmark(s) {', '.join(unknown) or '(none given)'}; "
+                          f"choose from {', '.join(bench.BENCHMARKS)}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+        if optional("threadpoolctl") is None:
+            raise ConfigError("--threads needs threadpoolctl to limit the BLAS threads (pip install threadpoolctl)")
+    preset = "tiny" if args.tiny else "full" if args.full else "quick"
+
+    all_results: dict[str, dict[str, Any]] = {}
+    rows, problems = [], []
+    for name in names:
+        mod = bench.module(name)
+        print(f"running {name} ({preset}) ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            results = mod.run(preset, threads=args.threads)
+        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+            problems.append(f"{name}: failed: {type(exc).__name__}: {exc}")
+            continue
+        print(f"  {name} took {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+        all_results[name] = results
+        rows.extend(mod.summary_rows(results))
+        problems += [f"{name}: CHECK FAILED: {f}" for f in failed_checks(results)]
+
+    facts = machine_facts(CONTENDERS)
+    facts["threads_limit"] = args.threads
+    notes = sorted({n for r in all_results.values() for n in r.get("notes", [])})
+    print("\n".join(facts_lines(facts)))
+    print(f"chainrule bench ({preset}): median per step / per op; (×) = ratio to hand-written NumPy, lower is better")
+    print(summary_table(rows, markdown=args.markdown))
+    for note in notes:
+        print(f"note: {note}")
+    if args.targets:
+        print()
+        print(targets_table(evaluate(all_results), markdown=args.markdown))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        for name, results in all_results.items():
+            write_json(out / bench.RESULT_FILES[name], results)
+        write_json(out / "summary.json", {"preset": preset, "machine": facts, "rows": [r.to_dict() for r in rows],
+                                          "targets": evaluate(all_results), "notes": notes, "problems": problems})
+        print(f"results written to {out}/")
+    return 1 if problems else 0

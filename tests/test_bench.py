@@ -1,0 +1,209 @@
+"""Smoke tests of the benchmarks (chainrule.bench, benchmarks/*.py, ``chainrule bench``) at tiny sizes.
+
+They check the outputs' structure and that the benchmarks' own correctness
+pre-checks pass (every contender computes the same numbers). They never assert
+a time or a ratio: those belong to the benchmarks, not to the tests.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainrule.bench import common, linreg, memory, mlp_step, op_overhead, targets
+from chainrule.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def all_checks_passed(results: dict) -> None:
+    assert results["checks"], "a benchmark without correctness pre-checks"
+    assert common.failed_checks(results) == []
+
+
+@pytest.fixture(scope="module")
+def op_results():
+    return op_overhead.run("tiny", n=30, rounds=1, per_block=1, long_n=60)
+
+
+@pytest.fixture(scope="module")
+def mlp_results():
+    return mlp_step.run("tiny", dtypes=("float32", "float64"))
+
+
+@pytest.fixture(scope="module")
+def memory_results():
+    return memory.run("tiny")
+
+
+# -- the shared method ----------------------------------------------------------------------------
+
+
+def test_run_blocks_pauses_gc_in_timed_calls_and_alternates():
+    seen: list[tuple[str, bool]] = []
+
+    def fn(key):
+        return lambda: seen.append((key, gc.isenabled()))
+
+    times = common.run_blocks({"a": fn("a"), "b": fn("b"), "c": fn("c")}, rounds=4, per_block=2, warmup=1,
+                              gc_paused={"c": False})
+    assert gc.isenabled()
+    assert {k: len(v) for k, v in times.items()} == {"a": 8, "b": 8, "c": 8}
+    assert all(t >= 0 for v in times.values() for t in v)
+    # Each block: one warm-up call (gc on) then two timed calls (gc paused, except for "c").
+    blocks = [seen[i:i + 3] for i in range(0, len(seen), 3)]
+    assert [b[0][0] for b in blocks] == list("abc" "acb" "cab" "cba")
+    for block in blocks:
+        key = block[0][0]
+        assert block[0][1] is True
+        assert [enabled for _, enabled in block[1:]] == [key == "c"] * 2
+
+
+def test_timed_leaves_a_disabled_collector_disabled():
+    gc.disable()
+    try:
+        common.timed(lambda: None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_machine_facts_and_tables():
+    facts = common.machine_facts(("torch", "sklearn"))
+    for key in ("python", "numpy", "chainrule", "cpu", "cpus", "blas"):
+        assert key in facts
+    assert facts["blas"] and "num_threads" in facts["blas"][0]
+    lines = common.facts_lines(facts)
+    assert any(line.startswith("BLAS: ") for line in lines)
+    row = common.SummaryRow("case", "ms", {"numpy": 2.0, "chainrule": 3.0}, {"torch": "not installed"})
+    text = common.summary_table([row])
+    assert "1.50×" in text and "not installed" in text and "n/a" in text  # sklearn: n/a
+    assert common.summary_table([row], markdown=True).startswith("| case |")
+    assert json.loads(json.dumps(row.to_dict()))["ratio_to_numpy"]["chainrule"] == 1.5
+
+
+def test_a_missing_optional_contender_is_skipped_with_a_note(monkeypatch):
+    real = common.optional
+    monkeypatch.setattr(common, "optional", lambda name: None if name in ("torch", "sklearn") else real(name))
+    results = op_overhead.run("tiny", n=6, rounds=1, per_block=1, long_n=6)
+    assert "torch" not in results["chain_6_us_per_op"]
+    assert any("PyTorch not installed" in n for n in results["notes"])
+    assert "not installed" in common.summary_table(op_overhead.summary_rows(results))
+    all_checks_passed(results)
+
+
+# -- the four benchmarks ----------------------------------------------------------------------------
+
+
+def test_op_overhead_structure_and_checks(op_results):
+    r = op_results
+    all_checks_passed(r)
+    assert r["benchmark"] == "op_overhead" and r["short_n"] == 30 and r["long_n"] == 60
+    for key in ("chain_30_us_per_op", "chain_30_us_per_op_gc_on", "chain_60_us_per_op", "chain_60_us_per_op_gc_on"):
+        assert {"numpy", "chainrule"} <= set(r[key]) and all(v > 0 for v in r[key].values())
+    assert r["chain_30_ratio_to_numpy"]["numpy"] == 1.0
+    assert "torch" not in r["chain_60_us_per_op"]  # the long chain is chainrule against the NumPy loop
+    text = op_overhead.report(r)
+    assert "gc paused" in text and "gc on" in text and "cost of the cyclic GC" in text
+    json.dumps(r)
+
+
+def test_the_floor_and_chainrule_chains_agree():
+    rng = np.random.default_rng(1)
+    x0, c = rng.standard_normal((4, 4)), rng.uniform(0.5, 1.0, (4, 4))
+    np.testing.assert_allclose(op_overhead.chainrule_chain(x0, c, 7), op_overhead.numpy_chain(x0, c, 7), rtol=1e-12)
+
+
+def test_linreg_structure_and_checks():
+    r = linreg.run("tiny", large_n=500, features=3)
+    all_checks_passed(r)
+    (entry,) = r["results"]
+    assert entry["n"] == 500 and entry["d"] == 3
+    methods = entry["methods"]
+    assert {"numpy", "chainrule", "chainrule.fit"} <= set(methods)
+    assert len({m["iterations"] for m in methods.values()}) == 1
+    assert all(m["reached"] for m in methods.values())
+    cases = [row.case for row in linreg.summary_rows(r)]
+    assert any("via fit()" in c for c in cases)
+    json.dumps(r)
+
+
+def test_mlp_step_structure_and_checks(mlp_results):
+    r = mlp_results
+    all_checks_passed(r)
+    by = {(row["dtype"], row["contender"]) for row in r["results"]}
+    assert {("float32", "numpy"), ("float32", "chainrule"), ("float64", "chainrule")} <= by
+    for row in r["results"]:
+        assert row["median_ms"] > 0 and row["steps"] >= 1
+    assert len(mlp_step.summary_rows(r)) == 2
+    assert "max |difference|" in mlp_step.report(r)
+
+
+def test_numpy_mlp_floor_matches_chainrule_step():
+    x, y, params = mlp_step.make_case("tiny", np.float64)
+    agree = mlp_step.agreement(params, x, y, np.float64, ["numpy", "chainrule"])
+    assert agree["chainrule"]["max_abs_diff"] < 1e-12 and agree["chainrule"]["dtypes"] == ["float64"]
+
+
+def test_memory_structure_and_checks(memory_results):
+    r = memory_results
+    all_checks_passed(r)
+    for c in ("numpy", "chainrule"):
+        f = r["figures"][c]
+        assert f["base_rss_mb"] > 0 and f["peak_above_base_mb"] >= 0 and f["traced_peak_above_base_mb"] > 0
+        assert set(f["growth"]) >= {"final_minus_after_warmup", "slope_mb_per_1000_steps", "max_minus_min"}
+        assert r["samples"][c][-1][0] == r["params"]["steps"]
+    assert "peak_ratio" in r and "growth" in memory.report(r)
+    assert len(memory.summary_rows(r)) == 3
+    json.dumps(r)
+
+
+def test_memory_growth_is_a_least_squares_slope_after_warmup():
+    samples = [[10, 100.0, 0.0], [20, 500.0, 0.0], [30, 1000.0, 0.0], [40, 1010.0, 0.0], [50, 1020.0, 0.0]]
+    g = memory.growth(samples, warmup=30)
+    assert g["final_minus_after_warmup"] == 20.0 and g["max_minus_min"] == 20.0
+    assert g["slope_per_1000_steps"] == pytest.approx(1000.0)
+    assert memory.growth(samples[:1], warmup=0)["final_minus_after_warmup"] is None
+
+
+def test_targets_read_the_results(op_results, mlp_results, memory_results):
+    entries = targets.evaluate({"op": op_results, "mlp": mlp_results, "memory": memory_results})
+    assert {e["issue"] for e in entries} == {2, 6}
+    linreg_target = next(e for e in entries if "linear regression" in e["target"])
+    assert linreg_target["met"] is None and linreg_target["measured"] == "not measured"
+    assert "status" in targets.targets_table(entries)
+
+
+# -- the command and the scripts ------------------------------------------------------------------
+
+
+def test_bench_command_prints_one_table_and_writes_json(capsys, tmp_path):
+    assert main(["bench", "--only", "op", "--tiny", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("case"))
+    for column in ("chainrule", "NumPy by hand", "PyTorch", "scikit-learn"):
+        assert column in header
+    assert "BLAS:" in out and "machine:" in out and "tiny op fwd+bwd" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["rows"] and summary["problems"] == []
+    assert json.loads((tmp_path / "op_overhead.json").read_text())["benchmark"] == "op_overhead"
+
+
+def test_bench_command_rejects_an_unknown_benchmark(capsys):
+    assert main(["bench", "--only", "op,warp"]) == 2
+    assert "warp" in capsys.readouterr().err
+
+
+def test_thin_script_runs_the_packaged_benchmark(tmp_path):
+    out = tmp_path / "op.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "op_overhead.py"), "--tiny", "--no-torch",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "gc paused" in proc.stdout
+    assert json.loads(out.read_text())["checks"]
