@@ -164,7 +164,10 @@ class SGD(Optimizer):
                         buf *= mom
                         buf += g
                     g = g + mom * buf if group["nesterov"] else buf
-                subtract_scaled(p.data, g, lr)
+                if g.size <= _SLICE:
+                    p.data -= lr * g
+                else:
+                    subtract_scaled(p.data, g, lr)
 
 
 class Adam(Optimizer):

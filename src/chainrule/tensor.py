@@ -338,11 +338,25 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
         return apply1(op, inputs[0])
     if len(inputs) == 2:
         return apply2(op, inputs[0], inputs[1])
-    datas = [x.data if isinstance(x, Tensor) else _plain(x) for x in inputs]
-    nexts = tuple([(x if x._op is None else x._op) if isinstance(x, Tensor) and x._req else None for x in inputs])
-    if _mode.enabled and any([n is not None for n in nexts]):
-        op._next = nexts
-        op.needs_input_grad = tuple([n is not None for n in nexts])
+    datas = []
+    nexts = []
+    needs = []
+    recording = False
+    for x in inputs:  # a plain loop: comprehensions cost a frame each in Python 3.11
+        if isinstance(x, Tensor):
+            datas.append(x.data)
+            if x._req:
+                nexts.append(x if x._op is None else x._op)
+                needs.append(True)
+                recording = True
+                continue
+        else:
+            datas.append(_plain(x))
+        nexts.append(None)
+        needs.append(False)
+    if recording and _mode.enabled:
+        op._next = tuple(nexts)
+        op.needs_input_grad = tuple(needs)
         return _result(op.forward(*datas), op)
     op.needs_input_grad = (False,) * len(datas)
     return _result(op.forward(*datas), None)

@@ -67,6 +67,32 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
+def broadcast_view(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``np.broadcast_to(x, shape)``: a read-only view, repeating ``x`` with zero strides.
+
+    NumPy's own function is written in Python and costs microseconds, which on
+    small arrays is more than the arithmetic around it; for a C-contiguous ``x``
+    the view is built directly. Anything unusual goes to ``np.broadcast_to``,
+    which also raises for shapes that do not broadcast.
+    """
+    if x.shape == shape:
+        return x
+    lead = len(shape) - x.ndim
+    if lead < 0 or not x.flags.c_contiguous or 0 in shape or 0 in x.shape:
+        return np.broadcast_to(x, shape)
+    strides = [0] * lead
+    for n, m, st in zip(x.shape, shape[lead:], x.strides):
+        if n == m:
+            strides.append(st)
+        elif n == 1:
+            strides.append(0)
+        else:
+            return np.broadcast_to(x, shape)  # raises NumPy's error
+    view = np.ndarray(shape, x.dtype, x, 0, tuple(strides))
+    view.flags.writeable = False
+    return view
+
+
 def shape_of(value: Any) -> tuple[int, ...]:
     """Shape of an array or of a Python scalar (``()``)."""
     return value.shape if isinstance(value, np.ndarray) else np.shape(value)

@@ -7,7 +7,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from ..errors import ShapeError
-from .base import Op, shape_of
+from .base import Op, broadcast_view, shape_of
 
 
 def reduced_axes(op: Op, axis, ndim: int) -> tuple[int, ...] | None:
@@ -27,7 +27,7 @@ def expand_reduced(upstream, in_shape, axes, keepdims: bool):
     """
     if axes is not None and not keepdims:
         upstream = np.expand_dims(upstream, axes)
-    return np.broadcast_to(upstream, in_shape)
+    return broadcast_view(upstream, in_shape)
 
 
 class _Reduction(Op):

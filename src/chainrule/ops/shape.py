@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .base import Op, shape_of, unbroadcast
+from .base import Op, broadcast_view, shape_of, unbroadcast
 
 
 class Reshape(Op):
@@ -116,7 +116,7 @@ class BroadcastTo(Op):
     def forward(self, x):
         self.in_shape = shape_of(x)
         try:
-            return np.broadcast_to(x, self.shape)
+            return broadcast_view(np.asarray(x), self.shape)
         except ValueError:
             raise ShapeError(f"broadcast_to: cannot broadcast {self.in_shape} to {self.shape}") from None
 
