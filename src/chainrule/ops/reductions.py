@@ -14,6 +14,8 @@ def reduced_axes(op: Op, axis, ndim: int) -> tuple[int, ...] | None:
     """``axis`` (None, int or tuple) as a tuple of non-negative axes, or None for all."""
     if axis is None:
         return None
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, without NumPy's Python helper
+        return (axis % ndim,)
     try:
         return normalize_axis_tuple(axis, ndim)
     except (np.exceptions.AxisError, TypeError, ValueError) as exc:
@@ -25,8 +27,8 @@ def expand_reduced(upstream, in_shape, axes, keepdims: bool):
 
     Returns a read-only broadcast view shaped ``in_shape``.
     """
-    if axes is not None and not keepdims:
-        upstream = np.expand_dims(upstream, axes)
+    if axes is not None and not keepdims:  # put back the reduced axes, with size 1
+        upstream = upstream.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
     return broadcast_view(upstream, in_shape)
 
 
