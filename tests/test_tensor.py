@@ -152,3 +152,22 @@ def test_shape_mismatch_errors_name_the_op_and_shapes():
     with pytest.raises(cr.ShapeError, match="sum: bad axis 2"):
         a.sum(axis=2)
     assert issubclass(cr.ShapeError, cr.ChainruleError) and issubclass(cr.ShapeError, ValueError)
+
+
+def test_iteration_gives_rows_in_the_graph():
+    t = tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    rows = list(t)
+    assert len(rows) == 2 and all(r.shape == (2,) for r in rows)
+    (rows[0] * 2 + rows[1]).sum().backward()
+    np.testing.assert_array_equal(t.grad, [[2.0, 2.0], [1.0, 1.0]])
+    with pytest.raises(TypeError, match="0-d"):
+        iter(tensor(1.0))
+
+
+def test_python_abs_and_more_activation_methods(rng):
+    x = rng.standard_normal(5)
+    t = tensor(x, requires_grad=True)
+    np.testing.assert_allclose(abs(t).data, np.abs(x))
+    np.testing.assert_allclose(t.leaky_relu(0.1).data, np.where(x > 0, x, 0.1 * x))
+    np.testing.assert_allclose(t.softplus().data, np.log1p(np.exp(x)))
+    np.testing.assert_allclose(cr.pow(t, 3).data, x**3)

@@ -30,6 +30,7 @@ from .functional import (
     multiply,
     neg,
     negative,
+    pow,
     power,
     relu,
     reshape,
@@ -58,7 +59,7 @@ __all__ = [
     "ChainruleError", "ShapeError", "DTypeError", "GraphError", "GradcheckError",
     "abs", "add", "broadcast_to", "concatenate", "div", "divide", "exp", "identity",
     "leaky_relu", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean",
-    "min", "minimum", "mul", "multiply", "neg", "negative", "power", "relu", "reshape",
+    "min", "minimum", "mul", "multiply", "neg", "negative", "pow", "power", "relu", "reshape",
     "sigmoid", "softmax", "softplus", "sqrt", "square", "stack", "sub", "subtract", "sum",
     "tanh", "transpose", "where",
 ]

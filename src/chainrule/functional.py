@@ -68,6 +68,9 @@ def power(x, exponent: float) -> Tensor:
     return apply_op(ops.Pow(exponent), x)
 
 
+pow = power  # noqa: A001 - NumPy's name
+
+
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules (vectors, matrices, broadcast stacks)."""
     return apply_op(ops.MatMul(), a, b)

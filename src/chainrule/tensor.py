@@ -100,6 +100,12 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __iter__(self):
+        """Rows along the first axis, each a Tensor in the graph (like iterating an array)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
     def item(self) -> float:
         return self.data.item()
 
@@ -178,6 +184,9 @@ class Tensor:
 
     def __pos__(self):
         return self
+
+    def __abs__(self):
+        return apply1(ops.Abs(), self)
 
     def __pow__(self, exponent):
         if isinstance(exponent, _SCALARS):
@@ -276,6 +285,12 @@ class Tensor:
 
     def relu(self) -> Tensor:
         return apply1(ops.ReLU(), self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return apply1(ops.LeakyReLU(negative_slope), self)
+
+    def softplus(self) -> Tensor:
+        return apply1(ops.Softplus(), self)
 
     def softmax(self, axis: int = -1) -> Tensor:
         return apply1(ops.Softmax(axis), self)
