@@ -52,7 +52,7 @@ def test_train_mlp_on_moons_with_plots_and_save(capsys, tmp_path):
                        "--plot-confusion", tmp_path / "cm.png", "--plot-boundary", tmp_path / "b.png",
                        "--history", tmp_path / "h.json", "--quiet")
     assert code == 0
-    assert "750 training and 250 test objects, 2 features, 2 classes" in out
+    assert "675 training, 75 validation and 250 test objects, 2 features, 2 classes" in out
     assert "network 2 → 32 → 32 → 2, activation relu" in out and "batch size 32" in out
     test_acc = _test_accuracy(out)
     assert test_acc >= 0.96
@@ -73,7 +73,7 @@ def test_train_mlp_on_a_csv_with_text_labels_then_predict_and_evaluate(capsys, t
     model = tmp_path / "iris.safetensors"
     code, out, _ = run(capsys, "train", "mlp", "--data", iris_csv, "--target", "species", "--hidden", "16",
                        "--activation", "tanh", "--epochs", "60", "--lr", "0.01", "--save", model, "--quiet")
-    assert code == 0 and "112 training and 38 test objects, 4 features, 3 classes" in out
+    assert code == 0 and "100 training, 12 validation and 38 test objects, 4 features, 3 classes" in out
     assert "setosa" in out and "versicolor" in out
     code, out, _ = run(capsys, "predict", "--model", model, iris_csv)
     assert code == 0

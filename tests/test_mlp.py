@@ -308,6 +308,6 @@ def test_early_stopping_validation_part_and_report():
 
 def test_full_batch_gd_and_no_test_part():
     r = train_classifier(make_moons(200, rng=0), hidden=[8], optimizer="gd", epochs=20, test_size=0,
-                         track_confusion=True)
+                         val_size=0, track_confusion=True)
     assert r.batch_size is None and r.n_test == 0 and math.isnan(r.test_accuracy)
     assert r.confusion.sum() == 200 and len(r.confusions) == 20

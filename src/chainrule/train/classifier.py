@@ -156,7 +156,7 @@ def train_classifier(
     batch_size: int | None = 32,
     seed: int = 0,
     test_size: float = 0.25,
-    val_size: float = 0.0,
+    val_size: float = 0.1,
     standardize: bool = True,
     label_smoothing: float = 0.0,
     momentum: float = 0.9,
@@ -180,10 +180,10 @@ def train_classifier(
     batch_size : objects per step (``None``: 32; "gd" always takes the whole training part).
     seed : one seed for the split, the weights, dropout and the batch order.
     test_size : stratified held-out fraction (0: train on everything, no test scores).
-    val_size : fraction of the training part held out for validation (stratified). Early
-        stopping and ``restore_best`` watch the validation loss; the test part then stays
-        unseen until the end. With 0 (the default) the test part doubles as validation
-        data (as in most small demos): the test scores are then slightly optimistic.
+    val_size : fraction of the training part held out for validation (stratified; default
+        0.1). Early stopping and ``restore_best`` watch the validation loss, so the test part
+        stays unseen until the end. With 0 the test part doubles as validation data (as in
+        many small demos) and the test scores are then slightly optimistic.
     standardize : standardise features with the training part's statistics.
     label_smoothing : ε of the cross-entropy.
     tol, patience : early stopping on the validation (test) loss: stop once it has not
