@@ -413,6 +413,16 @@ def failed_checks(results: Mapping[str, Any]) -> list[str]:
     return [f"{name}: {c['detail']}" for name, c in results.get("checks", {}).items() if not c["passed"]]
 
 
+def finish(results: Mapping[str, Any], report: Callable[[Mapping[str, Any]], str],
+           out: str | os.PathLike[str] | None) -> int:
+    """End of a benchmark script: print the report, write the JSON when asked, and give the exit
+    status (1 when a correctness check inside the benchmark failed)."""
+    print(report(results))
+    if out:
+        print(f"written to {write_json(out, results)}")
+    return 1 if failed_checks(results) else 0
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ from .common import (
     check,
     facts_lines,
     failed_checks,
+    finish,
     machine_facts,
     median,
     optional,
@@ -44,7 +45,6 @@ from .common import (
     summary_table,
     text_table,
     thread_limit,
-    write_json,
 )
 
 REL = 1e-6
@@ -287,10 +287,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
         overrides["diabetes"] = False
     methods = [m for m in METHODS if not (args.no_torch and m == "torch")]
     results = run(preset, contenders=methods, threads=args.threads, max_iters=args.max_iters, **overrides)
-    print(report(results))
-    if args.output:
-        print(f"\nwrote {write_json(args.output, results)}")
-    return 1 if failed_checks(results) else 0
+    return finish(results, report, args.output)
 
 
 if __name__ == "__main__":

@@ -48,11 +48,11 @@ from .common import (
     check,
     facts_lines,
     failed_checks,
+    finish,
     machine_facts,
     median,
     ratio,
     text_table,
-    write_json,
 )
 
 CONTENDERS = ("numpy", "chainrule")
@@ -381,10 +381,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     preset = "tiny" if args.tiny else "quick" if args.quick else "full"
     overrides = {"steps": args.steps} if args.steps else {}
     results = run(preset, threads=args.threads, **overrides)
-    print(report(results))
-    if args.out:
-        print(f"written to {write_json(args.out, results)}")
-    return 1 if failed_checks(results) else 0
+    return finish(results, report, args.out)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from .common import (
     check,
     facts_lines,
     failed_checks,
+    finish,
     machine_facts,
     median,
     ratio,
@@ -52,7 +53,6 @@ from .common import (
     text_table,
     thread_limit,
     unstable,
-    write_json,
 )
 
 SIZES: dict[str, tuple[int, list[int]]] = {
@@ -407,10 +407,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
         parser.error(f"unknown contender(s) {', '.join(unknown)}; choose from {', '.join(CONTENDERS)}")
     results = run(preset, sizes=sizes, dtypes=args.dtypes.split(","), contenders=wanted, threads=args.threads,
                   progress=True)
-    print(report(results))
-    if args.out:
-        print(f"written to {write_json(args.out, results)}")
-    return 1 if failed_checks(results) else 0
+    return finish(results, report, args.out)
 
 
 if __name__ == "__main__":

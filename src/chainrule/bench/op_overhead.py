@@ -36,6 +36,7 @@ from .common import (
     check,
     facts_lines,
     failed_checks,
+    finish,
     machine_facts,
     median,
     ratio,
@@ -43,7 +44,6 @@ from .common import (
     split_available,
     summary_table,
     thread_limit,
-    write_json,
 )
 
 SHAPE = (4, 4)
@@ -231,10 +231,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     preset = "tiny" if args.tiny else "quick" if args.quick else "full"
     contenders = [c for c in CONTENDERS if not (args.no_torch and c == "torch")]
     results = run(preset, contenders=contenders, threads=args.threads)
-    print(report(results))
-    if args.out:
-        print(f"figures written to {write_json(args.out, results)}")
-    return 1 if failed_checks(results) else 0
+    return finish(results, report, args.out)
 
 
 if __name__ == "__main__":
