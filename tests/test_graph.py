@@ -219,3 +219,11 @@ def test_a_chain_of_a_million_ops():
         y = y * 1.0000001
     y.backward()
     assert x.grad == pytest.approx(1.0000001**n, rel=1e-9)
+
+
+def test_a_released_op_still_has_a_readable_repr():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    y = x.sum(axis=0)
+    assert repr(y.op) == "<op Sum(axis=0)>"
+    y.backward()
+    assert repr(y.op) == "<op Sum(released)>"

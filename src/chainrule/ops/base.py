@@ -144,9 +144,11 @@ class Op:
 
     def describe(self) -> str:
         """Short label with the op's parameters, e.g. ``Sum(axis=0)``; used by drawings."""
-        params = ", ".join(
-            f"{k}={v!r}" for k, v in self.params().items() if v is not None
-        )
+        try:
+            given = self.params()
+        except AttributeError:  # released after backward: its parameters went with its cache
+            return f"{type(self).__name__}(released)"
+        params = ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None)
         return f"{type(self).__name__}({params})" if params else type(self).__name__
 
     def params(self) -> dict[str, Any]:
