@@ -64,9 +64,10 @@ def register(tasks) -> None:
                    help="moons/spirals: noise standard deviation (default 0.2 for moons, 0.05 for spirals)")
     d.add_argument("--no-standardize", dest="standardize", action="store_false",
                    help="keep raw features (default: standardise with training statistics)")
-    d.add_argument("--val-size", type=fraction, default=0.1,
+    d.add_argument("--val-size", type=fraction, default=None,
                    help="fraction of the training part held out for validation: early stopping and keeping the "
-                   "best epoch watch it, never the test part (default 0.1; 0: the test part serves)")
+                   "best epoch watch it, never the test part (default 0.1 when either is on, else 0; "
+                   "0: the test part serves)")
     n = p.add_argument_group("network")
     n.add_argument("--hidden", type=parse_hidden, default=[64, 64], metavar="64,64",
                    help="hidden layer sizes, comma-separated ('none' for a linear classifier; default 64,64)")

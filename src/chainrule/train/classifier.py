@@ -131,6 +131,10 @@ class ClassifierResult:
         return "\n".join(lines)
 
 
+#: Part of the training data held out for validation when early stopping or keep-best watches it.
+DEFAULT_VAL_SIZE = 0.1
+
+
 def _streams(seed: int) -> list[np.random.Generator]:
     """Independent generators for (split, initial weights and dropout, batch order), all from one seed."""
     return np.random.default_rng(seed).spawn(3)
@@ -156,7 +160,7 @@ def train_classifier(
     batch_size: int | None = 32,
     seed: int = 0,
     test_size: float = 0.25,
-    val_size: float = 0.1,
+    val_size: float | None = None,
     standardize: bool = True,
     label_smoothing: float = 0.0,
     momentum: float = 0.9,
@@ -180,10 +184,12 @@ def train_classifier(
     batch_size : objects per step (``None``: 32; "gd" always takes the whole training part).
     seed : one seed for the split, the weights, dropout and the batch order.
     test_size : stratified held-out fraction (0: train on everything, no test scores).
-    val_size : fraction of the training part held out for validation (stratified; default
-        0.1). Early stopping and ``restore_best`` watch the validation loss, so the test part
-        stays unseen until the end. With 0 the test part doubles as validation data (as in
-        many small demos) and the test scores are then slightly optimistic.
+    val_size : fraction of the training part held out for validation (stratified). Early
+        stopping and ``restore_best`` watch the validation loss, so the test part stays
+        unseen until the end. ``None`` (the default): 0.1 when something watches it
+        (``restore_best`` or ``tol``), else 0, so no data is held out for nothing. With 0
+        and a watcher, the test part doubles as validation data (as in many small demos)
+        and the test scores are then slightly optimistic.
     standardize : standardise features with the training part's statistics.
     label_smoothing : ε of the cross-entropy.
     tol, patience : early stopping on the validation (test) loss: stop once it has not
@@ -206,6 +212,8 @@ def train_classifier(
     else:
         train_ds, test_ds = data, None
     val_ds = None
+    if val_size is None:
+        val_size = DEFAULT_VAL_SIZE if (restore_best or tol is not None) else 0.0
     if val_size:
         train_ds, val_ds = stratified_split(train_ds, val_size, rng=split_rng)
     standardizer = None
