@@ -19,11 +19,11 @@ class ReLU(Op):
     arity = 1
 
     def forward(self, x):
-        self.mask = x > 0
-        return np.maximum(x, 0)
+        self.out = np.maximum(x, 0)  # the output is the cache: out > 0 exactly where x > 0
+        return self.out
 
     def backward(self, upstream):
-        return (upstream * self.mask,)
+        return (upstream * (self.out > 0),)
 
 
 class LeakyReLU(Op):
