@@ -211,6 +211,64 @@ def test_a_user_op_returning_a_wrong_shape_is_named():
         Bad.apply(x).backward()
 
 
+def test_leaf_gradients_never_alias_arrays_held_elsewhere():
+    """.grad accumulates in place, so a leaf keeps a returned array only when it owns it alone."""
+    const = np.array([1.0, 2.0, 3.0])
+
+    class Same(ops.Op):  # one array returned for both inputs
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, upstream):
+            g = upstream * 1.0
+            return (g, g)
+
+    class Cached(ops.Op):  # returns an array from its own cache, and a read-only view
+        def forward(self, x, y):
+            self.keep = const * 1.0
+            return x * 1.0 + y
+
+        def backward(self, upstream):
+            return (self.keep, np.broadcast_to(np.float64(2.0), (3,)))
+
+    a, b = tensor(np.zeros(3), requires_grad=True), tensor(np.zeros(3), requires_grad=True)
+    for _ in range(2):
+        Same.apply(a, b).sum().backward()
+    assert a.grad is not b.grad
+    np.testing.assert_array_equal(a.grad, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0, 2.0])
+
+    x, y = tensor(np.zeros(3), requires_grad=True), tensor(np.zeros(3), requires_grad=True)
+    op_out = Cached.apply(x, y)
+    kept = op_out.op.keep
+    op_out.backward(np.ones(3), retain_graph=True)
+    op_out.backward(np.ones(3))
+    np.testing.assert_array_equal(kept, const)  # the cache was not accumulated into
+    np.testing.assert_array_equal(x.grad, 2 * const)
+    np.testing.assert_array_equal(y.grad, [4.0, 4.0, 4.0])  # the read-only view was copied
+
+    u = tensor(np.zeros(3), requires_grad=True)
+    given = np.ones(3)
+    for _ in range(2):
+        (u + 0.0).backward(given)  # Add passes the caller's array through
+    np.testing.assert_array_equal(given, np.ones(3))
+    np.testing.assert_array_equal(u.grad, [2.0, 2.0, 2.0])
+
+
+def test_grad_mode_is_restored_after_an_error_and_three_input_ops_follow_it():
+    w = tensor(np.ones((2, 3)), requires_grad=True)
+    b = tensor(np.zeros(2), requires_grad=True)
+    with pytest.raises(RuntimeError), cr.no_grad():
+        raise RuntimeError("inside no_grad")
+    assert cr.is_grad_enabled()
+    x = [[1.0, 2.0, 3.0]]  # a list input becomes an array
+    assert ops.Linear.apply(x, w, b).requires_grad
+    with cr.no_grad():
+        y = ops.Linear.apply(x, w, b)
+    assert not y.requires_grad and y.op is None
+    np.testing.assert_array_equal(y.data, [[6.0, 6.0]])
+
+
 def test_a_chain_of_a_million_ops():
     x = tensor(1.0, requires_grad=True)
     y = x

@@ -11,6 +11,7 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.errors import ChainruleError, DTypeError, ShapeError
 from chainrule.nn import init
+from chainrule.nn.losses import SquaredErrorOp
 
 
 class TwoLayer(nn.Module):
@@ -297,6 +298,45 @@ def test_losses_and_reductions():
 def test_loss_refuses_silent_broadcasting():
     with pytest.raises(ShapeError, match="\\(4, 1\\).*\\(4,\\)"):
         nn.SumSquaredError()(np.zeros((4, 1)), np.zeros(4))
+    with pytest.raises(ShapeError, match="MSELoss: prediction of shape \\(3,\\)"):
+        nn.MSELoss()(cr.tensor(np.zeros(3), requires_grad=True), np.zeros(()))
+    op = SquaredErrorOp()  # by hand the block checks too, and names itself
+    with pytest.raises(ShapeError, match="squared error: .*\\(2, 1\\).*\\(2,\\)"):
+        op.forward(np.zeros((2, 1)), np.zeros(2))
+
+
+def test_calling_a_module_runs_its_forward_and_custom_calls_are_kept():
+    class Double(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    class Triple(Double):
+        def forward(self, x):
+            return x * 3
+
+    calls = []
+
+    class Logged(nn.Module):
+        def __call__(self, x):
+            calls.append(type(self).__name__)
+            return self.forward(x)
+
+        def forward(self, x):
+            return x + 1
+
+    class LoggedChild(Logged):
+        def forward(self, x):
+            return x + 10
+
+    class NoForward(nn.Module):
+        pass
+
+    assert Double()(2.0) == Double().forward(2.0) == 4.0
+    assert Triple()(2.0) == 6.0  # an overriding forward is what a call runs
+    assert Logged()(1.0) == 2.0 and LoggedChild()(1.0) == 11.0
+    assert calls == ["Logged", "LoggedChild"]  # a written __call__ is kept, inherited ones too
+    with pytest.raises(NotImplementedError, match="NoForward.forward"):
+        NoForward()(1.0)
 
 
 def test_squared_error_op_gradcheck_all_reductions():

@@ -397,7 +397,8 @@ class GraphBuilder:
         def apply(v):
             n = v.shape[0]
             if self.draw(st.booleans()):  # an integer array with repeats: gradients must accumulate
-                index = self.rng.integers(-n, n, size=self.draw(st.integers(1, 5)))
+                most = max(1, min(5, MAX_SIZE // max(1, v.c.size // n)))  # rows for which the result fits
+                index = self.rng.integers(-n, n, size=self.draw(st.integers(1, most)))
                 c, t = v.c[index], v.t[self.torch.as_tensor(index)]
                 what = f"{ref}[{index.tolist()}]"
             else:

@@ -11,35 +11,34 @@ along several paths before that node runs.
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
 from .errors import GraphError, ShapeError
+from .ops.base import Op
 
-
-class _GradMode(threading.local):
-    enabled = True
-
-
-_mode = _GradMode()
+#: Whether operations on Tensors are recorded. A context variable: each thread (and each
+#: asyncio task) has its own setting, and reading it is cheaper than a thread-local attribute.
+_grad_enabled: ContextVar[bool] = ContextVar("chainrule_grad_enabled", default=True)
+#: The read, bound once: the hot paths in :mod:`chainrule.tensor` call it for every op.
+grad_recording = _grad_enabled.get
 
 
 def is_grad_enabled() -> bool:
     """Whether operations on Tensors are being recorded in this thread."""
-    return _mode.enabled
+    return _grad_enabled.get()
 
 
 @contextmanager
 def _set_grad_enabled(enabled: bool):
-    previous = _mode.enabled
-    _mode.enabled = enabled
+    token = _grad_enabled.set(enabled)
     try:
         yield
     finally:
-        _mode.enabled = previous
+        _grad_enabled.reset(token)
 
 
 def no_grad():
@@ -131,7 +130,7 @@ def run_backward(
     captured = None if capture is None else [None] * len(capture)
     root_op = root._op
     if root_op is None:  # backward of a leaf: dL/dL
-        _deliver_to_leaf(root, gradient, _RootOp, gradient, (), captured, capture)
+        _deliver_to_leaf(root, gradient, _RootOp, captured, capture)
         return captured
 
     run = object()
@@ -165,7 +164,7 @@ def run_backward(
                 continue
             if nxt._is_tensor:
                 if g is not None:
-                    _deliver_to_leaf(nxt, g, op, upstream, in_grads, captured, capture)
+                    _deliver_to_leaf(nxt, g, op, captured, capture)
                 continue
             if g is not None:
                 previous = nxt._grad
@@ -185,40 +184,83 @@ def _base_refs(view: np.ndarray) -> int:
 
 #: References to the base of a view that nothing but the view holds (measured, not assumed).
 _LONE_VIEW_REFS = _base_refs(np.zeros(1)[None])
+#: References to a gradient that only the engine holds, seen at the ownership check below:
+#: measured by :func:`_measure_lone_refs` when this module is imported.
+_LONE_GRAD_REFS = 0
 
 
-def _returned_twice(g: np.ndarray, in_grads: tuple) -> bool:
-    seen = 0
-    for x in in_grads:
-        if x is g:
-            seen += 1
-    return seen > 1
-
-
-def _deliver_to_leaf(leaf, g, op, upstream, in_grads: tuple, captured, capture) -> None:
+def _deliver_to_leaf(leaf, g, op, captured, capture) -> None:
     """Add one gradient contribution to a leaf's ``.grad`` (or to the captured results)."""
-    if type(g) is not np.ndarray or g.shape != leaf.data.shape or g.dtype != leaf.data.dtype:
-        g = _as_gradient(op, g, leaf.data)
+    data = leaf.data
+    if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
+        g = _as_gradient(op, g, data)
     if captured is not None:
         pos = capture.get(id(leaf))
         if pos is not None:
             captured[pos] = g if captured[pos] is None else captured[pos] + g
         return
-    if leaf.grad is None:
-        # .grad accumulates in place later, so keep the array itself only when this leaf
-        # surely owns it alone: not the upstream passed through (an Add hands it to both
-        # inputs, and it may be the caller's array), not read-only, not a view of an array
-        # someone else holds, not returned for two inputs at once. Otherwise copy it.
-        if (
-            g is upstream
-            or (g.base is not None and _base_refs(g) > _LONE_VIEW_REFS)
-            or (len(in_grads) > 1 and _returned_twice(g, in_grads))
-            or not g.flags.writeable
-        ):
-            g = g.copy()
-        leaf.grad = g
-    else:
-        leaf.grad += g  # in place, as PyTorch accumulates into .grad
+    grad = leaf.grad
+    if grad is not None:
+        grad += g  # in place, as PyTorch accumulates into .grad
+        return
+    # Later contributions are added into .grad in place, so the leaf keeps this array
+    # only when nothing else can see it, as PyTorch's AccumulateGrad does: no extra
+    # reference (not the upstream passed through, not returned for two inputs, not
+    # kept in an op's cache or by the caller), writeable, and not a view of an array
+    # that someone else holds. Otherwise it keeps a copy.
+    if (
+        sys.getrefcount(g) > _LONE_GRAD_REFS
+        or not g.flags.writeable
+        or (g.base is not None and _base_refs(g) > _LONE_VIEW_REFS)
+    ):
+        g = g.copy()
+    leaf.grad = g
+
+
+class _ProbeLeaf:
+    """A stand-in leaf for :func:`_measure_lone_refs` (the engine reads only these attributes)."""
+
+    __slots__ = ("data", "grad", "_op")
+    _is_tensor = True
+
+
+def _measure_lone_refs() -> int:
+    """The reference count of a gradient nothing else holds, as the ownership check sees it.
+
+    Runs the real engine on a one-op graph whose backward returns a fresh array and
+    keeps nothing, with ever larger thresholds, and returns the smallest one at which
+    the leaf keeps that array. Measured rather than assumed, so a different Python
+    (which may count references on its stack differently) gets its own number; with
+    no reference counts at all, nothing is kept and every first gradient is copied.
+    """
+    global _LONE_GRAD_REFS
+    if not hasattr(sys, "getrefcount"):
+        return -1
+    returned: list[int] = []
+
+    class Fresh(Op):
+        def forward(self, x):
+            return x
+
+        def backward(self, upstream):
+            g = np.zeros(1)
+            returned.append(id(g))
+            return (g,)
+
+    for threshold in range(1, 16):
+        _LONE_GRAD_REFS = threshold
+        leaf = _ProbeLeaf()
+        leaf.data, leaf.grad, leaf._op = np.zeros(1), None, None
+        root = _ProbeLeaf()
+        root._op = op = Fresh()
+        op._next = (leaf,)
+        run_backward(root, np.ones(1))
+        if id(leaf.grad) == returned[-1]:
+            return threshold
+    return -1
+
+
+_LONE_GRAD_REFS = _measure_lone_refs()
 
 
 def _retain(op, upstream: np.ndarray) -> None:

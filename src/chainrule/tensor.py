@@ -16,7 +16,7 @@ import numpy as np
 
 from . import ops
 from .errors import DTypeError
-from .graph import _initial_gradient, _mode, run_backward
+from .graph import _initial_gradient, grad_recording, run_backward
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
 
@@ -353,6 +353,8 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
         return apply1(op, inputs[0])
     if len(inputs) == 2:
         return apply2(op, inputs[0], inputs[1])
+    if len(inputs) == 3:
+        return apply3(op, inputs[0], inputs[1], inputs[2])
     datas = []
     nexts = []
     needs = []
@@ -369,7 +371,7 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
             datas.append(_plain(x))
         nexts.append(None)
         needs.append(False)
-    if recording and _mode.enabled:
+    if recording and grad_recording():
         op._next = tuple(nexts)
         op.needs_input_grad = tuple(needs)
         return _result(op.forward(*datas), op)
@@ -380,7 +382,7 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
 def apply1(op: ops.Op, x: Any) -> Tensor:
     """:func:`apply_op` for one input (the hot path of unary Tensor methods)."""
     if isinstance(x, Tensor):
-        if x._req and _mode.enabled:
+        if x._req and grad_recording():
             op._next = (x if x._op is None else x._op,)
             op.needs_input_grad = _NEEDS_ONE
             out = op.forward(x.data)
@@ -401,17 +403,21 @@ def apply1(op: ops.Op, x: Any) -> Tensor:
 
 def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
     """:func:`apply_op` for two inputs (the hot path of binary Tensor operators)."""
-    if isinstance(a, Tensor):
+    if type(a) is np.ndarray:  # first: a failed isinstance costs more than this test
+        da, na = a, None
+    elif isinstance(a, Tensor):
         da = a.data
         na = (a if a._op is None else a._op) if a._req else None
     else:
-        da, na = (np.asarray(a) if isinstance(a, (list, tuple)) else a), None
-    if isinstance(b, Tensor):
+        da, na = _plain(a), None
+    if type(b) is np.ndarray:  # first: a failed isinstance costs more than this test
+        db, nb = b, None
+    elif isinstance(b, Tensor):
         db = b.data
         nb = (b if b._op is None else b._op) if b._req else None
     else:
-        db, nb = (np.asarray(b) if isinstance(b, (list, tuple)) else b), None
-    if (na is not None or nb is not None) and _mode.enabled:
+        db, nb = _plain(b), None
+    if (na is not None or nb is not None) and grad_recording():
         op._next = (na, nb)
         op.needs_input_grad = _NEEDS_TWO[(na is not None) + 2 * (nb is not None)]
         out = op.forward(da, db)
@@ -426,11 +432,50 @@ def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
     return result
 
 
+def apply3(op: ops.Op, a: Any, b: Any, c: Any) -> Tensor:
+    """:func:`apply_op` for three inputs (a layer's input, weight and bias)."""
+    if type(a) is np.ndarray:  # first: a failed isinstance costs more than this test
+        da, na = a, None
+    elif isinstance(a, Tensor):
+        da = a.data
+        na = (a if a._op is None else a._op) if a._req else None
+    else:
+        da, na = _plain(a), None
+    if type(b) is np.ndarray:  # first: a failed isinstance costs more than this test
+        db, nb = b, None
+    elif isinstance(b, Tensor):
+        db = b.data
+        nb = (b if b._op is None else b._op) if b._req else None
+    else:
+        db, nb = _plain(b), None
+    if type(c) is np.ndarray:  # first: a failed isinstance costs more than this test
+        dc, nc = c, None
+    elif isinstance(c, Tensor):
+        dc = c.data
+        nc = (c if c._op is None else c._op) if c._req else None
+    else:
+        dc, nc = _plain(c), None
+    if (na is not None or nb is not None or nc is not None) and grad_recording():
+        op._next = (na, nb, nc)
+        op.needs_input_grad = _NEEDS_THREE[(na is not None) + 2 * (nb is not None) + 4 * (nc is not None)]
+        out = op.forward(da, db, dc)
+    else:
+        op.needs_input_grad = _NEEDS_THREE[0]
+        out, op = op.forward(da, db, dc), None
+    result = _new_tensor(Tensor)
+    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result.grad = None
+    result._req = op is not None
+    result._op = op
+    return result
+
+
 _new_tensor = object.__new__
 # Shared needs_input_grad tuples: no allocation per op on the hot path.
 _NEEDS_ONE = (True,)
 _NEEDS_NONE = (False,)
 _NEEDS_TWO = ((False, False), (True, False), (False, True), (True, True))
+_NEEDS_THREE = tuple((bool(i & 1), bool(i & 2), bool(i & 4)) for i in range(8))
 
 
 def _plain(x: Any) -> Any:

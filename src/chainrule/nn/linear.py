@@ -18,7 +18,7 @@ from ..errors import ShapeError
 from ..ops import Linear as LinearOp
 from ..ops.base import Op, shape_of
 from ..serialization import register_model
-from ..tensor import Tensor, apply_op
+from ..tensor import Tensor, apply2, apply3
 from . import init
 from .module import Module, Parameter
 
@@ -114,9 +114,10 @@ class Linear(Module):
 
     def forward(self, x: Tensor | np.ndarray) -> Tensor:
         """x (..., in_features) -> (..., out_features)."""
-        if self.bias is None:
-            return apply_op(LinearOp(), x, self.weight)
-        return apply_op(LinearOp(), x, self.weight, self.bias)
+        bias = self.bias
+        if bias is None:
+            return apply2(LinearOp(), x, self.weight)
+        return apply3(LinearOp(), x, self.weight, bias)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -162,9 +163,10 @@ class LinearRegression(Module):
 
     def forward(self, X: Tensor | np.ndarray) -> Tensor:
         """X (n, d) -> μ = Xθ + b, shape (n,)."""
-        if self.bias is None:
-            return apply_op(LinearRegressionOp(), X, self.weight)
-        return apply_op(LinearRegressionOp(), X, self.weight, self.bias)
+        bias = self.bias
+        if bias is None:
+            return apply2(LinearRegressionOp(), X, self.weight)
+        return apply3(LinearRegressionOp(), X, self.weight, bias)
 
     def config(self) -> dict[str, Any]:
         return {

@@ -201,6 +201,19 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Calling a module runs its forward. A class that writes forward gets it as
+        # __call__ too, so ``model(x)`` is one call, not a wrapper that packs *args and
+        # **kwargs and calls again (a training step calls a module per layer, and on
+        # small models that wrapper cost as much as a small op). A class that writes
+        # its own __call__, or inherits one, keeps it.
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
+            inherited = cls.__call__
+            generated = any(inherited is base.__dict__.get("forward") for base in cls.__mro__[1:])
+            if inherited is Module.__call__ or generated:
+                cls.__call__ = cls.forward
+
     # -- walking the tree --------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """The direct sub-modules with their attribute names."""
