@@ -17,7 +17,7 @@ import numpy as np
 from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor, apply_op
-from .losses import Loss
+from .losses import Loss, _shape_mismatch
 
 
 def _array(x: Any) -> np.ndarray:
@@ -113,9 +113,9 @@ class HuberLoss(Loss):
 
     def forward(self, prediction: Any, target: Any) -> Tensor:
         p = prediction if isinstance(prediction, Tensor) else Tensor(prediction)
-        if np.shape(_array(target)) != p.shape:
-            raise ShapeError(f"HuberLoss: prediction of shape {p.shape} and target of shape "
-                             f"{np.shape(_array(target))} differ; they must match exactly")
+        target_shape = np.shape(_array(target))
+        if target_shape != p.shape:
+            raise _shape_mismatch("HuberLoss", p.shape, target_shape)
         d = p - target
         a = apply_op(ops.Abs(), d)
         near = _array(a) < self.delta
