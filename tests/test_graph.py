@@ -120,6 +120,26 @@ def test_cache_is_dropped_even_while_the_output_tensor_lives():
     assert y.op is not None and not y.is_leaf
 
 
+def test_backward_frees_ops_no_one_holds_and_releases_the_ones_held():
+    x = tensor(np.ones(3), requires_grad=True)
+    h = x.exp()  # the caller keeps h, so its op must be released (cache dropped, unlinked)
+    mid = h * 2.0
+    mid_op = weakref.ref(mid.op)
+    loss = mid.tanh().sum()
+    del mid
+    gc.disable()  # freed by reference counting alone, at once, not by the collector later
+    try:
+        loss.backward()
+        assert mid_op() is None
+    finally:
+        gc.enable()
+    np.testing.assert_allclose(x.grad, 2 * np.exp(1.0) * (1 - np.tanh(2 * np.exp(1.0)) ** 2))
+    with pytest.raises(cr.GraphError, match="already freed"):
+        (h * 1).sum().backward()
+    with pytest.raises(cr.GraphError, match="already freed"):
+        loss.backward()  # the root's op is held by loss: released too
+
+
 def test_retain_graph_keeps_the_cache():
     x = tensor(np.ones(4), requires_grad=True)
     h = x.exp()

@@ -65,31 +65,6 @@ _FREED = (
 StepHook = Callable[[object, np.ndarray, tuple], None]
 
 
-def _count_consumers(root_op, run: object) -> None:
-    """Mark every op reachable from ``root_op`` with the number of edges entering it from above.
-
-    The count goes in ``op._pending`` and ``op._run = run`` marks the op as seen in
-    this run. Iterative (a chain of a million ops must not hit Python's recursion
-    limit). Raises before anything is computed when a reachable node was freed.
-    """
-    if root_op._next is None:
-        raise GraphError(_FREED)
-    root_op._run, root_op._pending, root_op._grad = run, 0, None
-    stack = [root_op]
-    pop, push = stack.pop, stack.append
-    while stack:
-        for nxt in pop()._next:
-            if nxt is None or nxt._is_tensor:
-                continue
-            if nxt._run is run:
-                nxt._pending += 1
-            else:
-                if nxt._next is None:
-                    raise GraphError(_FREED)
-                nxt._run, nxt._pending, nxt._grad = run, 1, None
-                push(nxt)
-
-
 def _as_gradient(op, grad, like: np.ndarray) -> np.ndarray:
     """Check one gradient returned by ``op.backward`` against the input it is for."""
     if type(grad) is not np.ndarray:
@@ -133,11 +108,32 @@ def run_backward(
         _deliver_to_leaf(root, gradient, _RootOp, captured, capture)
         return captured
 
+    # 1. Count, for every op reachable from the root, the edges entering it from above:
+    #    ``op._pending``, with ``op._run = run`` marking it as seen in this run. Iterative
+    #    (a chain of a million ops must not hit the recursion limit), and it raises before
+    #    anything is computed when a reachable node was freed. Written inline, not as a
+    #    function: on a small graph the call and a second stack cost a tenth of the engine.
+    if root_op._next is None:
+        raise GraphError(_FREED)
     run = object()
-    _count_consumers(root_op, run)
-    root_op._grad = gradient
+    root_op._run, root_op._pending = run, 0
     ready = [root_op]
     pop, push = ready.pop, ready.append
+    while ready:
+        for nxt in pop()._next:
+            if nxt is None or nxt._is_tensor:
+                continue
+            if nxt._run is run:
+                nxt._pending += 1
+            else:
+                if nxt._next is None:
+                    raise GraphError(_FREED)
+                nxt._run, nxt._pending, nxt._grad = run, 1, None
+                push(nxt)
+
+    # 2. Run each op once all its consumers have passed their contributions down.
+    root_op._grad = gradient
+    push(root_op)
     while ready:
         op = pop()
         upstream = op._grad
@@ -173,26 +169,36 @@ def run_backward(
             nxt._pending = pending
             if not pending:
                 push(nxt)
-        if not retain_graph:
+        if not retain_graph and _refs(op) > _LONE_OP_REFS:
+            # Someone else still holds this op (the Tensor it made, a hook): drop its cache
+            # now. An op only the engine holds goes, cache and all, when ``op`` is rebound.
             op.release()
     return captured
 
 
-def _base_refs(view: np.ndarray) -> int:
-    return sys.getrefcount(view.base)
-
+#: Reference count of an object; without reference counts (not CPython) every array looks
+#: shared, so the leaf below always keeps a copy.
+_refs = getattr(sys, "getrefcount", lambda obj: 1 << 30)
+_ndarray = np.ndarray
 
 #: References to the base of a view that nothing but the view holds (measured, not assumed).
-_LONE_VIEW_REFS = _base_refs(np.zeros(1)[None])
+_LONE_VIEW_REFS = _refs(np.zeros(1)[None].base)
 #: References to a gradient that only the engine holds, seen at the ownership check below:
 #: measured by :func:`_measure_lone_refs` when this module is imported.
 _LONE_GRAD_REFS = 0
+#: References to an op that only the engine holds once it has run, seen at the release check
+#: in :func:`run_backward`: measured by :func:`_measure_lone_op_refs` (until then, release all).
+_LONE_OP_REFS = -1
 
 
 def _deliver_to_leaf(leaf, g, op, captured, capture) -> None:
     """Add one gradient contribution to a leaf's ``.grad`` (or to the captured results)."""
     data = leaf.data
-    if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
+    if (
+        type(g) is not _ndarray
+        or g.shape != data.shape
+        or (g.dtype is not data.dtype and g.dtype != data.dtype)  # dtypes are mostly singletons
+    ):
         g = _as_gradient(op, g, data)
     if captured is not None:
         pos = capture.get(id(leaf))
@@ -209,9 +215,9 @@ def _deliver_to_leaf(leaf, g, op, captured, capture) -> None:
     # kept in an op's cache or by the caller), writeable, and not a view of an array
     # that someone else holds. Otherwise it keeps a copy.
     if (
-        sys.getrefcount(g) > _LONE_GRAD_REFS
+        _refs(g) > _LONE_GRAD_REFS
         or not g.flags.writeable
-        or (g.base is not None and _base_refs(g) > _LONE_VIEW_REFS)
+        or (g.base is not None and _refs(g.base) > _LONE_VIEW_REFS)
     ):
         g = g.copy()
     leaf.grad = g
@@ -261,6 +267,50 @@ def _measure_lone_refs() -> int:
 
 
 _LONE_GRAD_REFS = _measure_lone_refs()
+def _measure_lone_op_refs() -> int:
+    """The reference count, at the release check, of an op that nothing outside the engine holds.
+
+    Measured as :func:`_measure_lone_refs` is: a two-op graph whose top op is held (as a
+    Tensor the caller keeps holds its op) and whose middle op is not; the smallest
+    threshold at which the engine still releases the held op but leaves the middle one
+    to die with its last reference. Anything that holds an op adds to its count, so a
+    held op is always released; with no reference counts every op is.
+    """
+    global _LONE_OP_REFS
+    if not hasattr(sys, "getrefcount"):
+        return -1
+    released: list = []
+
+    class Pass(Op):
+        def forward(self, x):
+            return x
+
+        def backward(self, upstream):
+            return (upstream,)
+
+        def release(self):
+            released.append(type(self))
+            super().release()
+
+    class Top(Pass):
+        pass
+
+    for threshold in range(1, 16):
+        _LONE_OP_REFS = threshold
+        leaf = _ProbeLeaf()
+        leaf.data, leaf.grad, leaf._op = np.zeros(1), None, None
+        root = _ProbeLeaf()
+        root._op = top = Top()
+        top._next = (Pass(),)
+        top._next[0]._next = (leaf,)
+        released.clear()
+        run_backward(root, np.ones(1))
+        if released == [Top]:
+            return threshold
+    return -1
+
+
+_LONE_OP_REFS = _measure_lone_op_refs()
 
 
 def _retain(op, upstream: np.ndarray) -> None:

@@ -47,12 +47,14 @@ class LinearRegressionOp(Op):
         need = self.needs_input_grad
         self.X = X if need[1] else None
         self.W = W if need[0] else None
-        self.x_shape, self.has_bias = X.shape, bool(b)
-        if b:
-            if type(out) is np.ndarray and out.dtype == b[0].dtype:
-                out += b[0]  # a fresh array of the same dtype: adding in place saves a copy
+        self.x_shape = X.shape
+        self.has_bias = has_bias = bool(b)
+        if has_bias:
+            bias = b[0][0]  # a scalar: adding a one-element array costs NumPy more
+            if type(out) is np.ndarray and out.dtype == bias.dtype:
+                out += bias  # a fresh array of the same dtype: adding in place saves a copy
             else:
-                out = out + b[0][0]
+                out = out + bias
         return out
 
     def backward(self, upstream):
@@ -63,7 +65,8 @@ class LinearRegressionOp(Op):
             dX = np.multiply.outer(g, self.W[0]).reshape(self.x_shape)
         if need[1]:
             X = self.X
-            dW = (g @ (X if X.ndim == 2 else X.reshape(-1, X.shape[-1])))[None]  # (1, d)
+            # np.dot, not @: for a vector times a matrix it skips the matmul ufunc's dispatch.
+            dW = np.dot(g, X if X.ndim == 2 else X.reshape(-1, X.shape[-1]))[None]  # (1, d)
         if self.has_bias and need[2]:
             db = np.add.reduce(g, keepdims=True)  # (1,)
         return (dX, dW, db) if self.has_bias else (dX, dW)

@@ -53,10 +53,13 @@ class SquaredErrorOp(Op):
         self.delta = delta
         if self.reduction == "none":
             return delta * delta
-        if delta.ndim == 1:
-            total = delta @ delta  # one BLAS dot product: Σ Δ²
+        flat = delta if delta.ndim == 1 else delta.reshape(-1)
+        if flat.dtype.kind == "f":
+            # One BLAS dot product, Σ Δ², written straight into a 0-d array: np.dot skips the
+            # matmul ufunc's dispatch, and the output Tensor needs an array, not a scalar.
+            total = np.empty((), flat.dtype)
+            np.dot(flat, flat, out=total)
         else:
-            flat = delta.reshape(-1)
             total = flat @ flat
         return total / delta.size if self.reduction == "mean" else total
 
