@@ -90,11 +90,12 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients (``None``, as PyTorch's default, or zeros)."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
+            if set_to_none:
+                for p in group["params"]:
                     p.grad = None
-                else:
-                    p.grad = np.zeros_like(p.data)
+                continue
+            for p in group["params"]:
+                p.grad = None if p.grad is None else np.zeros_like(p.data)
 
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
