@@ -188,3 +188,30 @@ def test_build_and_errors():
     with pytest.raises(ChainruleError, match="leaf"):
         optim.SGD([x * 2], lr=0.1)
     assert "SGD(lr=0.1" in repr(optim.SGD([p], lr=0.1))
+
+
+@pytest.mark.parametrize("shape", [(1,), (), (1, 1)])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_updates_one_element_parameters_to_the_same_bits_as_numpy(shape, momentum):
+    """One-element float64 parameters take a Python-float path in SGD.step; it must be exact."""
+    from chainrule import Tensor
+
+    rng = np.random.default_rng(7)
+    values = rng.standard_normal(50) * 10.0 ** rng.integers(-8, 8, 50)
+    grads = rng.standard_normal(50) * 10.0 ** rng.integers(-8, 8, 50)
+    lr = 0.0137
+    for v, g in zip(values, grads):
+        p = Tensor(np.full(shape, v), requires_grad=True)
+        opt = optim.SGD([p], lr=lr, momentum=momentum)
+        expected = np.full(shape, v)
+        buf = None
+        for _ in range(3):
+            p.grad = np.full(shape, g)
+            opt.step()
+            step = np.full(shape, g)
+            if momentum:
+                buf = step.copy() if buf is None else buf * momentum + step
+                step = buf
+            expected -= lr * step
+        assert p.data.shape == shape and p.data.dtype == np.float64
+        np.testing.assert_array_equal(p.data, expected)

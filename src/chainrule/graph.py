@@ -267,6 +267,8 @@ def _measure_lone_refs() -> int:
 
 
 _LONE_GRAD_REFS = _measure_lone_refs()
+
+
 def _measure_lone_op_refs() -> int:
     """The reference count, at the release check, of an op that nothing outside the engine holds.
 
