@@ -224,10 +224,21 @@ def _deliver_to_leaf(leaf, g, op, captured, capture) -> None:
 
 
 class _ProbeLeaf:
-    """A stand-in leaf for :func:`_measure_lone_refs` (the engine reads only these attributes)."""
+    """A stand-in Tensor for the probes below (the engine reads only these attributes)."""
 
     __slots__ = ("data", "grad", "_op")
     _is_tensor = True
+
+
+def _probe_graph(*ops: Op) -> tuple[_ProbeLeaf, _ProbeLeaf]:
+    """A root over a chain ``ops[0] -> ops[1] -> ... -> leaf``; only each op's consumer holds it."""
+    leaf = _ProbeLeaf()
+    leaf.data, leaf.grad, leaf._op = np.zeros(1), None, None
+    root = _ProbeLeaf()
+    root._op = ops[0]
+    for op, below in zip(ops, (*ops[1:], leaf)):
+        op._next = (below,)
+    return root, leaf
 
 
 def _measure_lone_refs() -> int:
@@ -255,11 +266,7 @@ def _measure_lone_refs() -> int:
 
     for threshold in range(1, 16):
         _LONE_GRAD_REFS = threshold
-        leaf = _ProbeLeaf()
-        leaf.data, leaf.grad, leaf._op = np.zeros(1), None, None
-        root = _ProbeLeaf()
-        root._op = op = Fresh()
-        op._next = (leaf,)
+        root, leaf = _probe_graph(Fresh())
         run_backward(root, np.ones(1))
         if id(leaf.grad) == returned[-1]:
             return threshold
@@ -299,12 +306,7 @@ def _measure_lone_op_refs() -> int:
 
     for threshold in range(1, 16):
         _LONE_OP_REFS = threshold
-        leaf = _ProbeLeaf()
-        leaf.data, leaf.grad, leaf._op = np.zeros(1), None, None
-        root = _ProbeLeaf()
-        root._op = top = Top()
-        top._next = (Pass(),)
-        top._next[0]._next = (leaf,)
+        root, _ = _probe_graph(Top(), Pass())  # root holds Top; only Top holds Pass
         released.clear()
         run_backward(root, np.ones(1))
         if released == [Top]:
