@@ -35,7 +35,20 @@ _F64 = np.dtype(np.float64)
 
 
 def subtract_scaled(p: np.ndarray, g: np.ndarray, scale: float) -> None:
-    """``p -= scale * g`` in place, without a temporary the size of ``p``."""
+    """``p -= scale * g`` in place, cheap at both ends of the size range.
+
+    A big ``p`` is updated slice by slice, without a temporary its size. A one-element
+    float64 ``p`` (a bias, an intercept) goes through Python floats: NumPy 2's in-place
+    update of a one-element array costs about 1.6 µs, ten times these lines, and Python
+    floats are IEEE doubles, so the result has the same bits.
+    """
+    if p.size == 1 and g.size == 1 and p.dtype == _F64 and g.dtype == _F64:
+        value = p.item() - scale * g.item()
+        if p.ndim == 1:
+            p[0] = value  # half the cost of fill
+        else:
+            p.fill(value)
+        return
     if p.size <= _SLICE or not (p.flags.c_contiguous and g.flags.c_contiguous):
         p -= scale * g
         return
@@ -166,20 +179,10 @@ class SGD(Optimizer):
                         buf *= mom
                         buf += g
                     g = g + mom * buf if group["nesterov"] else buf
-                data = p.data
-                if g.size == 1 and data.size == 1 and data.dtype == _F64 and g.dtype == _F64:
-                    # A one-element float64 parameter (a bias, an intercept): NumPy 2's in-place
-                    # update of a one-element array costs about 1.6 µs, ten times these lines.
-                    # Python floats are IEEE doubles, so the result has the same bits.
-                    value = data.item() - lr * g.item()
-                    if data.ndim == 1:
-                        data[0] = value  # half the cost of fill
-                    else:
-                        data.fill(value)
-                elif g.size <= _SLICE:
-                    data -= lr * g
+                if 1 < g.size <= _SLICE:
+                    p.data -= lr * g  # the common case, without the call below
                 else:
-                    subtract_scaled(data, g, lr)
+                    subtract_scaled(p.data, g, lr)
 
 
 class Adam(Optimizer):
