@@ -275,6 +275,25 @@ def test_leaf_gradients_never_alias_arrays_held_elsewhere():
     np.testing.assert_array_equal(u.grad, [2.0, 2.0, 2.0])
 
 
+def test_backward_of_a_leaf_gives_it_a_copy_of_the_gradient():
+    """dL/dL: a leaf's own backward hands it the gradient, never the caller's array or a shared one."""
+    x = tensor(np.array([1.0, 2.0]), requires_grad=True)
+    given = np.array([3.0, 4.0])
+    x.backward(given)
+    x.backward(given)
+    np.testing.assert_array_equal(x.grad, [6.0, 8.0])
+    np.testing.assert_array_equal(given, [3.0, 4.0])
+
+    s = tensor(2.0, requires_grad=True)
+    s.backward()
+    s.grad += 5.0  # .grad is the leaf's own array: the implied 1 of later calls is untouched
+    t = tensor(1.0, requires_grad=True)
+    t.backward()
+    assert float(s.grad) == 6.0 and float(t.grad) == 1.0
+    (dx,) = cr.grad(x, [x], grad_outputs=given)
+    np.testing.assert_array_equal(dx, given)
+
+
 def test_grad_mode_is_restored_after_an_error_and_three_input_ops_follow_it():
     w = tensor(np.ones((2, 3)), requires_grad=True)
     b = tensor(np.zeros(2), requires_grad=True)

@@ -104,9 +104,9 @@ def run_backward(
     """
     captured = None if capture is None else [None] * len(capture)
     root_op = root._op
-    if root_op is None:  # backward of a leaf: dL/dL
-        _deliver_to_leaf(root, gradient, _RootOp, captured, capture)
-        return captured
+    if root_op is None:  # backward of a leaf: a pass-through node hands it dL/dL
+        root_op = _LeafRoot()
+        root_op._next = (root,)
 
     # 1. Count, for every op reachable from the root, the edges entering it from above:
     #    ``op._pending``, with ``op._run = run`` marking it as seen in this run. Iterative
@@ -158,9 +158,36 @@ def run_backward(
         for nxt, g in zip(nexts, in_grads):
             if nxt is None:
                 continue
-            if nxt._is_tensor:
-                if g is not None:
-                    _deliver_to_leaf(nxt, g, op, captured, capture)
+            if nxt._is_tensor:  # a leaf: check the gradient, then keep it or add it to .grad
+                if g is None:
+                    continue
+                data = nxt.data
+                if (
+                    type(g) is not _ndarray
+                    or g.shape != data.shape
+                    or (g.dtype is not data.dtype and g.dtype != data.dtype)  # dtypes are mostly singletons
+                ):
+                    g = _as_gradient(op, g, data)
+                if captured is not None:
+                    pos = capture.get(id(nxt))
+                    if pos is not None:
+                        captured[pos] = g if captured[pos] is None else captured[pos] + g
+                elif nxt.grad is not None:
+                    nxt.grad += g  # in place, as PyTorch accumulates into .grad
+                elif (
+                    # Later contributions are added into .grad in place, so the leaf keeps this
+                    # array only when nothing else can see it, as PyTorch's AccumulateGrad does:
+                    # no extra reference (not the upstream passed through, not returned for two
+                    # inputs, not kept in an op's cache or by the caller), writeable, and not a
+                    # view of an array that someone else holds. Otherwise it keeps a copy.
+                    # Written inline, not as a function: it runs for every leaf of every step.
+                    _refs(g) > _LONE_GRAD_REFS
+                    or not g.flags.writeable
+                    or (g.base is not None and _refs(g.base) > _LONE_VIEW_REFS)
+                ):
+                    nxt.grad = g.copy()
+                else:
+                    nxt.grad = g
                 continue
             if g is not None:
                 previous = nxt._grad
@@ -177,50 +204,18 @@ def run_backward(
 
 
 #: Reference count of an object; without reference counts (not CPython) every array looks
-#: shared, so the leaf below always keeps a copy.
+#: shared, so a leaf always keeps a copy of its first gradient.
 _refs = getattr(sys, "getrefcount", lambda obj: 1 << 30)
 _ndarray = np.ndarray
 
 #: References to the base of a view that nothing but the view holds (measured, not assumed).
 _LONE_VIEW_REFS = _refs(np.zeros(1)[None].base)
-#: References to a gradient that only the engine holds, seen at the ownership check below:
-#: measured by :func:`_measure_lone_refs` when this module is imported.
+#: References to a gradient that only the engine holds, seen at the ownership check in
+#: :func:`run_backward`: measured by :func:`_measure_lone_refs` when this module is imported.
 _LONE_GRAD_REFS = 0
 #: References to an op that only the engine holds once it has run, seen at the release check
 #: in :func:`run_backward`: measured by :func:`_measure_lone_op_refs` (until then, release all).
 _LONE_OP_REFS = -1
-
-
-def _deliver_to_leaf(leaf, g, op, captured, capture) -> None:
-    """Add one gradient contribution to a leaf's ``.grad`` (or to the captured results)."""
-    data = leaf.data
-    if (
-        type(g) is not _ndarray
-        or g.shape != data.shape
-        or (g.dtype is not data.dtype and g.dtype != data.dtype)  # dtypes are mostly singletons
-    ):
-        g = _as_gradient(op, g, data)
-    if captured is not None:
-        pos = capture.get(id(leaf))
-        if pos is not None:
-            captured[pos] = g if captured[pos] is None else captured[pos] + g
-        return
-    grad = leaf.grad
-    if grad is not None:
-        grad += g  # in place, as PyTorch accumulates into .grad
-        return
-    # Later contributions are added into .grad in place, so the leaf keeps this array
-    # only when nothing else can see it, as PyTorch's AccumulateGrad does: no extra
-    # reference (not the upstream passed through, not returned for two inputs, not
-    # kept in an op's cache or by the caller), writeable, and not a view of an array
-    # that someone else holds. Otherwise it keeps a copy.
-    if (
-        _refs(g) > _LONE_GRAD_REFS
-        or not g.flags.writeable
-        or (g.base is not None and _refs(g.base) > _LONE_VIEW_REFS)
-    ):
-        g = g.copy()
-    leaf.grad = g
 
 
 class _ProbeLeaf:
@@ -323,10 +318,13 @@ def _retain(op, upstream: np.ndarray) -> None:
         tensor.grad = upstream.copy() if tensor.grad is None else tensor.grad + upstream
 
 
-class _RootOp:
-    """Stands in for "the caller" in messages about the gradient given to backward."""
+class _LeafRoot(Op):
+    """The node above a leaf whose own ``backward`` was called: it passes dL/dL down to it."""
 
-    name = "backward"
+    name = "backward"  # the gradient given to backward is named so in error messages
+
+    def backward(self, upstream):
+        return (upstream,)
 
 
 def grad(
@@ -365,17 +363,18 @@ def _initial_gradient(root, gradient) -> np.ndarray:
         )
     data = root.data
     if gradient is None:
+        if data.ndim == 0:  # a scalar loss, the usual case: checked first, as it has one element
+            dtype = data.dtype
+            ones = _SCALAR_ONES.get(dtype)
+            if ones is None:
+                ones = _SCALAR_ONES[dtype] = np.ones((), dtype)
+                ones.flags.writeable = False  # shared: ops never write into their upstream
+            return ones
         if data.size != 1:
             raise GraphError(
                 f"backward: a gradient can be implied only for a one-element output, "
                 f"but this output has shape {data.shape}; pass gradient= of that shape"
             )
-        if data.ndim == 0:
-            ones = _SCALAR_ONES.get(data.dtype)
-            if ones is None:
-                ones = _SCALAR_ONES[data.dtype] = np.ones((), data.dtype)
-                ones.flags.writeable = False  # shared: ops never write into their upstream
-            return ones
         return np.ones(data.shape, data.dtype)
     gradient = np.asarray(getattr(gradient, "data", gradient), dtype=data.dtype)
     if gradient.shape != data.shape:
