@@ -42,7 +42,7 @@ def subtract_scaled(p: np.ndarray, g: np.ndarray, scale: float) -> None:
     update of a one-element array costs about 1.6 µs, ten times these lines, and Python
     floats are IEEE doubles, so the result has the same bits.
     """
-    if p.size == 1 and g.size == 1 and p.dtype == _F64 and g.dtype == _F64:
+    if g.size == 1 and p.dtype is _F64 and g.dtype is _F64 and p.size == 1:  # `is`: float64 is one object
         value = p.item() - scale * g.item()
         if p.ndim == 1:
             p[0] = value  # half the cost of fill

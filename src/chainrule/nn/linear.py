@@ -39,15 +39,15 @@ class LinearRegressionOp(Op):
             out = X @ W[0]  # matrix-vector product: (..., d) @ (d,) -> (...)
         except (ValueError, IndexError):
             out = None
-        if out is None or W.ndim != 2 or W.shape[0] != 1:
+        w_shape = W.shape
+        if out is None or len(w_shape) != 2 or w_shape[0] != 1:
             raise ShapeError(
                 f"linear regression: features of shape {shape_of(X)} do not fit a weight of shape {shape_of(W)} "
                 f"(the weight is (1, d) and the features' last axis must be d)"
             )
         need = self.needs_input_grad
         self.X = X if need[1] else None
-        self.W = W if need[0] else None
-        self.x_shape = X.shape
+        self.W, self.x_shape = (W, X.shape) if need[0] else (None, None)
         self.has_bias = has_bias = bool(b)
         if has_bias:
             bias = b[0][0]  # a scalar: adding a one-element array costs NumPy more
@@ -65,8 +65,9 @@ class LinearRegressionOp(Op):
             dX = np.multiply.outer(g, self.W[0]).reshape(self.x_shape)
         if need[1]:
             X = self.X
-            # np.dot, not @: for a vector times a matrix it skips the matmul ufunc's dispatch.
-            dW = np.dot(g, X if X.ndim == 2 else X.reshape(-1, X.shape[-1]))[None]  # (1, d)
+            # np.dot, not @, skips the matmul ufunc's dispatch; (1, n) · (n, d) gives a fresh
+            # (1, d) array, not a view, which the weight's .grad can keep without checking its base.
+            dW = np.dot(g[None], X if X.ndim == 2 else X.reshape(-1, X.shape[-1]))
         if self.has_bias and need[2]:
             db = np.add.reduce(g, keepdims=True)  # (1,)
         return (dX, dW, db) if self.has_bias else (dX, dW)

@@ -54,10 +54,11 @@ class SquaredErrorOp(Op):
         if self.reduction == "none":
             return delta * delta
         flat = delta if delta.ndim == 1 else delta.reshape(-1)
-        if flat.dtype.kind == "f":
+        dtype = flat.dtype
+        if dtype.kind == "f":
             # One BLAS dot product, Σ Δ², written straight into a 0-d array: np.dot skips the
             # matmul ufunc's dispatch, and the output Tensor needs an array, not a scalar.
-            total = np.empty((), flat.dtype)
+            total = np.empty((), dtype)
             np.dot(flat, flat, out=total)
         else:
             total = flat @ flat
