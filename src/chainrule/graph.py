@@ -1,11 +1,16 @@
 """The backward engine: reverse topological order, the chain rule, and ``no_grad``.
 
-The graph is made of op instances (one op application = one node). Each node
-holds ``_next``: for every input, the node that produced it (an op), the leaf
-Tensor it was (to receive ``.grad``), or ``None`` when that input needs no
-gradient. The engine never looks inside an op: it hands each node the upstream
-gradient, takes back one gradient per input, and sums what arrives at a node
-along several paths before that node runs.
+The graph is made of :class:`Node` objects, one per op application. A node
+holds the op (the block that computes) and ``next``: for every input, the node
+that produced it, the leaf Tensor it was (to receive ``.grad``), or ``None``
+when that input needs no gradient. The engine never looks inside an op: it
+hands each node's op the upstream gradient, takes back one gradient per input,
+and sums what arrives at a node along several paths before that node runs.
+
+Every node is of the one class :class:`Node`, whatever its op: CPython (3.11+)
+specialises attribute access per class, so the engine's reads of ``next``,
+``grad`` and ``pending`` stay on the fast path, where reads on op instances of
+many classes would not.
 """
 
 from __future__ import annotations
@@ -79,6 +84,34 @@ def _as_gradient(op, grad, like: np.ndarray) -> np.ndarray:
     return grad
 
 
+class Node:
+    """One op application in the graph: the op, where its inputs came from, and per-run state.
+
+    ``op`` is the block that computed the output; ``next`` has one entry per input
+    of the op: the Node that produced it, the leaf Tensor it was, or ``None`` (no
+    gradient needed); ``None`` altogether once backward has freed the node.
+    ``retains`` is a weak reference to the output Tensor after ``.retain_grad()``.
+    ``grad``, ``pending`` and ``run`` belong to the engine during a backward run.
+    """
+
+    __slots__ = ("op", "next", "retains", "run", "grad", "pending", "__weakref__")
+
+    def __repr__(self) -> str:
+        return f"<node {self.op.describe()}>"
+
+
+#: Nodes are made on the hot path without calling ``Node()``: ``_new_node(Node)``, then the
+#: four slots ``op``, ``next``, ``retains`` and ``run`` set (see :mod:`chainrule.tensor`).
+_new_node = object.__new__
+
+
+def new_node(op: Op, nexts: tuple) -> Node:
+    """A fresh graph node for ``op`` with inputs from ``nexts``."""
+    node = _new_node(Node)
+    node.op, node.next, node.retains, node.run = op, nexts, None, None
+    return node
+
+
 def run_backward(
     root,
     gradient: np.ndarray,
@@ -88,8 +121,8 @@ def run_backward(
 ) -> list | None:
     """Propagate ``gradient`` (dL/d root) through the graph below ``root``.
 
-    Ops run in reverse topological order (Kahn's algorithm on the consumer
-    counts): an op runs once every op that consumed its output has passed its
+    Nodes run in reverse topological order (Kahn's algorithm on the consumer
+    counts): a node runs once every node that consumed its output has passed its
     contribution down, so what it receives is already the sum over all paths.
 
     Parameters
@@ -97,55 +130,55 @@ def run_backward(
     root : Tensor that requires grad.
     gradient : ndarray shaped like ``root``.
     retain_graph : keep every op's cache so backward can run again.
-    capture : ``{id(node): position}``; when given, the gradients reaching those
-        nodes (leaf Tensors or ops) are returned in a list instead of being
+    capture : ``{id(leaf or node): position}``; when given, the gradients reaching
+        those leaf Tensors or nodes are returned in a list instead of being
         accumulated into ``.grad`` (this is :func:`chainrule.grad`).
     hook : called after every op's backward with (op, upstream, input gradients).
     """
     captured = None if capture is None else [None] * len(capture)
-    root_op = root._op
-    if root_op is None:  # backward of a leaf: a pass-through node hands it dL/dL
-        root_op = _LeafRoot()
-        root_op._next = (root,)
+    root_node = root._node
+    if root_node is None:  # backward of a leaf: a pass-through node hands it dL/dL
+        root_node = new_node(_LeafRoot(), (root,))
 
-    # 1. Count, for every op reachable from the root, the edges entering it from above:
-    #    ``op._pending``, with ``op._run = run`` marking it as seen in this run. Iterative
+    # 1. Count, for every node reachable from the root, the edges entering it from above:
+    #    ``node.pending``, with ``node.run = run`` marking it as seen in this run. Iterative
     #    (a chain of a million ops must not hit the recursion limit), and it raises before
     #    anything is computed when a reachable node was freed. Written inline, not as a
     #    function: on a small graph the call and a second stack cost a tenth of the engine.
-    if root_op._next is None:
+    if root_node.next is None:
         raise GraphError(_FREED)
     run = object()
-    root_op._run, root_op._pending = run, 0
-    ready = [root_op]
+    root_node.run, root_node.pending = run, 0
+    ready = [root_node]
     pop, push = ready.pop, ready.append
     while ready:
-        for nxt in pop()._next:
-            if nxt is None or nxt._is_tensor:
+        for nxt in pop().next:
+            if type(nxt) is not Node:  # None, or a leaf Tensor
                 continue
-            if nxt._run is run:
-                nxt._pending += 1
+            if nxt.run is run:
+                nxt.pending += 1
             else:
-                if nxt._next is None:
+                if nxt.next is None:
                     raise GraphError(_FREED)
-                nxt._run, nxt._pending, nxt._grad = run, 1, None
+                nxt.run, nxt.pending, nxt.grad = run, 1, None
                 push(nxt)
 
-    # 2. Run each op once all its consumers have passed their contributions down.
-    root_op._grad = gradient
-    push(root_op)
+    # 2. Run each node once all its consumers have passed their contributions down.
+    root_node.grad = gradient
+    push(root_node)
     while ready:
-        op = pop()
-        upstream = op._grad
-        op._grad = None
-        nexts = op._next
-        if upstream is None:  # nothing reached this op (every consumer returned None)
+        node = pop()
+        upstream = node.grad
+        node.grad = None
+        nexts = node.next
+        op = node.op
+        if upstream is None:  # nothing reached this node (every consumer returned None)
             in_grads = (None,) * len(nexts)
         else:
-            if op._retains is not None:
-                _retain(op, upstream)
-            if captured is not None and id(op) in capture:
-                captured[capture[id(op)]] = upstream
+            if node.retains is not None:
+                _retain(node, upstream)
+            if captured is not None and id(node) in capture:
+                captured[capture[id(node)]] = upstream
             in_grads = op.backward(upstream)
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
@@ -158,7 +191,7 @@ def run_backward(
         for nxt, g in zip(nexts, in_grads):
             if nxt is None:
                 continue
-            if nxt._is_tensor:  # a leaf: check the gradient, then keep it or add it to .grad
+            if type(nxt) is not Node:  # a leaf: check the gradient, then keep it or add it to .grad
                 if g is None:
                     continue
                 data = nxt.data
@@ -190,15 +223,17 @@ def run_backward(
                     nxt.grad = g
                 continue
             if g is not None:
-                previous = nxt._grad
-                nxt._grad = g if previous is None else previous + g
-            pending = nxt._pending - 1
-            nxt._pending = pending
+                previous = nxt.grad
+                nxt.grad = g if previous is None else previous + g
+            pending = nxt.pending - 1
+            nxt.pending = pending
             if not pending:
                 push(nxt)
-        if not retain_graph and _refs(op) > _LONE_OP_REFS:
-            # Someone else still holds this op (the Tensor it made, a hook): drop its cache
-            # now. An op only the engine holds goes, cache and all, when ``op`` is rebound.
+        if not retain_graph and _refs(node) > _LONE_NODE_REFS:
+            # Someone else still holds this node (the Tensor it made): unlink it and drop its
+            # op's cache now. A node only the engine holds goes, op, cache and all, when
+            # ``node`` is rebound.
+            node.next = None
             op.release()
     return captured
 
@@ -213,26 +248,27 @@ _LONE_VIEW_REFS = _refs(np.zeros(1)[None].base)
 #: References to a gradient that only the engine holds, seen at the ownership check in
 #: :func:`run_backward`: measured by :func:`_measure_lone_refs` when this module is imported.
 _LONE_GRAD_REFS = 0
-#: References to an op that only the engine holds once it has run, seen at the release check
-#: in :func:`run_backward`: measured by :func:`_measure_lone_op_refs` (until then, release all).
-_LONE_OP_REFS = -1
+#: References to a node that only the engine holds once it has run, seen at the release check
+#: in :func:`run_backward`: measured by :func:`_measure_lone_node_refs` (until then, release all).
+_LONE_NODE_REFS = -1
 
 
 class _ProbeLeaf:
     """A stand-in Tensor for the probes below (the engine reads only these attributes)."""
 
-    __slots__ = ("data", "grad", "_op")
-    _is_tensor = True
+    __slots__ = ("data", "grad", "_node")
 
 
 def _probe_graph(*ops: Op) -> tuple[_ProbeLeaf, _ProbeLeaf]:
-    """A root over a chain ``ops[0] -> ops[1] -> ... -> leaf``; only each op's consumer holds it."""
+    """A root over a chain of nodes for ``ops[0] -> ops[1] -> ... -> leaf``; only each node's
+    consumer holds it."""
     leaf = _ProbeLeaf()
-    leaf.data, leaf.grad, leaf._op = np.zeros(1), None, None
+    leaf.data, leaf.grad, leaf._node = np.zeros(1), None, None
+    below = leaf
+    for op in reversed(ops):
+        below = new_node(op, (below,))
     root = _ProbeLeaf()
-    root._op = ops[0]
-    for op, below in zip(ops, (*ops[1:], leaf)):
-        op._next = (below,)
+    root._node = below
     return root, leaf
 
 
@@ -271,16 +307,16 @@ def _measure_lone_refs() -> int:
 _LONE_GRAD_REFS = _measure_lone_refs()
 
 
-def _measure_lone_op_refs() -> int:
-    """The reference count, at the release check, of an op that nothing outside the engine holds.
+def _measure_lone_node_refs() -> int:
+    """The reference count, at the release check, of a node that nothing outside the engine holds.
 
-    Measured as :func:`_measure_lone_refs` is: a two-op graph whose top op is held (as a
-    Tensor the caller keeps holds its op) and whose middle op is not; the smallest
-    threshold at which the engine still releases the held op but leaves the middle one
-    to die with its last reference. Anything that holds an op adds to its count, so a
-    held op is always released; with no reference counts every op is.
+    Measured as :func:`_measure_lone_refs` is: a two-node graph whose top node is held (as
+    a Tensor the caller keeps holds its node) and whose middle node is not; the smallest
+    threshold at which the engine still releases the held node but leaves the middle one
+    to die with its last reference. Anything that holds a node adds to its count, so a
+    held node is always released; with no reference counts every node is.
     """
-    global _LONE_OP_REFS
+    global _LONE_NODE_REFS
     if not hasattr(sys, "getrefcount"):
         return -1
     released: list = []
@@ -300,8 +336,8 @@ def _measure_lone_op_refs() -> int:
         pass
 
     for threshold in range(1, 16):
-        _LONE_OP_REFS = threshold
-        root, _ = _probe_graph(Top(), Pass())  # root holds Top; only Top holds Pass
+        _LONE_NODE_REFS = threshold
+        root, _ = _probe_graph(Top(), Pass())  # root holds Top's node; only that node holds Pass's
         released.clear()
         run_backward(root, np.ones(1))
         if released == [Top]:
@@ -309,11 +345,11 @@ def _measure_lone_op_refs() -> int:
     return -1
 
 
-_LONE_OP_REFS = _measure_lone_op_refs()
+_LONE_NODE_REFS = _measure_lone_node_refs()
 
 
-def _retain(op, upstream: np.ndarray) -> None:
-    tensor = op._retains()
+def _retain(node: Node, upstream: np.ndarray) -> None:
+    tensor = node.retains()
     if tensor is not None:
         tensor.grad = upstream.copy() if tensor.grad is None else tensor.grad + upstream
 
@@ -346,7 +382,7 @@ def grad(
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise GraphError(f"grad: input {i} does not require grad")
-        capture[id(t) if t._op is None else id(t._op)] = i
+        capture[id(t) if t._node is None else id(t._node)] = i
     gradient = _initial_gradient(outputs, grad_outputs)
     return tuple(run_backward(outputs, gradient, retain_graph, capture=capture))
 

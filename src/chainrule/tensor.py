@@ -1,9 +1,10 @@
 """``Tensor``: a NumPy array that remembers which op made it (define-by-run).
 
 Every operation on a Tensor runs the op's ``forward`` on the arrays at once
-and, when some input requires a gradient and recording is on, links the op
-into the graph (``op._next``). ``Tensor.backward`` hands the graph to the
-engine in :mod:`chainrule.graph`.
+and, when some input requires a gradient and recording is on, records it as a
+graph node (:class:`chainrule.graph.Node`: the op and where its inputs came
+from). ``Tensor.backward`` hands the graph to the engine in
+:mod:`chainrule.graph`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from . import ops
 from .errors import DTypeError
-from .graph import _initial_gradient, grad_recording, run_backward
+from .graph import Node, _initial_gradient, _new_node, grad_recording, new_node, run_backward
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
 
@@ -39,9 +40,8 @@ class Tensor:
     dtype : optional dtype to convert ``data`` to.
     """
 
-    __slots__ = ("data", "grad", "_req", "_op", "__weakref__")
+    __slots__ = ("data", "grad", "_req", "_node", "__weakref__")
     __array_ufunc__ = None  # ``ndarray + Tensor`` calls Tensor.__radd__ and gives a Tensor
-    _is_tensor = True
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -52,7 +52,7 @@ class Tensor:
         self.data = data
         self.grad: np.ndarray | None = None
         self._req = bool(requires_grad)
-        self._op = None
+        self._node = None  # the graph node that made this tensor; None for a leaf
 
     # -- attributes ------------------------------------------------------------------
     @property
@@ -61,7 +61,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if self._op is not None and not value:
+        if self._node is not None and not value:
             raise DTypeError("requires_grad can only be switched off on a leaf; use .detach()")
         if value:
             _check_differentiable(self.data)
@@ -74,12 +74,12 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user, not by an op."""
-        return self._op is None
+        return self._node is None
 
     @property
     def op(self):
         """The op that produced this tensor (``None`` for a leaf)."""
-        return self._op
+        return None if self._node is None else self._node.op
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -121,8 +121,8 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
-        if self._op is not None:
-            self._op._retains = weakref.ref(self)
+        if self._node is not None:
+            self._node.retains = weakref.ref(self)
 
     def astype(self, dtype) -> Tensor:
         """A copy in another dtype (outside the graph, like ``detach``)."""
@@ -142,8 +142,8 @@ class Tensor:
         extra = ""
         if self.data.dtype != np.float64:
             extra += f", dtype={self.data.dtype}"
-        if self._op is not None:
-            extra += f", op={type(self._op).__name__}"
+        if self._node is not None:
+            extra += f", op={type(self._node.op).__name__}"
         elif self._req:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -363,7 +363,7 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
         if isinstance(x, Tensor):
             datas.append(x.data)
             if x._req:
-                nexts.append(x if x._op is None else x._op)
+                nexts.append(x if x._node is None else x._node)
                 needs.append(True)
                 recording = True
                 continue
@@ -372,9 +372,8 @@ def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
         nexts.append(None)
         needs.append(False)
     if recording and grad_recording():
-        op._next = tuple(nexts)
         op.needs_input_grad = tuple(needs)
-        return _result(op.forward(*datas), op)
+        return _result(op.forward(*datas), new_node(op, tuple(nexts)))
     op.needs_input_grad = (False,) * len(datas)
     return _result(op.forward(*datas), None)
 
@@ -383,21 +382,26 @@ def apply1(op: ops.Op, x: Any) -> Tensor:
     """:func:`apply_op` for one input (the hot path of unary Tensor methods)."""
     if isinstance(x, Tensor):
         if x._req and grad_recording():
-            op._next = (x if x._op is None else x._op,)
             op.needs_input_grad = _NEEDS_ONE
             out = op.forward(x.data)
+            # Inlined new_node(op, ...) and _result(out, node): this runs once per op, so every
+            # call saved counts.
+            node = _new_node(Node)
+            node.op = op
+            node.next = (x if x._node is None else x._node,)
+            node.retains = None
+            node.run = None
         else:
             op.needs_input_grad = _NEEDS_NONE
-            out, op = op.forward(x.data), None
+            out, node = op.forward(x.data), None
     else:
         op.needs_input_grad = _NEEDS_NONE
-        out, op = op.forward(_plain(x)), None
-    # Inlined _result(out, op): this runs once per op, so every call saved counts.
+        out, node = op.forward(_plain(x)), None
     result = _new_tensor(Tensor)
     result.data = out if type(out) is np.ndarray else np.asarray(out)
     result.grad = None
-    result._req = op is not None
-    result._op = op
+    result._req = node is not None
+    result._node = node
     return result
 
 
@@ -407,28 +411,32 @@ def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
         da, na = a, None
     elif isinstance(a, Tensor):
         da = a.data
-        na = (a if a._op is None else a._op) if a._req else None
+        na = (a if a._node is None else a._node) if a._req else None
     else:
         da, na = _plain(a), None
     if type(b) is np.ndarray:  # first: a failed isinstance costs more than this test
         db, nb = b, None
     elif isinstance(b, Tensor):
         db = b.data
-        nb = (b if b._op is None else b._op) if b._req else None
+        nb = (b if b._node is None else b._node) if b._req else None
     else:
         db, nb = _plain(b), None
     if (na is not None or nb is not None) and grad_recording():
-        op._next = (na, nb)
         op.needs_input_grad = _NEEDS_TWO[(na is not None) + 2 * (nb is not None)]
         out = op.forward(da, db)
+        node = _new_node(Node)
+        node.op = op
+        node.next = (na, nb)
+        node.retains = None
+        node.run = None
     else:
         op.needs_input_grad = _NEEDS_TWO[0]
-        out, op = op.forward(da, db), None
+        out, node = op.forward(da, db), None
     result = _new_tensor(Tensor)
     result.data = out if type(out) is np.ndarray else np.asarray(out)
     result.grad = None
-    result._req = op is not None
-    result._op = op
+    result._req = node is not None
+    result._node = node
     return result
 
 
@@ -438,35 +446,39 @@ def apply3(op: ops.Op, a: Any, b: Any, c: Any) -> Tensor:
         da, na = a, None
     elif isinstance(a, Tensor):
         da = a.data
-        na = (a if a._op is None else a._op) if a._req else None
+        na = (a if a._node is None else a._node) if a._req else None
     else:
         da, na = _plain(a), None
     if type(b) is np.ndarray:  # first: a failed isinstance costs more than this test
         db, nb = b, None
     elif isinstance(b, Tensor):
         db = b.data
-        nb = (b if b._op is None else b._op) if b._req else None
+        nb = (b if b._node is None else b._node) if b._req else None
     else:
         db, nb = _plain(b), None
     if type(c) is np.ndarray:  # first: a failed isinstance costs more than this test
         dc, nc = c, None
     elif isinstance(c, Tensor):
         dc = c.data
-        nc = (c if c._op is None else c._op) if c._req else None
+        nc = (c if c._node is None else c._node) if c._req else None
     else:
         dc, nc = _plain(c), None
     if (na is not None or nb is not None or nc is not None) and grad_recording():
-        op._next = (na, nb, nc)
         op.needs_input_grad = _NEEDS_THREE[(na is not None) + 2 * (nb is not None) + 4 * (nc is not None)]
         out = op.forward(da, db, dc)
+        node = _new_node(Node)
+        node.op = op
+        node.next = (na, nb, nc)
+        node.retains = None
+        node.run = None
     else:
         op.needs_input_grad = _NEEDS_THREE[0]
-        out, op = op.forward(da, db, dc), None
+        out, node = op.forward(da, db, dc), None
     result = _new_tensor(Tensor)
     result.data = out if type(out) is np.ndarray else np.asarray(out)
     result.grad = None
-    result._req = op is not None
-    result._op = op
+    result._req = node is not None
+    result._node = node
     return result
 
 
@@ -483,11 +495,11 @@ def _plain(x: Any) -> Any:
     return np.asarray(x) if isinstance(x, (list, tuple)) else x
 
 
-def _result(out: Any, op: ops.Op | None) -> Tensor:
-    """Wrap an op's output; ``op`` is the node that made it, or None outside the graph."""
+def _result(out: Any, node: Node | None) -> Tensor:
+    """Wrap an op's output; ``node`` is the graph node that made it, or None outside the graph."""
     result = Tensor.__new__(Tensor)
     result.data = out if type(out) is np.ndarray else np.asarray(out)
     result.grad = None
-    result._req = op is not None
-    result._op = op
+    result._req = node is not None
+    result._node = node
     return result

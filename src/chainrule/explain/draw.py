@@ -71,10 +71,10 @@ def draw(tensor: Tensor, names: dict[str, Any] | None = None) -> Drawing:
     leaves: dict[int, str] = {}
     for label, t in (names or {}).items():
         if isinstance(t, Tensor):
-            if t._op is None:
+            if t.op is None:
                 leaves[id(t)] = label
             else:
-                by_id[id(t._op)] = label
+                by_id[id(t.op)] = label
     graph, _ = graph_from_tensor(tensor, inputs=leaves, names=by_id)
     return Drawing(graph, title="")
 
@@ -83,7 +83,7 @@ def tensor_mimebundle(tensor: Tensor, include=None, exclude=None) -> dict:
     """What a notebook shows for a Tensor: its repr, and its graph when it has one."""
     text = repr(tensor)
     bundle = {"text/plain": text}
-    if tensor._op is not None:
+    if tensor.op is not None:
         from .render_html import escape, graph_svg
 
         svg = graph_svg(draw(tensor).graph)

@@ -5,7 +5,7 @@ intermediate or the output, with its value and, after backward, its gradient) an
 nodes (:class:`Node`: one application of an op, the lecture's "independent block"),
 joined by forward edges ``input var -> op -> output var``. It is built either while an
 expression runs (:class:`GraphBuilder`) or afterwards from any Tensor's graph
-(:func:`graph_from_tensor`), by following each op's ``_next`` links.
+(:func:`graph_from_tensor`), by following each graph node's ``next`` links.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..graph import Node as GraphNode
 from ..tensor import Tensor
 from .notation import LATEX, UNICODE, fmt_value
 from .parse import Sink
@@ -235,7 +236,7 @@ def _cached_operand(op, position: int):
 
 def _replay(op, values):
     """Re-run a pure op's forward on a copy, to show an intermediate value; None if unknown."""
-    if not isinstance(op, _PURE) or any(v is None for v in values) or op._next is None:
+    if not isinstance(op, _PURE) or any(v is None for v in values):
         return None
     clone = copy.copy(op)
     try:
@@ -252,7 +253,7 @@ def graph_from_tensor(
     names: dict[int, str] | None = None,
     reserved: set[str] | None = None,
 ) -> tuple[Graph, dict[int, int]]:
-    """The graph that produced ``root``, found by following each op's ``_next`` links.
+    """The graph that produced ``root``, found by following each graph node's ``next`` links.
 
     Parameters
     ----------
@@ -282,49 +283,48 @@ def graph_from_tensor(
                 leaf_vars[key] = builder.leaf(t, names.get(key))
         return leaf_vars[key]
 
-    if root._op is None:
+    root_node = root._node
+    if root_node is None:
         out = leaf_var(root)
         return builder.finish(out, notes), {}
-    # every op reachable from the root, in a topological (forward) order
-    order: list = []
-    seen = {id(root._op)}
-    stack = [(root._op, False)]
+    # every graph node reachable from the root, in a topological (forward) order
+    order: list[GraphNode] = []
+    seen = {id(root_node)}
+    stack = [(root_node, False)]
     freed = False
     while stack:
-        op, done = stack.pop()
+        node, done = stack.pop()
         if done:
-            order.append(op)
+            order.append(node)
             continue
-        stack.append((op, True))
-        for nxt in op._next or ():
-            if nxt is None or getattr(nxt, "_is_tensor", False):
-                continue
-            if id(nxt) not in seen:
+        stack.append((node, True))
+        for nxt in node.next or ():
+            if type(nxt) is GraphNode and id(nxt) not in seen:
                 seen.add(id(nxt))
                 stack.append((nxt, False))
-        freed = freed or op._next is None
-    if outputs and all(id(op) in outputs for op in order):
-        order.sort(key=lambda o: outputs[id(o)][0])
+        freed = freed or node.next is None
+    if outputs and all(id(node.op) in outputs for node in order):
+        order.sort(key=lambda n: outputs[id(n.op)][0])
     if freed:
         notes.append("part of this graph was freed by an earlier backward (pass retain_graph=True to keep it)")
-    out_var: dict[int, int] = {}
-    for op in order:
-        if op._next is None:  # freed by backward: what made it is gone, so it is drawn as a leaf
-            value = outputs[id(op)][1].data if id(op) in outputs else (root.data if op is root._op else None)
-            v = builder._var(names.get(id(op)), "leaf", value, named=id(op) in names)
-            out_var[id(op)] = v
+    out_var: dict[int, int] = {}  # id(node) -> variable
+    for node in order:
+        op = node.op
+        if node.next is None:  # freed by backward: what made it is gone, so it is drawn as a leaf
+            value = outputs[id(op)][1].data if id(op) in outputs else (root.data if node is root_node else None)
+            out_var[id(node)] = builder._var(names.get(id(op)), "leaf", value, named=id(op) in names)
             continue
         in_vars = []
-        for pos, nxt in enumerate(op._next or ()):
+        for pos, nxt in enumerate(node.next):
             if nxt is None:
                 in_vars.append(builder.constant(_cached_operand(op, pos)))
-            elif getattr(nxt, "_is_tensor", False):
-                in_vars.append(leaf_var(nxt))
-            else:
+            elif type(nxt) is GraphNode:
                 in_vars.append(out_var[id(nxt)])
+            else:
+                in_vars.append(leaf_var(nxt))
         if id(op) in outputs:
             value, known = outputs[id(op)][1].data, True
-        elif op is root._op:
+        elif node is root_node:
             value, known = root.data, True
         else:
             value = _replay(op, [builder.vars[i].value for i in in_vars])
@@ -332,6 +332,6 @@ def graph_from_tensor(
         v = builder.op(op, in_vars, value, names.get(id(op)), value_known=known)
         if not known:
             builder.vars[v].value = None
-        out_var[id(op)] = v
-    graph = builder.finish(out_var[id(root._op)], notes)
+        out_var[id(node)] = v
+    graph = builder.finish(out_var[id(root_node)], notes)
     return graph, {id(n.op): n.index for n in graph.nodes}

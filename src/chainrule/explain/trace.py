@@ -268,7 +268,7 @@ def name(tensor: Tensor, label: str) -> Tensor:
     """
     rec = getattr(_active, "recorder", None)
     if rec is not None and isinstance(tensor, Tensor):
-        key = id(tensor._op) if tensor._op is not None else id(tensor)
+        key = id(tensor.op) if tensor.op is not None else id(tensor)
         rec.names[key] = str(label)
         rec.keep.append(tensor)
     return tensor
@@ -285,7 +285,7 @@ class _Recorder:
 
     def _profile(self, frame, event, arg):
         if event == "return" and isinstance(arg, Tensor):
-            op = arg._op
+            op = arg.op
             if op is not None and id(op) not in self.outputs:
                 self.outputs[id(op)] = (len(self.outputs), arg)
 
@@ -472,7 +472,7 @@ def _finish(source, kind, graph: Graph, root: Tensor, tensors: dict[str, Tensor]
         steps.append(step)
 
     gradients: dict[str, np.ndarray] = {}
-    if root._op is not None and root.requires_grad:
+    if root.op is not None and root.requires_grad:
         capture = {id(tensors[n]): k for k, n in enumerate(names)}
         with np.errstate(all="ignore"):  # log(0) and the like: the trace shows inf and nan as they are
             captured = run_backward(root, seed.astype(root.data.dtype), retain_graph=False, capture=capture,

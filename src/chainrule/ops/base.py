@@ -118,12 +118,9 @@ class Op:
     gradient; by hand it is always true. Ops may use it to skip work.
     """
 
-    # Graph bookkeeping lives in slots (set by the graph, never by the op itself);
-    # subclasses that declare no __slots__ get a __dict__ for their parameters and cache.
-    __slots__ = ("_next", "_grad", "_pending", "__weakref__")
-    _run = None  # marks the backward run that last counted this node
-    _is_tensor = False  # graph nodes are ops or leaf Tensors; this tells them apart fast
-    _retains = None  # weak reference to the output Tensor after .retain_grad()
+    # The graph's bookkeeping lives in its nodes (chainrule.graph.Node), not here; subclasses
+    # that declare no __slots__ get a __dict__ for their parameters and cache.
+    __slots__ = ("__weakref__",)
     #: Per input, whether backward must compute its gradient. The graph sets a tuple on
     #: the instance before ``forward``; by hand every input needs one.
     needs_input_grad = ALL_INPUTS
@@ -159,13 +156,13 @@ class Op:
         """Drop the cache (called by the graph after backward unless ``retain_graph``).
 
         Clears everything the op stored on itself (its parameters too: a released
-        node cannot run again) and unlinks it, so the arrays it held can be freed.
+        op cannot run again), so the arrays it held can be freed; the graph unlinks
+        its node.
         """
         try:
             self.__dict__.clear()
         except AttributeError:  # a user's op with __slots__ keeps its cache until collected
             pass
-        self._next = None
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any):
