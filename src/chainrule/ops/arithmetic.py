@@ -42,8 +42,9 @@ class Add(Op):
             out = a + b
         except ValueError:
             raise broadcast_error(self, a, b) from None
-        self.a_shape = a.shape if type(a) is np.ndarray else shape_of(a)
-        self.b_shape = b.shape if type(b) is np.ndarray else shape_of(b)
+        need = self.needs_input_grad  # keep only the shapes backward will sum back to
+        self.a_shape = (a.shape if type(a) is np.ndarray else shape_of(a)) if need[0] else None
+        self.b_shape = (b.shape if type(b) is np.ndarray else shape_of(b)) if need[1] else None
         return out
 
     def backward(self, upstream):
@@ -64,8 +65,9 @@ class Sub(Op):
             out = a - b
         except ValueError:
             raise broadcast_error(self, a, b) from None
-        self.a_shape = a.shape if type(a) is np.ndarray else shape_of(a)
-        self.b_shape = b.shape if type(b) is np.ndarray else shape_of(b)
+        need = self.needs_input_grad  # keep only the shapes backward will sum back to
+        self.a_shape = (a.shape if type(a) is np.ndarray else shape_of(a)) if need[0] else None
+        self.b_shape = (b.shape if type(b) is np.ndarray else shape_of(b)) if need[1] else None
         return out
 
     def backward(self, upstream):
@@ -92,8 +94,8 @@ class Mul(Op):
     def backward(self, upstream):
         need, a, b = self.needs_input_grad, self.a, self.b
         return (
-            unbroadcast(upstream * b, shape_of(a)) if need[0] else None,
-            unbroadcast(upstream * a, shape_of(b)) if need[1] else None,
+            unbroadcast(upstream * b, a.shape if type(a) is np.ndarray else shape_of(a)) if need[0] else None,
+            unbroadcast(upstream * a, b.shape if type(b) is np.ndarray else shape_of(b)) if need[1] else None,
         )
 
 
