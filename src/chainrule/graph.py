@@ -215,8 +215,8 @@ def run_backward(
                     # view of an array that someone else holds. Otherwise it keeps a copy.
                     # Written inline, not as a function: it runs for every leaf of every step.
                     _refs(g) > _LONE_GRAD_REFS
-                    or not g.flags.writeable
-                    or (g.base is not None and _refs(g.base) > _LONE_VIEW_REFS)
+                    or not (flags := g.flags).writeable
+                    or (not flags.owndata and _refs(g.base) > _LONE_VIEW_REFS)  # a view: who holds its base?
                 ):
                     nxt.grad = g.copy()
                 else:
