@@ -122,7 +122,7 @@ def test_cache_is_dropped_even_while_the_output_tensor_lives():
 
 def test_backward_frees_ops_no_one_holds_and_releases_the_ones_held():
     x = tensor(np.ones(3), requires_grad=True)
-    h = x.exp()  # the caller keeps h, so its op must be released (cache dropped, unlinked)
+    h = x.exp()  # the caller keeps h, so its node must be released (op cache dropped, unlinked)
     mid = h * 2.0
     mid_op = weakref.ref(mid.op)
     loss = mid.tanh().sum()
@@ -137,7 +137,18 @@ def test_backward_frees_ops_no_one_holds_and_releases_the_ones_held():
     with pytest.raises(cr.GraphError, match="already freed"):
         (h * 1).sum().backward()
     with pytest.raises(cr.GraphError, match="already freed"):
-        loss.backward()  # the root's op is held by loss: released too
+        loss.backward()  # the root's node is held by loss: released too
+
+
+def test_backward_drops_the_cache_of_an_op_held_without_its_tensor():
+    """Holding only ``t.op`` (as a drawing of the graph does) must not keep its cache alive."""
+    x = tensor(np.ones(5), requires_grad=True)
+    h = x * x
+    op = h.op
+    y = h.sum()
+    del h
+    y.backward()
+    assert not vars(op)  # its cache (a, b) is gone
 
 
 def test_retain_graph_keeps_the_cache():

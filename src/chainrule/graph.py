@@ -133,12 +133,14 @@ def run_backward(
     capture : ``{id(leaf or node): position}``; when given, the gradients reaching
         those leaf Tensors or nodes are returned in a list instead of being
         accumulated into ``.grad`` (this is :func:`chainrule.grad`).
-    hook : called after every op's backward with (op, upstream, input gradients).
+    hook : called after every op's backward with (op, upstream, input gradients); not
+        for the pass-through node of a backward called on a leaf.
     """
     captured = None if capture is None else [None] * len(capture)
     root_node = root._node
     if root_node is None:  # backward of a leaf: a pass-through node hands it dL/dL
         root_node = new_node(_LeafRoot(), (root,))
+        hook = None  # the hook sees the graph's ops; this one is the engine's own
 
     # 1. Count, for every node reachable from the root, the edges entering it from above:
     #    ``node.pending``, with ``node.run = run`` marking it as seen in this run. Iterative
@@ -229,10 +231,10 @@ def run_backward(
             nxt.pending = pending
             if not pending:
                 push(nxt)
-        if not retain_graph and _refs(node) > _LONE_NODE_REFS:
-            # Someone else still holds this node (the Tensor it made): unlink it and drop its
-            # op's cache now. A node only the engine holds goes, op, cache and all, when
-            # ``node`` is rebound.
+        if not retain_graph and (_refs(node) > _LONE_NODE_REFS or _refs(op) > _LONE_OP_REFS):
+            # Someone else still holds this node (the Tensor it made) or its op (``Tensor.op``,
+            # a drawing of the graph): unlink the node and drop the op's cache now. A node and
+            # op that only the engine holds go, cache and all, when ``node`` is rebound.
             node.next = None
             op.release()
     return captured
@@ -248,9 +250,11 @@ _LONE_VIEW_REFS = _refs(np.zeros(1)[None].base)
 #: References to a gradient that only the engine holds, seen at the ownership check in
 #: :func:`run_backward`: measured by :func:`_measure_lone_refs` when this module is imported.
 _LONE_GRAD_REFS = 0
-#: References to a node that only the engine holds once it has run, seen at the release check
-#: in :func:`run_backward`: measured by :func:`_measure_lone_node_refs` (until then, release all).
+#: References to a node, and to its op, that only the engine holds once it has run, seen at
+#: the release check in :func:`run_backward`: measured by :func:`_measure_lone_node_refs` and
+#: :func:`_measure_lone_op_refs` (until then, every node is released).
 _LONE_NODE_REFS = -1
+_LONE_OP_REFS = 1 << 30
 
 
 class _ProbeLeaf:
@@ -307,6 +311,34 @@ def _measure_lone_refs() -> int:
 _LONE_GRAD_REFS = _measure_lone_refs()
 
 
+class _ProbePass(Op):
+    """A pass-through op for the release probes below; it notes when it is released."""
+
+    released: list = []
+
+    def forward(self, x):
+        return x
+
+    def backward(self, upstream):
+        return (upstream,)
+
+    def release(self):
+        self.released.append(type(self))
+        super().release()
+
+
+class _ProbeTop(_ProbePass):
+    pass
+
+
+def _released_in_probe() -> list:
+    """Run backward on a root that holds the top node; only that node holds the middle one."""
+    _ProbePass.released = []
+    root, _ = _probe_graph(_ProbeTop(), _ProbePass())
+    run_backward(root, np.ones(1))
+    return _ProbePass.released
+
+
 def _measure_lone_node_refs() -> int:
     """The reference count, at the release check, of a node that nothing outside the engine holds.
 
@@ -314,38 +346,41 @@ def _measure_lone_node_refs() -> int:
     a Tensor the caller keeps holds its node) and whose middle node is not; the smallest
     threshold at which the engine still releases the held node but leaves the middle one
     to die with its last reference. Anything that holds a node adds to its count, so a
-    held node is always released; with no reference counts every node is.
+    held node is always released; with no reference counts every node is. (Measured while
+    the op threshold is out of reach, so only the nodes' counts decide.)
     """
     global _LONE_NODE_REFS
     if not hasattr(sys, "getrefcount"):
         return -1
-    released: list = []
-
-    class Pass(Op):
-        def forward(self, x):
-            return x
-
-        def backward(self, upstream):
-            return (upstream,)
-
-        def release(self):
-            released.append(type(self))
-            super().release()
-
-    class Top(Pass):
-        pass
-
     for threshold in range(1, 16):
         _LONE_NODE_REFS = threshold
-        root, _ = _probe_graph(Top(), Pass())  # root holds Top's node; only that node holds Pass's
-        released.clear()
-        run_backward(root, np.ones(1))
-        if released == [Top]:
+        if _released_in_probe() == [_ProbeTop]:
             return threshold
     return -1
 
 
 _LONE_NODE_REFS = _measure_lone_node_refs()
+
+
+def _measure_lone_op_refs() -> int:
+    """The reference count, at the release check, of an op that nothing outside the engine holds.
+
+    The same two-node graph, with the node threshold known: the smallest threshold at
+    which the middle node's op, held by nothing but its node, is left to die with it.
+    Anything else that holds an op (``Tensor.op`` kept by the caller, a drawing of the
+    graph) adds to its count, so its cache is dropped even when its node is not held.
+    """
+    global _LONE_OP_REFS
+    if not hasattr(sys, "getrefcount"):
+        return -1
+    for threshold in range(1, 16):
+        _LONE_OP_REFS = threshold
+        if _released_in_probe() == [_ProbeTop]:
+            return threshold
+    return -1
+
+
+_LONE_OP_REFS = _measure_lone_op_refs()
 
 
 def _retain(node: Node, upstream: np.ndarray) -> None:

@@ -153,7 +153,9 @@ class Op:
         return {}
 
     def release(self) -> None:
-        """Drop the cache (called by the graph after backward unless ``retain_graph``).
+        """Drop the cache (called by the graph after backward unless ``retain_graph``, for
+        every op that someone besides the graph still holds; the others go, cache and all,
+        with their last reference).
 
         Clears everything the op stored on itself (its parameters too: a released
         op cannot run again), so the arrays it held can be freed; the graph unlinks
