@@ -248,11 +248,11 @@ _ndarray = np.ndarray
 #: References to the base of a view that nothing but the view holds (measured, not assumed).
 _LONE_VIEW_REFS = _refs(np.zeros(1)[None].base)
 #: References to a gradient that only the engine holds, seen at the ownership check in
-#: :func:`run_backward`: measured by :func:`_measure_lone_refs` when this module is imported.
+#: :func:`run_backward`: measured by :func:`_smallest_threshold` when this module is imported.
 _LONE_GRAD_REFS = 0
 #: References to a node, and to its op, that only the engine holds once it has run, seen at
-#: the release check in :func:`run_backward`: measured by :func:`_measure_lone_node_refs` and
-#: :func:`_measure_lone_op_refs` (until then, every node is released).
+#: the release check in :func:`run_backward`: measured by :func:`_smallest_threshold` (until
+#: then, every node is released).
 _LONE_NODE_REFS = -1
 _LONE_OP_REFS = 1 << 30
 
@@ -276,43 +276,46 @@ def _probe_graph(*ops: Op) -> tuple[_ProbeLeaf, _ProbeLeaf]:
     return root, leaf
 
 
-def _measure_lone_refs() -> int:
-    """The reference count of a gradient nothing else holds, as the ownership check sees it.
+def _smallest_threshold(name: str, holds: Callable[[], bool]) -> int:
+    """The smallest value, 1 to 15, of the module global ``name`` at which ``holds()`` is true.
 
-    Runs the real engine on a one-op graph whose backward returns a fresh array and
-    keeps nothing, with ever larger thresholds, and returns the smallest one at which
-    the leaf keeps that array. Measured rather than assumed, so a different Python
-    (which may count references on its stack differently) gets its own number; with
-    no reference counts at all, nothing is kept and every first gradient is copied.
+    The reference counts the engine compares against are measured by running it on probe
+    graphs, not assumed, so a different Python (which may count references on its stack
+    differently) gets its own numbers. Without reference counts it returns -1: every first
+    gradient is then copied and every node released.
     """
-    global _LONE_GRAD_REFS
     if not hasattr(sys, "getrefcount"):
         return -1
-    returned: list[int] = []
-
-    class Fresh(Op):
-        def forward(self, x):
-            return x
-
-        def backward(self, upstream):
-            g = np.zeros(1)
-            returned.append(id(g))
-            return (g,)
-
     for threshold in range(1, 16):
-        _LONE_GRAD_REFS = threshold
-        root, leaf = _probe_graph(Fresh())
-        run_backward(root, np.ones(1))
-        if id(leaf.grad) == returned[-1]:
+        globals()[name] = threshold
+        if holds():
             return threshold
     return -1
 
 
-_LONE_GRAD_REFS = _measure_lone_refs()
+class _ProbeFresh(Op):
+    """A probe op whose backward returns a fresh array that nothing else holds."""
+
+    returned: list = []  # id of the last array returned
+
+    def forward(self, x):
+        return x
+
+    def backward(self, upstream):
+        g = np.zeros(1)
+        self.returned[:] = [id(g)]
+        return (g,)
+
+
+def _leaf_keeps_a_fresh_gradient() -> bool:
+    """Does the leaf of a one-op graph keep the array its op returned, rather than a copy?"""
+    root, leaf = _probe_graph(_ProbeFresh())
+    run_backward(root, np.ones(1))
+    return [id(leaf.grad)] == _ProbeFresh.returned
 
 
 class _ProbePass(Op):
-    """A pass-through op for the release probes below; it notes when it is released."""
+    """A pass-through probe op; it notes when it is released."""
 
     released: list = []
 
@@ -331,56 +334,23 @@ class _ProbeTop(_ProbePass):
     pass
 
 
-def _released_in_probe() -> list:
-    """Run backward on a root that holds the top node; only that node holds the middle one."""
+def _only_the_held_node_is_released() -> bool:
+    """Run backward on a root that holds the top node, while only that node holds the middle
+    one: is the top op released and the middle one left to die with its node?"""
     _ProbePass.released = []
     root, _ = _probe_graph(_ProbeTop(), _ProbePass())
     run_backward(root, np.ones(1))
-    return _ProbePass.released
+    return _ProbePass.released == [_ProbeTop]
 
 
-def _measure_lone_node_refs() -> int:
-    """The reference count, at the release check, of a node that nothing outside the engine holds.
-
-    Measured as :func:`_measure_lone_refs` is: a two-node graph whose top node is held (as
-    a Tensor the caller keeps holds its node) and whose middle node is not; the smallest
-    threshold at which the engine still releases the held node but leaves the middle one
-    to die with its last reference. Anything that holds a node adds to its count, so a
-    held node is always released; with no reference counts every node is. (Measured while
-    the op threshold is out of reach, so only the nodes' counts decide.)
-    """
-    global _LONE_NODE_REFS
-    if not hasattr(sys, "getrefcount"):
-        return -1
-    for threshold in range(1, 16):
-        _LONE_NODE_REFS = threshold
-        if _released_in_probe() == [_ProbeTop]:
-            return threshold
-    return -1
-
-
-_LONE_NODE_REFS = _measure_lone_node_refs()
-
-
-def _measure_lone_op_refs() -> int:
-    """The reference count, at the release check, of an op that nothing outside the engine holds.
-
-    The same two-node graph, with the node threshold known: the smallest threshold at
-    which the middle node's op, held by nothing but its node, is left to die with it.
-    Anything else that holds an op (``Tensor.op`` kept by the caller, a drawing of the
-    graph) adds to its count, so its cache is dropped even when its node is not held.
-    """
-    global _LONE_OP_REFS
-    if not hasattr(sys, "getrefcount"):
-        return -1
-    for threshold in range(1, 16):
-        _LONE_OP_REFS = threshold
-        if _released_in_probe() == [_ProbeTop]:
-            return threshold
-    return -1
-
-
-_LONE_OP_REFS = _measure_lone_op_refs()
+# The smallest count at which the leaf keeps a gradient that nothing else holds.
+_LONE_GRAD_REFS = _smallest_threshold("_LONE_GRAD_REFS", _leaf_keeps_a_fresh_gradient)
+# A held node must be released and a lone one left alone: measured while the op threshold is
+# out of reach, so that only the nodes' counts decide; then the op threshold, the same way,
+# so that an op held by nothing but its node dies with it, while one held elsewhere
+# (``Tensor.op`` kept by the caller, a drawing of the graph) has its cache dropped.
+_LONE_NODE_REFS = _smallest_threshold("_LONE_NODE_REFS", _only_the_held_node_is_released)
+_LONE_OP_REFS = _smallest_threshold("_LONE_OP_REFS", _only_the_held_node_is_released)
 
 
 def _retain(node: Node, upstream: np.ndarray) -> None:
