@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ops
 from .errors import DTypeError
-from .graph import Node, _initial_gradient, _new_node, grad_recording, new_node, run_backward
+from .graph import Node, _initial_gradient, grad_recording, new_node, run_backward
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
 
@@ -386,7 +386,7 @@ def apply1(op: ops.Op, x: Any) -> Tensor:
             out = op.forward(x.data)
             # Inlined new_node(op, ...) and _result(out, node): this runs once per op, so every
             # call saved counts.
-            node = _new_node(Node)
+            node = Node()
             node.op = op
             node.next = (x if x._node is None else x._node,)
             node.retains = None
@@ -424,7 +424,7 @@ def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
     if (na is not None or nb is not None) and grad_recording():
         op.needs_input_grad = _NEEDS_TWO[(na is not None) + 2 * (nb is not None)]
         out = op.forward(da, db)
-        node = _new_node(Node)
+        node = Node()
         node.op = op
         node.next = (na, nb)
         node.retains = None
@@ -466,7 +466,7 @@ def apply3(op: ops.Op, a: Any, b: Any, c: Any) -> Tensor:
     if (na is not None or nb is not None or nc is not None) and grad_recording():
         op.needs_input_grad = _NEEDS_THREE[(na is not None) + 2 * (nb is not None) + 4 * (nc is not None)]
         out = op.forward(da, db, dc)
-        node = _new_node(Node)
+        node = Node()
         node.op = op
         node.next = (na, nb, nc)
         node.retains = None
