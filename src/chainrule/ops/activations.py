@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op
+from .base import Op, zero_of
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -19,11 +19,14 @@ class ReLU(Op):
     arity = 1
 
     def forward(self, x):
-        self.out = np.maximum(x, 0)  # the output is the cache: out > 0 exactly where x > 0
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        self.zero = zero = zero_of(x.dtype)  # cheaper for NumPy than the number 0 (see zero_of)
+        self.out = np.maximum(x, zero)  # the output is the cache: out > 0 exactly where x > 0
         return self.out
 
     def backward(self, upstream):
-        return (upstream * (self.out > 0),)
+        return (upstream * (self.out > self.zero),)
 
 
 class LeakyReLU(Op):
@@ -58,8 +61,8 @@ class Sigmoid(Op):
         return self.out
 
     def backward(self, upstream):
-        out = self.out
-        return (upstream * out * (1 - out),)
+        gy = upstream * self.out
+        return (gy - gy * self.out,)  # upstream · y(1 - y), with no Python number for NumPy to promote
 
 
 class Tanh(Op):
@@ -72,8 +75,8 @@ class Tanh(Op):
         return self.out
 
     def backward(self, upstream):
-        out = self.out
-        return (upstream * (1 - out * out),)
+        gy = upstream * self.out
+        return (upstream - gy * self.out,)  # upstream · (1 - y²), with no Python number for NumPy to promote
 
 
 class Softplus(Op):
