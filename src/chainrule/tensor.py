@@ -14,6 +14,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
 
 from . import ops
 from .errors import DTypeError
@@ -398,7 +399,7 @@ def apply1(op: ops.Op, x: Any) -> Tensor:
         op.needs_input_grad = _NEEDS_NONE
         out, node = op.forward(_plain(x)), None
     result = _new_tensor(Tensor)
-    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result.data = out if type(out) is ndarray else np.asarray(out)
     result.grad = None
     result._req = node is not None
     result._node = node
@@ -407,14 +408,14 @@ def apply1(op: ops.Op, x: Any) -> Tensor:
 
 def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
     """:func:`apply_op` for two inputs (the hot path of binary Tensor operators)."""
-    if type(a) is np.ndarray:  # first: a failed isinstance costs more than this test
+    if type(a) is ndarray:  # first: a failed isinstance costs more than this test
         da, na = a, None
     elif isinstance(a, Tensor):
         da = a.data
         na = (a if a._node is None else a._node) if a._req else None
     else:
         da, na = _plain(a), None
-    if type(b) is np.ndarray:  # first: a failed isinstance costs more than this test
+    if type(b) is ndarray:  # first: a failed isinstance costs more than this test
         db, nb = b, None
     elif isinstance(b, Tensor):
         db = b.data
@@ -433,7 +434,7 @@ def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
         op.needs_input_grad = _NEEDS_TWO[0]
         out, node = op.forward(da, db), None
     result = _new_tensor(Tensor)
-    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result.data = out if type(out) is ndarray else np.asarray(out)
     result.grad = None
     result._req = node is not None
     result._node = node
@@ -442,21 +443,21 @@ def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
 
 def apply3(op: ops.Op, a: Any, b: Any, c: Any) -> Tensor:
     """:func:`apply_op` for three inputs (a layer's input, weight and bias)."""
-    if type(a) is np.ndarray:  # first: a failed isinstance costs more than this test
+    if type(a) is ndarray:  # first: a failed isinstance costs more than this test
         da, na = a, None
     elif isinstance(a, Tensor):
         da = a.data
         na = (a if a._node is None else a._node) if a._req else None
     else:
         da, na = _plain(a), None
-    if type(b) is np.ndarray:  # first: a failed isinstance costs more than this test
+    if type(b) is ndarray:  # first: a failed isinstance costs more than this test
         db, nb = b, None
     elif isinstance(b, Tensor):
         db = b.data
         nb = (b if b._node is None else b._node) if b._req else None
     else:
         db, nb = _plain(b), None
-    if type(c) is np.ndarray:  # first: a failed isinstance costs more than this test
+    if type(c) is ndarray:  # first: a failed isinstance costs more than this test
         dc, nc = c, None
     elif isinstance(c, Tensor):
         dc = c.data
@@ -475,7 +476,7 @@ def apply3(op: ops.Op, a: Any, b: Any, c: Any) -> Tensor:
         op.needs_input_grad = _NEEDS_THREE[0]
         out, node = op.forward(da, db, dc), None
     result = _new_tensor(Tensor)
-    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result.data = out if type(out) is ndarray else np.asarray(out)
     result.grad = None
     result._req = node is not None
     result._node = node
@@ -498,7 +499,7 @@ def _plain(x: Any) -> Any:
 def _result(out: Any, node: Node | None) -> Tensor:
     """Wrap an op's output; ``node`` is the graph node that made it, or None outside the graph."""
     result = Tensor.__new__(Tensor)
-    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result.data = out if type(out) is ndarray else np.asarray(out)
     result.grad = None
     result._req = node is not None
     result._node = node

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
 
 from ..errors import ShapeError
 from ..ops import Linear as LinearOp
@@ -33,7 +34,7 @@ class LinearRegressionOp(Op):
     """
 
     def forward(self, X, W, *b):
-        if type(X) is not np.ndarray:
+        if type(X) is not ndarray:
             X = np.asarray(X)
         try:
             out = X @ W[0]  # matrix-vector product: (..., d) @ (d,) -> (...)
@@ -51,7 +52,7 @@ class LinearRegressionOp(Op):
         self.has_bias = has_bias = bool(b)
         if has_bias:
             bias = b[0][0]  # a scalar: adding a one-element array costs NumPy more
-            if type(out) is np.ndarray and out.dtype == bias.dtype:
+            if type(out) is ndarray and out.dtype == bias.dtype:
                 out += bias  # a fresh array of the same dtype: adding in place saves a copy
             else:
                 out = out + bias

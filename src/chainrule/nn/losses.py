@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
 
 from ..errors import ConfigError, ShapeError
 from ..ops.base import Op, shape_of
@@ -45,8 +46,8 @@ class SquaredErrorOp(Op):
         return {"reduction": self.reduction}
 
     def forward(self, p, t):
-        ps = p.shape if type(p) is np.ndarray else shape_of(p)
-        ts = t.shape if type(t) is np.ndarray else shape_of(t)
+        ps = p.shape if type(p) is ndarray else shape_of(p)
+        ts = t.shape if type(t) is ndarray else shape_of(t)
         if ps != ts:
             raise _shape_mismatch(self.label, ps, ts)
         delta = p - t

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
 
 from .base import Op, zero_of
 
@@ -19,7 +20,7 @@ class ReLU(Op):
     arity = 1
 
     def forward(self, x):
-        if type(x) is not np.ndarray:
+        if type(x) is not ndarray:
             x = np.asarray(x)
         self.zero = zero = zero_of(x.dtype)  # cheaper for NumPy than the number 0 (see zero_of)
         self.out = np.maximum(x, zero)  # the output is the cache: out > 0 exactly where x > 0
