@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
-from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
+from numpy import add, dot, ndarray  # globals: cheaper to read than np.name (see chainrule.ops.base)
 
 from ..errors import ShapeError
 from ..ops import Linear as LinearOp
@@ -68,9 +68,9 @@ class LinearRegressionOp(Op):
             X = self.X
             # np.dot, not @, skips the matmul ufunc's dispatch; (1, n) · (n, d) gives a fresh
             # (1, d) array, not a view, which the weight's .grad can keep without checking its base.
-            dW = np.dot(g[None], X if X.ndim == 2 else X.reshape(-1, X.shape[-1]))
+            dW = dot(g[None], X if X.ndim == 2 else X.reshape(-1, X.shape[-1]))
         if self.has_bias and need[2]:
-            db = np.add.reduce(g, keepdims=True)  # (1,)
+            db = add.reduce(g, keepdims=True)  # (1,)
         return (dX, dW, db) if self.has_bias else (dX, dW)
 
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
+from numpy import dot, empty, ndarray  # globals: cheaper to read than np.name (see chainrule.ops.base)
 
 from ..errors import ConfigError, ShapeError
 from ..ops.base import Op, shape_of
@@ -59,8 +58,8 @@ class SquaredErrorOp(Op):
         if dtype.kind == "f":
             # One BLAS dot product, Σ Δ², written straight into a 0-d array: np.dot skips the
             # matmul ufunc's dispatch, and the output Tensor needs an array, not a scalar.
-            total = np.empty((), dtype)
-            np.dot(flat, flat, out=total)
+            total = empty((), dtype)
+            dot(flat, flat, out=total)
         else:
             total = flat @ flat
         return total / delta.size if self.reduction == "mean" else total
