@@ -95,7 +95,7 @@ class Node:
     ``grad``, ``pending`` and ``run`` belong to the engine during a backward run.
     """
 
-    __slots__ = ("op", "next", "retains", "run", "grad", "pending", "__weakref__")
+    __slots__ = ("op", "next", "retains", "run", "grad", "pending")
 
     def __repr__(self) -> str:
         return f"<node {self.op.describe()}>"
