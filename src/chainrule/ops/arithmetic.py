@@ -49,10 +49,13 @@ class Add(Op):
         return out
 
     def backward(self, upstream):
-        need = self.needs_input_grad
+        # unbroadcast(upstream, shape) written out for the usual case, an input that was not
+        # broadcast: on small arrays the call costs as much as the rest
+        need, shape = self.needs_input_grad, upstream.shape
+        a_shape, b_shape = self.a_shape, self.b_shape
         return (
-            unbroadcast(upstream, self.a_shape) if need[0] else None,
-            unbroadcast(upstream, self.b_shape) if need[1] else None,
+            (upstream if shape == a_shape else unbroadcast(upstream, a_shape)) if need[0] else None,
+            (upstream if shape == b_shape else unbroadcast(upstream, b_shape)) if need[1] else None,
         )
 
 
@@ -72,10 +75,11 @@ class Sub(Op):
         return out
 
     def backward(self, upstream):
-        need = self.needs_input_grad
+        need, shape = self.needs_input_grad, upstream.shape  # as Add.backward
+        a_shape, b_shape = self.a_shape, self.b_shape
         return (
-            unbroadcast(upstream, self.a_shape) if need[0] else None,
-            unbroadcast(-upstream, self.b_shape) if need[1] else None,
+            (upstream if shape == a_shape else unbroadcast(upstream, a_shape)) if need[0] else None,
+            (-upstream if shape == b_shape else unbroadcast(-upstream, b_shape)) if need[1] else None,
         )
 
 
@@ -94,10 +98,19 @@ class Mul(Op):
 
     def backward(self, upstream):
         need, a, b = self.needs_input_grad, self.a, self.b
-        return (
-            unbroadcast(upstream * b, a.shape if type(a) is ndarray else shape_of(a)) if need[0] else None,
-            unbroadcast(upstream * a, b.shape if type(b) is ndarray else shape_of(b)) if need[1] else None,
-        )
+        shape = upstream.shape  # as Add.backward: no unbroadcast call for an input that was not broadcast
+        da = db = None
+        if need[0]:
+            da = upstream * b
+            a_shape = a.shape if type(a) is ndarray else shape_of(a)
+            if a_shape != shape:
+                da = unbroadcast(da, a_shape)
+        if need[1]:
+            db = upstream * a
+            b_shape = b.shape if type(b) is ndarray else shape_of(b)
+            if b_shape != shape:
+                db = unbroadcast(db, b_shape)
+        return da, db
 
 
 class Div(Op):
