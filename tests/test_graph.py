@@ -242,6 +242,28 @@ def test_a_user_op_returning_a_wrong_shape_is_named():
         Bad.apply(x).backward()
 
 
+def test_a_user_op_may_return_a_python_number_as_a_gradient():
+    """The ops below a user's op receive an array whatever the user's backward returned."""
+
+    class Twice(ops.Op):
+        def forward(self, x):
+            return 2.0 * x
+
+        def backward(self, upstream):
+            return (2.0 * float(upstream),)  # a Python float, not an array
+
+    cases = [  # (the op below Twice, d(2 * below(x))/dx at x = 0.5)
+        (lambda t: t * np.array(3.0), 6.0),
+        (lambda t: t + np.array(3.0), 2.0),
+        (lambda t: t.tanh(), 2.0 * (1 - np.tanh(0.5) ** 2)),
+    ]
+    for below, expected in cases:
+        x = tensor(np.array(0.5), requires_grad=True)
+        Twice.apply(below(x)).backward()
+        assert isinstance(x.grad, np.ndarray)
+        assert float(x.grad) == pytest.approx(expected, rel=1e-12)
+
+
 def test_leaf_gradients_never_alias_arrays_held_elsewhere():
     """.grad accumulates in place, so a leaf keeps a returned array only when it owns it alone."""
     const = np.array([1.0, 2.0, 3.0])

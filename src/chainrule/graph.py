@@ -232,6 +232,8 @@ def run_backward(
                     nxt.grad = g
                 continue
             if g is not None:
+                if type(g) is not ndarray:  # a user's op may hand back a number or a list
+                    g = np.asarray(g)
                 previous = nxt.grad
                 nxt.grad = g if previous is None else previous + g
             pending = nxt.pending - 1
