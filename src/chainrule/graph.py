@@ -24,7 +24,7 @@ import numpy as np
 from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
 
 from .errors import GraphError, ShapeError
-from .ops.base import Op
+from .ops.base import Op, one_of
 
 #: Whether operations on Tensors are recorded. A context variable: each thread (and each
 #: asyncio task) has its own setting, and reading it is cheaper than a thread-local attribute.
@@ -400,9 +400,6 @@ def grad(
     return tuple(run_backward(outputs, gradient, retain_graph, capture=capture))
 
 
-_SCALAR_ONES: dict = {}
-
-
 def _initial_gradient(root, gradient) -> np.ndarray:
     """dL/d root: the given gradient checked against root, or 1 for a one-element root."""
     if not root._req:
@@ -413,12 +410,7 @@ def _initial_gradient(root, gradient) -> np.ndarray:
     data = root.data
     if gradient is None:
         if data.ndim == 0:  # a scalar loss, the usual case: checked first, as it has one element
-            dtype = data.dtype
-            ones = _SCALAR_ONES.get(dtype)
-            if ones is None:
-                ones = _SCALAR_ONES[dtype] = np.ones((), dtype)
-                ones.flags.writeable = False  # shared: ops never write into their upstream
-            return ones
+            return one_of(data.dtype)  # shared and read-only: ops never write into their upstream
         if data.size != 1:
             raise GraphError(
                 f"backward: a gradient can be implied only for a one-element output, "

@@ -54,6 +54,14 @@ ALL_INPUTS = _AllTrue()
 
 
 _ZEROS: dict = {}
+_ONES: dict = {}
+
+
+def _shared_constant(cache: dict, value: int, dtype: np.dtype) -> np.ndarray:
+    constant = np.full((), value, dtype)
+    constant.flags.writeable = False  # shared by every caller: nobody may write into it
+    cache[dtype] = constant
+    return constant
 
 
 def zero_of(dtype: np.dtype) -> np.ndarray:
@@ -66,11 +74,14 @@ def zero_of(dtype: np.dtype) -> np.ndarray:
     result is the same either way.
     """
     zero = _ZEROS.get(dtype)
-    if zero is None:
-        zero = np.zeros((), dtype)
-        zero.flags.writeable = False
-        _ZEROS[dtype] = zero
-    return zero
+    return _shared_constant(_ZEROS, 0, dtype) if zero is None else zero
+
+
+def one_of(dtype: np.dtype) -> np.ndarray:
+    """A shared, read-only 0-d one of ``dtype`` (as :func:`zero_of`); the implied dL/dL of a
+    scalar loss."""
+    one = _ONES.get(dtype)
+    return _shared_constant(_ONES, 1, dtype) if one is None else one
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
