@@ -98,6 +98,52 @@ def test_a_missing_optional_contender_is_skipped_with_a_note(monkeypatch):
     all_checks_passed(results)
 
 
+
+_GLIBC = sys.platform.startswith("linux") and __import__("platform").libc_ver()[0] == "glibc"
+
+#: Run in a fresh process (malloc's settings are the process's, for good): what fix_allocator reports
+#: before and after, and where a 20 MiB block comes from and whether freeing it shrinks the heap.
+_ALLOCATOR_PROBE = """
+import ctypes, json
+import numpy as np
+from chainrule.bench import common
+libc = ctypes.CDLL(None)
+libc.sbrk.restype = ctypes.c_void_p
+before = common.fix_allocator("default")
+steady = common.fix_allocator("steady")
+start = libc.sbrk(0)
+block = np.ones(20 * common.MB // 8)
+grown = libc.sbrk(0) - start
+del block
+kept = libc.sbrk(0) - start
+print(json.dumps({"before": before, "steady": steady, "after": common.fix_allocator("default"),
+                  "grown": grown, "kept": kept}))
+"""
+
+
+def test_fix_allocator_rejects_an_unknown_name():
+    with pytest.raises(ValueError, match="allocator must be one of steady, default"):
+        common.fix_allocator("jemalloc")
+
+
+@pytest.mark.skipif(not _GLIBC, reason="mallopt is glibc's")
+def test_a_steady_allocator_serves_big_blocks_from_the_heap_and_keeps_them():
+    proc = subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r["before"].startswith("as the process found it")
+    assert "fixed for every contender alike" in r["steady"] and "32 MiB" in r["steady"]
+    assert r["after"].endswith("(set earlier in this process)")
+    # Left alone, glibc maps a fresh 20 MiB block of its own (the heap does not grow) and unmaps it when freed.
+    assert r["grown"] >= 20 * common.MB  # from the heap ...
+    assert r["kept"] == r["grown"]  # ... which keeps it for the next step instead of handing it back
+
+
+def test_timing_benchmarks_record_the_allocator(mlp_results, op_results):
+    for results in (mlp_results, op_results):
+        assert results["machine"]["allocator"]
+        assert any(line.startswith("malloc: ") for line in common.facts_lines(results["machine"]))
+
 # -- the four benchmarks ----------------------------------------------------------------------------
 
 
@@ -189,7 +235,7 @@ def test_bench_command_prints_one_table_and_writes_json(capsys, tmp_path):
     header = next(line for line in out.splitlines() if line.startswith("case"))
     for column in ("chainrule", "NumPy by hand", "PyTorch", "scikit-learn"):
         assert column in header
-    assert "BLAS:" in out and "machine:" in out and "tiny op fwd+bwd" in out
+    assert "BLAS:" in out and "machine:" in out and "malloc:" in out and "tiny op fwd+bwd" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["rows"] and summary["problems"] == []
     assert json.loads((tmp_path / "op_overhead.json").read_text())["benchmark"] == "op_overhead"

@@ -29,6 +29,9 @@ BENCHMARKS = {
     "mlp": "chainrule.bench.mlp_step",
     "memory": "chainrule.bench.memory",
 }
+#: The benchmarks that time code in this process, and so take ``allocator=`` (``memory`` runs each
+#: contender in a fresh process of its own and sets malloc there).
+TIMING = ("op", "linreg", "mlp")
 #: The JSON file each benchmark writes, as in ``benchmarks/results/``.
 RESULT_FILES = {"op": "op_overhead.json", "linreg": "linreg.json", "mlp": "mlp_step.json", "memory": "memory.json"}
 
@@ -38,4 +41,4 @@ def module(name: str) -> ModuleType:
     return importlib.import_module(BENCHMARKS[name])
 
 
-__all__ = ["BENCHMARKS", "RESULT_FILES", "module"]
+__all__ = ["BENCHMARKS", "RESULT_FILES", "TIMING", "module"]

@@ -32,10 +32,12 @@ from .common import (
     METHOD,
     SummaryRow,
     absent_note,
+    add_allocator_argument,
     check,
     facts_lines,
     failed_checks,
     finish,
+    fix_allocator,
     machine_facts,
     median,
     optional,
@@ -195,9 +197,10 @@ def bench_problem(name: str, X: np.ndarray, Y: np.ndarray, methods: Sequence[str
 
 
 def run(preset: str = "quick", *, contenders: Sequence[str] = METHODS, threads: int | None = None,
-        max_iters: int = 200_000, **overrides: Any) -> dict[str, Any]:
+        max_iters: int = 200_000, allocator: str = "steady", **overrides: Any) -> dict[str, Any]:
     """Run the benchmark and return its results (JSON-ready); ``overrides`` change the preset
-    (``large_n``, ``features``, ``repeats``, ``diabetes``)."""
+    (``large_n``, ``features``, ``repeats``, ``diabetes``); ``allocator`` as
+    :func:`~chainrule.bench.common.fix_allocator` takes it."""
     params = {**PRESETS[preset], **overrides}
     methods, notes = split_available([m for m in contenders if m != "numpy"])
     methods = ["numpy"] + methods
@@ -209,6 +212,7 @@ def run(preset: str = "quick", *, contenders: Sequence[str] = METHODS, threads: 
             problems.append(problem_diabetes)
     problems.append(lambda: problem_synthetic(params["large_n"], params["features"]))
     results_list, checks = [], {}
+    malloc = fix_allocator(allocator)
     with thread_limit(threads):
         for make in problems:
             name, X, Y = make()
@@ -218,6 +222,7 @@ def run(preset: str = "quick", *, contenders: Sequence[str] = METHODS, threads: 
             del X, Y
         facts = machine_facts(methods)
     facts["threads_limit"] = threads
+    facts["allocator"] = malloc
     return {
         "benchmark": "full-batch GD to 1e-6 relative of the least-squares optimum",
         "name": "linreg",
@@ -276,6 +281,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     p.add_argument("--threads", type=int, default=None, help="limit BLAS and torch threads (threadpoolctl)")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     p.add_argument("--skip-diabetes", action="store_true")
+    add_allocator_argument(p)
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
     p.add_argument("--output", "--out", dest="output", default=default_out, help="JSON results file" +
                    (f" (default {default_out})" if default_out else " (default: print only)"))
@@ -286,7 +292,8 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     if args.skip_diabetes:
         overrides["diabetes"] = False
     methods = [m for m in METHODS if not (args.no_torch and m == "torch")]
-    results = run(preset, contenders=methods, threads=args.threads, max_iters=args.max_iters, **overrides)
+    results = run(preset, contenders=methods, threads=args.threads, max_iters=args.max_iters,
+                  allocator=args.allocator, **overrides)
     return finish(results, report, args.output)
 
 

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from .common import (
+    MB,
     METHOD,
     SummaryRow,
     check,
@@ -52,6 +53,7 @@ from .common import (
     machine_facts,
     median,
     ratio,
+    set_malloc,
     text_table,
 )
 
@@ -63,7 +65,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"size": "medium", "steps": 1_000, "sample_every": 50, "warmup": 100, "peak_steps": 5, "rounds": 1},
     "full": {"size": "medium", "steps": 10_000, "sample_every": 250, "warmup": 500, "peak_steps": 5, "rounds": 3},
 }
-MB = 1024 * 1024
 #: For the peak, glibc's malloc maps every block of this size or more on its own and unmaps it when
 #: freed (``mallopt(M_MMAP_THRESHOLD)``, which also stops its moving threshold), in both processes
 #: alike: the RSS then follows the arrays alive, not the freed memory the allocator decides to keep.
@@ -114,19 +115,6 @@ def reset_peak() -> bool:
             f.write("5")
         return True
     except OSError:
-        return False
-
-
-def set_malloc(mmap_threshold: int, trim_threshold: int) -> bool:
-    """glibc ``mallopt`` (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD) in bytes; ``False`` where there is no glibc."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(-3, mmap_threshold)) and bool(libc.mallopt(-1, trim_threshold))
-    except (OSError, AttributeError):
         return False
 
 

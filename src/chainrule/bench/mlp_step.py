@@ -40,10 +40,12 @@ from .common import (
     METHOD,
     SummaryRow,
     absent_note,
+    add_allocator_argument,
     check,
     facts_lines,
     failed_checks,
     finish,
+    fix_allocator,
     machine_facts,
     median,
     ratio,
@@ -326,8 +328,9 @@ def bench_case(size: str, dtype: Any, contenders: Sequence[str], preset: str
 
 def run(preset: str = "quick", *, sizes: Sequence[str] | None = None,
         dtypes: Sequence[str] = ("float32", "float64"), contenders: Sequence[str] = CONTENDERS,
-        threads: int | None = None, progress: bool = False) -> dict[str, Any]:
-    """Run the benchmark and return its results (JSON-ready). ``preset`` is ``tiny``, ``quick`` or ``full``."""
+        threads: int | None = None, progress: bool = False, allocator: str = "steady") -> dict[str, Any]:
+    """Run the benchmark and return its results (JSON-ready). ``preset`` is ``tiny``, ``quick`` or ``full``;
+    ``allocator`` as :func:`~chainrule.bench.common.fix_allocator` takes it."""
     if sizes is None:
         sizes = {"tiny": ["tiny"], "quick": ["small", "medium"], "full": ["small", "medium", "large"]}[preset]
     for s in sizes:
@@ -337,6 +340,7 @@ def run(preset: str = "quick", *, sizes: Sequence[str] | None = None,
     present = ["numpy"] + present
     rows: list[dict[str, Any]] = []
     checks: dict[str, Any] = {}
+    malloc = fix_allocator(allocator)
     with thread_limit(threads):
         for size in sizes:
             for dtype in dtypes:
@@ -347,6 +351,7 @@ def run(preset: str = "quick", *, sizes: Sequence[str] | None = None,
                     print(f"  done {size} {dtype}", file=sys.stderr)
         facts = machine_facts(present)
     facts["threads_limit"] = threads
+    facts["allocator"] = malloc
     shaky = [f"{r['size']} {r['dtype']} {r['contender']}" for r in rows if r["unstable"]]
     if shaky:
         notes.append(f"unstable timings (median > 3x the fastest step, after {RETRIES} retry): {', '.join(shaky)}; "
@@ -393,6 +398,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--threads", type=int, default=None,
                         help="limit BLAS and torch to this many threads (default: the libraries' own choice)")
+    add_allocator_argument(parser)
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
     parser.add_argument("--out", default=default_out, help="JSON results file" +
                         (f" (default {default_out})" if default_out else " (default: print only)"))
@@ -406,7 +412,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     if unknown:
         parser.error(f"unknown contender(s) {', '.join(unknown)}; choose from {', '.join(CONTENDERS)}")
     results = run(preset, sizes=sizes, dtypes=args.dtypes.split(","), contenders=wanted, threads=args.threads,
-                  progress=True)
+                  progress=True, allocator=args.allocator)
     return finish(results, report, args.out)
 
 

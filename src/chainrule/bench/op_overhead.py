@@ -33,10 +33,12 @@ from .common import (
     METHOD,
     SummaryRow,
     absent_note,
+    add_allocator_argument,
     check,
     facts_lines,
     failed_checks,
     finish,
+    fix_allocator,
     machine_facts,
     median,
     ratio,
@@ -139,8 +141,9 @@ def _time_chains(names: Sequence[str], x0: np.ndarray, c: np.ndarray, n: int, ro
 
 
 def run(preset: str = "quick", *, contenders: Sequence[str] = CONTENDERS, threads: int | None = None,
-        **overrides: int) -> dict[str, Any]:
-    """Run the benchmark and return its results (JSON-ready); ``overrides`` change the preset's sizes."""
+        allocator: str = "steady", **overrides: int) -> dict[str, Any]:
+    """Run the benchmark and return its results (JSON-ready); ``overrides`` change the preset's sizes;
+    ``allocator`` as :func:`~chainrule.bench.common.fix_allocator` takes it."""
     params = {**PRESETS[preset], **overrides}
     names, notes = split_available([c for c in contenders if c != "numpy"])
     names = ["numpy"] + names
@@ -149,6 +152,7 @@ def run(preset: str = "quick", *, contenders: Sequence[str] = CONTENDERS, thread
     x0 = rng.standard_normal(SHAPE)
     c = rng.uniform(0.5, 1.0, SHAPE)
 
+    malloc = fix_allocator(allocator)
     with thread_limit(threads):
         # Same answer first: a benchmark of wrong numbers is worthless.
         n_check = min(300, n)
@@ -163,6 +167,7 @@ def run(preset: str = "quick", *, contenders: Sequence[str] = CONTENDERS, thread
         long = _time_chains(long_names, x0, c, long_n, params["long_rounds"], 1)
         facts = machine_facts(names)
     facts["threads_limit"] = threads
+    facts["allocator"] = malloc
 
     results: dict[str, Any] = {
         "benchmark": "op_overhead",
@@ -224,13 +229,14 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     parser.add_argument("--quick", action="store_true", help="fewer repeats, 100,000-op long chain")
     parser.add_argument("--threads", type=int, default=None, help="limit BLAS and torch threads (threadpoolctl)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    add_allocator_argument(parser)
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
     parser.add_argument("--out", default=default_out, help="JSON results file" +
                         (f" (default {default_out})" if default_out else " (default: print only)"))
     args = parser.parse_args(argv)
     preset = "tiny" if args.tiny else "quick" if args.quick else "full"
     contenders = [c for c in CONTENDERS if not (args.no_torch and c == "torch")]
-    results = run(preset, contenders=contenders, threads=args.threads)
+    results = run(preset, contenders=contenders, threads=args.threads, allocator=args.allocator)
     return finish(results, report, args.out)
 
 

@@ -33,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="also write each benchmark's JSON results (and summary.json) here")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="limit BLAS and PyTorch to N threads (needs threadpoolctl); default: their own choice")
+    p.add_argument("--allocator", choices=("steady", "default"), default="steady",
+                   help="steady: fix glibc malloc's thresholds for the timed benchmarks, so that no contender's "
+                        "time depends on what ran before it (default); default: leave malloc as it is")
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument("--targets", action="store_true", help="also list the project's speed and memory targets")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tiny sizes, for the tests
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"running {name} ({preset}) ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
-            results = mod.run(preset, threads=args.threads)
+            extra = {"allocator": args.allocator} if name in bench.TIMING else {}
+            results = mod.run(preset, threads=args.threads, **extra)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
             problems.append(f"{name}: failed: {type(exc).__name__}: {exc}")
             continue
@@ -82,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
     facts = machine_facts(CONTENDERS)
     facts["threads_limit"] = args.threads
+    timed = [r for n, r in all_results.items() if n in bench.TIMING]
+    if timed:
+        facts["allocator"] = timed[-1]["machine"].get("allocator")
     notes = sorted({n for r in all_results.values() for n in r.get("notes", [])})
     print("\n".join(facts_lines(facts)))
     print(f"chainrule bench ({preset}): median per step / per op; (×) = ratio to hand-written NumPy, lower is better")
