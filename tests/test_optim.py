@@ -215,3 +215,46 @@ def test_sgd_updates_one_element_parameters_to_the_same_bits_as_numpy(shape, mom
             expected -= lr * step
         assert p.data.shape == shape and p.data.dtype == np.float64
         np.testing.assert_array_equal(p.data, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [optim._SLICE + 1, optim.SCRATCH_BYTES // 4 * 3 + 7, 200_003])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_updates_big_parameters_to_the_same_bits_as_numpy(dtype, size, momentum):
+    """Big parameters are updated a slice at a time through a scratch array; the bits must be those of
+    ``p -= lr * g``, the gradient must be left as it was, and the scratch is kept between steps."""
+    from chainrule import Tensor
+
+    rng = np.random.default_rng(size)
+    start = rng.standard_normal(size).astype(dtype)
+    p = Tensor(start.copy(), requires_grad=True)
+    opt = optim.SGD([p], lr=0.0137, momentum=momentum)
+    expected, buf = start.copy(), None
+    for _ in range(3):
+        g = rng.standard_normal(size).astype(dtype)
+        p.grad = g.copy()
+        opt.step()
+        np.testing.assert_array_equal(p.grad, g)  # the update reads the gradient, never scales it in place
+        step = g
+        if momentum:
+            buf = g.copy() if buf is None else buf * dtype(momentum) + g
+            step = buf
+        expected -= dtype(0.0137) * step if dtype is np.float32 else 0.0137 * step
+        np.testing.assert_array_equal(p.data, expected)
+    assert p.data.dtype == dtype
+    scratch = opt._scratch[np.dtype(dtype)]
+    assert scratch.nbytes == optim.SCRATCH_BYTES  # one scratch of the documented size, not one per step
+
+
+def test_subtract_scaled_falls_back_to_one_update_for_odd_layouts():
+    rng = np.random.default_rng(1)
+    p = rng.standard_normal((300, 200))
+    g = rng.standard_normal((200, 300)).T  # not C-contiguous
+    expected = p - 0.5 * g
+    optim.subtract_scaled(p, g, 0.5)
+    np.testing.assert_array_equal(p, expected)
+    p32, g64 = rng.standard_normal(70_000).astype(np.float32), rng.standard_normal(70_000)
+    expected = p32.copy()
+    expected -= 0.5 * g64  # mixed dtypes: NumPy's own rule, rounded once
+    optim.subtract_scaled(p32, g64, 0.5, {})
+    np.testing.assert_array_equal(p32, expected)

@@ -27,20 +27,32 @@ import numpy as np
 from .errors import ConfigError
 from .tensor import Tensor
 
-#: Elements per slice of an in-place update: small enough that the temporary ``lr * g``
-#: of a slice is reused by the allocator instead of being mapped afresh (and page-faulted)
-#: every step, which for a big weight matrix costs more than the arithmetic.
+#: Parameters of more elements than this are updated slice by slice (:func:`subtract_scaled`);
+#: smaller ones with one ``p -= lr * g``, whose temporary is small.
 _SLICE = 1 << 14
+#: Bytes of the scratch array a big parameter is updated through, one slice at a time: small
+#: enough to stay in a core's L2 cache and to cost little memory, big enough that the loop over
+#: slices is short (a 512 x 784 float32 weight: 7 slices).
+SCRATCH_BYTES = 256 * 1024
 _F64 = np.dtype(np.float64)
+_multiply, _subtract = np.multiply, np.subtract
 
 
-def subtract_scaled(p: np.ndarray, g: np.ndarray, scale: float) -> None:
-    """``p -= scale * g`` in place, cheap at both ends of the size range.
+def subtract_scaled(p: np.ndarray, g: np.ndarray, scale: float, scratch: dict | None = None) -> None:
+    """``p -= scale * g`` in place, cheap at both ends of the size range; ``g`` is left as it is.
 
-    A big ``p`` is updated slice by slice, without a temporary its size. A one-element
-    float64 ``p`` (a bias, an intercept) goes through Python floats: NumPy 2's in-place
-    update of a one-element array costs about 1.6 µs, ten times these lines, and Python
-    floats are IEEE doubles, so the result has the same bits.
+    A big ``p`` is updated slice by slice through a scratch array of :data:`SCRATCH_BYTES`
+    (``scale * g[slice]`` written into it, then subtracted), never through a temporary its
+    own size: a temporary of a few MB is one the allocator may hand back to the system when
+    it is freed and map afresh, page by page, the next step (see ``benchmarks/README.md``,
+    "The allocator"), which for a big weight matrix costs more than the arithmetic. The
+    scratch arrays live in ``scratch`` (one per dtype, made on first use), which an
+    optimiser keeps from step to step; without it they are made for this call. The bits are
+    those of ``p -= scale * g``.
+
+    A one-element float64 ``p`` (a bias, an intercept) goes through Python floats: NumPy 2's
+    in-place update of a one-element array costs about 1.6 µs, ten times these lines, and
+    Python floats are IEEE doubles, so the result has the same bits.
     """
     if g.size == 1 and p.dtype is _F64 and g.dtype is _F64 and p.size == 1:  # `is`: float64 is one object
         value = p.item() - scale * g.item()
@@ -49,13 +61,23 @@ def subtract_scaled(p: np.ndarray, g: np.ndarray, scale: float) -> None:
         else:
             p.fill(value)
         return
-    if p.size <= _SLICE or not (p.flags.c_contiguous and g.flags.c_contiguous):
+    if p.size <= _SLICE or g.dtype != p.dtype or not (p.flags.c_contiguous and g.flags.c_contiguous):
         p -= scale * g
         return
+    dtype = p.dtype
+    buffer = None if scratch is None else scratch.get(dtype)
+    if buffer is None:
+        buffer = np.empty(max(1, SCRATCH_BYTES // dtype.itemsize), dtype)
+        if scratch is not None:
+            scratch[dtype] = buffer
     pf, gf = p.reshape(-1), g.reshape(-1)
-    for start in range(0, pf.size, _SLICE):
-        stop = start + _SLICE
-        pf[start:stop] -= scale * gf[start:stop]
+    size, step = pf.size, buffer.size
+    for start in range(0, size, step):
+        stop = start + step
+        part = pf[start:stop]
+        tmp = buffer if stop <= size else buffer[: size - start]
+        _multiply(gf[start:stop], scale, out=tmp)
+        _subtract(part, tmp, out=part)
 
 
 class Optimizer:
@@ -160,6 +182,7 @@ class SGD(Optimizer):
             raise ConfigError("SGD: nesterov=True needs momentum > 0")
         super().__init__(params, {"lr": lr, "momentum": float(momentum), "nesterov": bool(nesterov),
                                   "weight_decay": float(weight_decay)})
+        self._scratch: dict[np.dtype, np.ndarray] = {}  # subtract_scaled's, one per dtype, kept between steps
 
     def step(self) -> None:
         for group in self.param_groups:
@@ -182,7 +205,7 @@ class SGD(Optimizer):
                 if 1 < g.size <= _SLICE:
                     p.data -= lr * g  # the common case, without the call below
                 else:
-                    subtract_scaled(p.data, g, lr)
+                    subtract_scaled(p.data, g, lr, self._scratch)
 
 
 class Adam(Optimizer):
