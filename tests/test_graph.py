@@ -327,6 +327,94 @@ def test_backward_of_a_leaf_gives_it_a_copy_of_the_gradient():
     np.testing.assert_array_equal(dx, given)
 
 
+
+@pytest.fixture
+def relu_flags(monkeypatch):
+    """What ``upstream_is_free`` said at each ReLU backward, in the order they ran."""
+    seen: list[bool] = []
+    backward = ops.ReLU.backward
+
+    def spy(self, upstream):
+        seen.append(self.upstream_is_free)
+        return backward(self, upstream)
+
+    monkeypatch.setattr(ops.ReLU, "backward", spy)
+    return seen
+
+
+def test_relu_masks_the_engines_own_upstream_in_place(relu_flags, monkeypatch):
+    """In an MLP every ReLU's upstream is the engine's alone (Linear's fresh dx): it may be reused,
+    and the gradients are exactly those computed without reuse."""
+    from chainrule import nn
+
+    x = np.random.default_rng(0).standard_normal((7, 4))
+    target = np.array([0, 1, 2, 0, 1, 2, 0])
+
+    def grads():
+        model = nn.MLP(4, [5, 6], 3, rng=0)
+        nn.CrossEntropyLoss()(model(x), target).backward()
+        return [p.grad for p in model.parameters()]
+
+    reused = grads()
+    assert relu_flags == [True, True]
+    relu_flags.clear()
+    monkeypatch.setattr(cr.graph, "_FREE_UPSTREAM_REFS", -1)  # never free: every ReLU makes a new array
+    fresh = grads()
+    assert relu_flags == [False, False]
+    for a, b in zip(reused, fresh):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_relu_never_writes_into_an_upstream_someone_else_can_see(relu_flags):
+    x_data = np.array([1.0, -2.0, 3.0])
+
+    op = ops.ReLU()  # by hand, on a named array
+    op.forward(x_data)
+    g = np.array([5.0, 6.0, 7.0])
+    np.testing.assert_array_equal(op.backward(g)[0], [5.0, 0.0, 7.0])
+    np.testing.assert_array_equal(g, [5.0, 6.0, 7.0])
+
+    t = tensor(x_data, requires_grad=True)  # the caller's gradient, given to backward
+    g = np.ones(3)
+    t.relu().backward(g)
+    np.testing.assert_array_equal(g, np.ones(3))
+
+    t = tensor(x_data, requires_grad=True)  # Add hands one array to two ReLUs: only the last may reuse it
+    ((t.relu() + (t * -3.0).relu()) * 1.5).sum().backward()
+    np.testing.assert_array_equal(t.grad, [1.5, -4.5, 1.5])
+
+    t = tensor(x_data, requires_grad=True)  # cr.grad captures the upstream of the ReLU's node
+    c = np.array([2.0, 3.0, 4.0])
+    h = (t * 1.0).relu()
+    (dh,) = cr.grad((h * c).sum(), [h])
+    np.testing.assert_array_equal(dh, c)
+
+    t = tensor(x_data, requires_grad=True)  # a step hook (the explain trace) sees every upstream as it was
+    shown = []
+    out = (t * 1.0).relu() * c
+    cr.graph.run_backward(out, np.ones(3), hook=lambda op, up, grads: shown.append((op.name, up.copy())))
+    np.testing.assert_array_equal(dict(shown)["relu"], c)
+    assert relu_flags == [False, False, False, True, False, False]
+
+
+def test_the_engine_lowers_upstream_is_free_after_the_call_even_when_backward_fails():
+    class Fails(ops.Op):
+        reuses_upstream = True
+
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, upstream):
+            self.saw = self.upstream_is_free
+            raise RuntimeError("no")
+
+    y = Fails.apply(tensor(np.ones(2), requires_grad=True) * 2.0)
+    op = y.op
+    with pytest.raises(RuntimeError, match="no"):
+        (y * 1.0).sum().backward()
+    assert op.saw is True and op.upstream_is_free is False
+    assert cr.graph._FREE_UPSTREAM_REFS >= 1 and not cr.graph._held_upstream_is_free()
+
 def test_grad_mode_is_restored_after_an_error_and_three_input_ops_follow_it():
     w = tensor(np.ones((2, 3)), requires_grad=True)
     b = tensor(np.zeros(2), requires_grad=True)

@@ -183,7 +183,23 @@ def run_backward(
                 _retain(node, upstream)
             if captured is not None and id(node) in capture:
                 captured[capture[id(node)]] = upstream
-            in_grads = op.backward(upstream)
+            if (
+                # An op that can write into its upstream (ReLU) may, when the array is the
+                # engine's alone: no other holder, memory of its own, writeable, no hook watching.
+                op.reuses_upstream
+                and hook is None
+                and _refs(upstream) <= _FREE_UPSTREAM_REFS
+                and type(upstream) is ndarray
+                and upstream.base is None
+                and upstream.flags.writeable
+            ):
+                op.upstream_is_free = True
+                try:
+                    in_grads = op.backward(upstream)
+                finally:
+                    op.upstream_is_free = False
+            else:
+                in_grads = op.backward(upstream)
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
             if len(in_grads) != len(nexts):
@@ -240,6 +256,7 @@ def run_backward(
             nxt.pending = pending
             if not pending:
                 push(nxt)
+        g = in_grads = None  # no stale reference to a gradient a node below is about to receive
         if not retain_graph and (_refs(node) > _LONE_NODE_REFS or _refs(op) > _LONE_OP_REFS):
             # Someone else still holds this node (the Tensor it made) or its op (``Tensor.op``,
             # a drawing of the graph): unlink the node and drop the op's cache now. A node and
@@ -263,6 +280,9 @@ _LONE_GRAD_REFS = 0
 #: then, every node is released).
 _LONE_NODE_REFS = -1
 _LONE_OP_REFS = 1 << 30
+#: References to an upstream gradient that only the engine holds, seen at the check before an op
+#: that ``reuses_upstream`` runs: measured by :func:`_smallest_threshold` (until then, none is free).
+_FREE_UPSTREAM_REFS = -1
 
 
 class _ProbeLeaf:
@@ -351,6 +371,48 @@ def _only_the_held_node_is_released() -> bool:
     return _ProbePass.released == [_ProbeTop]
 
 
+class _ProbeReuse(Op):
+    """A probe op that could write into its upstream; it notes whether the engine let it."""
+
+    reuses_upstream = True
+    seen: list = []
+
+    def forward(self, x):
+        return x
+
+    def backward(self, upstream):
+        self.seen.append(self.upstream_is_free)
+        return (upstream,)
+
+
+class _ProbeKeep(_ProbePass):
+    """A pass-through probe op that keeps the gradient it returns (so the op below must not write into it)."""
+
+    kept: list = []
+
+    def backward(self, upstream):
+        g = np.zeros(1)
+        self.kept[:] = [g]
+        return (g,)
+
+
+def _fresh_upstream_is_free() -> bool:
+    """Below an op whose backward returns a fresh array, may the next op write into it?"""
+    _ProbeReuse.seen = []
+    root, _ = _probe_graph(_ProbeFresh(), _ProbeReuse())
+    run_backward(root, np.ones(1))
+    return _ProbeReuse.seen == [True]
+
+
+def _held_upstream_is_free() -> bool:
+    """Below an op that keeps the array it returns, may the next op write into it? (It must not.)"""
+    _ProbeReuse.seen = []
+    root, _ = _probe_graph(_ProbeKeep(), _ProbeReuse())
+    run_backward(root, np.ones(1))
+    _ProbeKeep.kept = []
+    return _ProbeReuse.seen != [False]
+
+
 # The smallest count at which the leaf keeps a gradient that nothing else holds.
 _LONE_GRAD_REFS = _smallest_threshold("_LONE_GRAD_REFS", _leaf_keeps_a_fresh_gradient)
 # A held node must be released and a lone one left alone: measured while the op threshold is
@@ -359,6 +421,11 @@ _LONE_GRAD_REFS = _smallest_threshold("_LONE_GRAD_REFS", _leaf_keeps_a_fresh_gra
 # (``Tensor.op`` kept by the caller, a drawing of the graph) has its cache dropped.
 _LONE_NODE_REFS = _smallest_threshold("_LONE_NODE_REFS", _only_the_held_node_is_released)
 _LONE_OP_REFS = _smallest_threshold("_LONE_OP_REFS", _only_the_held_node_is_released)
+# An upstream only the engine holds is free for an op that reuses it; one held anywhere else
+# never is (if the probe says otherwise, no upstream is ever free).
+_FREE_UPSTREAM_REFS = _smallest_threshold("_FREE_UPSTREAM_REFS", _fresh_upstream_is_free)
+if _held_upstream_is_free():
+    _FREE_UPSTREAM_REFS = -1
 
 
 def _retain(node: Node, upstream: np.ndarray) -> None:

@@ -161,6 +161,11 @@ class Op:
 
     ``needs_input_grad[i]`` tells ``backward`` whether input ``i`` needs a
     gradient; by hand it is always true. Ops may use it to skip work.
+
+    ``backward`` never writes into ``upstream``, with one exception the engine grants:
+    an op class that sets ``reuses_upstream = True`` (ReLU) may write its result into
+    ``upstream`` during a call in which the engine has set ``upstream_is_free``, which
+    it does only when that array is the engine's alone. By hand the flag is false.
     """
 
     # The graph's bookkeeping lives in its nodes (chainrule.graph.Node), not here; subclasses
@@ -172,6 +177,16 @@ class Op:
 
     #: Number of array inputs ``forward`` takes, or ``None`` for any number.
     arity: int | None = None
+
+    #: Whether ``backward`` can write its result into the upstream gradient when allowed
+    #: (saves an array the size of the output; ReLU's mask is applied in place).
+    reuses_upstream = False
+    #: ``True`` only while the engine runs the ``backward`` of an op that ``reuses_upstream``
+    #: on an upstream array that nothing else holds (no Tensor's ``.grad``, no other node, no
+    #: caller, no step hook watching), that owns its memory and is writeable; ``False`` by hand,
+    #: so a block never writes into an array its caller gave it. (A user's op that declares
+    #: ``__slots__`` and reuses its upstream must list this name among them.)
+    upstream_is_free = False
 
     def forward(self, *inputs: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
