@@ -18,6 +18,8 @@ from ..errors import ConfigError
 
 
 def register(sub) -> None:
+    from ..bench.common import add_allocator_argument
+
     p = sub.add_parser(
         "bench",
         help="measure speed and memory beside hand-written NumPy, PyTorch and scikit-learn",
@@ -33,9 +35,7 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="also write each benchmark's JSON results (and summary.json) here")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="limit BLAS and PyTorch to N threads (needs threadpoolctl); default: their own choice")
-    p.add_argument("--allocator", choices=("steady", "default"), default="steady",
-                   help="steady: fix glibc malloc's thresholds for the timed benchmarks, so that no contender's "
-                        "time depends on what ran before it (default); default: leave malloc as it is")
+    add_allocator_argument(p)
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument("--targets", action="store_true", help="also list the project's speed and memory targets")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tiny sizes, for the tests
