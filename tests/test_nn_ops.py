@@ -219,7 +219,7 @@ def test_cross_entropy_gradcheck_probability_targets(rng, reduction):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("smoothing", [0.0, 0.15])
-@pytest.mark.parametrize("kind", ["index", "probability", "ignore"])
+@pytest.mark.parametrize("kind", ["index", "probability", "ignore", "ignore a class"])
 def test_cross_entropy_matches_torch(torch, rng, reduction, smoothing, kind):
     z = rng.standard_normal((8, 5)) * 3
     if kind == "probability":
@@ -230,13 +230,17 @@ def test_cross_entropy_matches_torch(torch, rng, reduction, smoothing, kind):
         t = rng.integers(0, 5, 8)
         if kind == "ignore":
             t[[1, 4]] = -100
+        if kind == "ignore a class":
+            t[[0, 5]] = [4, 3]
         t_torch = torch.tensor(t)
-    op = ops.SoftmaxCrossEntropy(reduction=reduction, label_smoothing=smoothing)
+    ignore = 3 if kind == "ignore a class" else -100  # a real class, inside the targets' range
+    op = ops.SoftmaxCrossEntropy(reduction=reduction, label_smoothing=smoothing, ignore_index=ignore)
     loss = op.forward(z, t)
     up = np.asarray(1.7) if reduction != "none" else rng.standard_normal(8)
     dz, dt = op.backward(up)
     zt = torch.tensor(z, requires_grad=True)
-    lt = torch.nn.functional.cross_entropy(zt, t_torch, reduction=reduction, label_smoothing=smoothing)
+    lt = torch.nn.functional.cross_entropy(zt, t_torch, reduction=reduction, label_smoothing=smoothing,
+                                           ignore_index=ignore)
     lt.backward(torch.tensor(up))
     assert np.max(np.abs(loss - lt.detach().numpy())) < 1e-12
     assert np.max(np.abs(dz - zt.grad.numpy())) < 1e-12
@@ -289,6 +293,10 @@ def test_cross_entropy_errors(rng):
     z = rng.standard_normal((3, 4))
     with pytest.raises(ShapeError, match="out of range for 4 classes"):
         ops.SoftmaxCrossEntropy().forward(z, np.array([0, 4, 1]))
+    with pytest.raises(ShapeError, match="target class -1 is out of range"):
+        ops.SoftmaxCrossEntropy().forward(z, np.array([0, -1, 1]))
+    with pytest.raises(ShapeError, match="target class 7 is out of range"):
+        ops.SoftmaxCrossEntropy(ignore_index=2).forward(z, np.array([2, 7, 1]))
     with pytest.raises(ShapeError, match="class-index target"):
         ops.SoftmaxCrossEntropy().forward(z, np.array([0, 1]))
     with pytest.raises(ShapeError, match="probability target"):

@@ -340,15 +340,21 @@ class SoftmaxCrossEntropy(Op):
             if t.shape != (n,):
                 raise ShapeError(f"softmaxcrossentropy: class-index target of shape {np.shape(target)} "
                                  f"for logits of shape {np.shape(logits)}")
-            valid = t != self.ignore_index
-            bad = valid & ((t < 0) | (t >= c))
-            if bad.any():
-                raise ShapeError(f"softmaxcrossentropy: target class {int(t[bad][0])} is out of range "
-                                 f"for {c} classes (valid: 0..{c - 1})")
-            self.index = np.where(valid, t, 0)
-            self.valid = None if valid.all() else valid
-            picked = logp[np.arange(n), self.index]
-            losses = -(1 - eps) * picked
+            ignore = self.ignore_index
+            lo, hi = (t.min(), t.max()) if n else (0, 0)
+            if 0 <= lo and hi < c and not lo <= ignore <= hi:  # the usual batch: two reductions suffice
+                self.index, self.valid = t, None
+            else:
+                valid = t != ignore
+                bad = valid & ((t < 0) | (t >= c))
+                if bad.any():
+                    raise ShapeError(f"softmaxcrossentropy: target class {int(t[bad][0])} is out of range "
+                                     f"for {c} classes (valid: 0..{c - 1})")
+                self.index = np.where(valid, t, 0)
+                self.valid = None if valid.all() else valid
+            self.rows = rows = np.arange(n)
+            picked = logp[rows, self.index]
+            losses = -(1 - eps) * picked if eps else -picked
             if eps:
                 losses = losses - (eps / c) * logp.sum(axis=1)
             if self.valid is not None:
@@ -384,7 +390,7 @@ class SoftmaxCrossEntropy(Op):
             p = np.exp(logp)
             if self.index is not None:  # softmax - q, with q one-hot smoothed
                 dz = p
-                dz[np.arange(n), self.index] -= 1 - eps
+                dz[self.rows, self.index] -= 1 - eps
                 if eps:
                     dz -= eps / c
                 if self.valid is not None:
