@@ -385,10 +385,13 @@ class _ProbeReuse(Op):
         return (upstream,)
 
 
-class _ProbeKeep(_ProbePass):
-    """A pass-through probe op that keeps the gradient it returns (so the op below must not write into it)."""
+class _ProbeKeep(Op):
+    """A probe op that keeps the gradient it returns (so the op below must not write into it)."""
 
     kept: list = []
+
+    def forward(self, x):
+        return x
 
     def backward(self, upstream):
         g = np.zeros(1)
