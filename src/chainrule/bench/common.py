@@ -24,6 +24,7 @@ Optional libraries (PyTorch, scikit-learn, threadpoolctl) are looked up with
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import os
@@ -81,6 +82,12 @@ def split_available(wanted: Sequence[str]) -> tuple[list[str], list[str]]:
     """(the contenders that can run, notes for those that cannot)."""
     present = [c for c in wanted if available(c)]
     return present, [missing_note(c) for c in wanted if c not in present]
+
+
+def floor_and_available(wanted: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(``numpy``, the floor, always first, then those of ``wanted`` that can run; notes for those that cannot)."""
+    present, notes = split_available([c for c in wanted if c != "numpy"])
+    return ["numpy", *present], notes
 
 
 # -- the machine ----------------------------------------------------------------------------------
@@ -310,6 +317,32 @@ def add_allocator_argument(parser: Any) -> None:
                         help="steady: fix glibc malloc's thresholds, so that no contender's time depends on what "
                              "ran before it (default); default: leave malloc as it is")
 
+
+@contextmanager
+def timing_run(threads: int | None, allocator: str, contenders: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The frame of a timing benchmark's run: malloc fixed (:func:`fix_allocator`), BLAS and PyTorch held to
+    ``threads`` (:func:`thread_limit`); yields a dict that, once the block is done, holds the machine's facts
+    (taken inside the limit, with the contenders' libraries loaded), ``threads_limit`` and ``allocator``."""
+    malloc = fix_allocator(allocator)
+    facts: dict[str, Any] = {}
+    with thread_limit(threads):
+        yield facts
+        facts.update(machine_facts(contenders))
+    facts["threads_limit"] = threads
+    facts["allocator"] = malloc
+
+
+# -- the scripts ----------------------------------------------------------------------------------
+
+
+def add_script_arguments(parser: Any, default_out: str | None, *out_flags: str) -> None:
+    """The last options of every benchmark script: the hidden ``--tiny`` (the tests' sizes) and the JSON
+    results file (``--out`` unless ``out_flags`` name others)."""
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
+    parser.add_argument(*(out_flags or ("--out",)), default=default_out, help="JSON results file" +
+                        (f" (default {default_out})" if default_out else " (default: print only)"))
+
+
 # -- timing ---------------------------------------------------------------------------------------
 
 
@@ -484,6 +517,12 @@ def check(passed: bool, detail: str) -> dict[str, Any]:
 def failed_checks(results: Mapping[str, Any]) -> list[str]:
     """Names and details of the correctness checks that failed (an empty list when all passed)."""
     return [f"{name}: {c['detail']}" for name, c in results.get("checks", {}).items() if not c["passed"]]
+
+
+def end_report(lines: list[str], results: Mapping[str, Any]) -> str:
+    """A benchmark's printout: ``lines``, then the results' notes and the correctness checks that failed."""
+    lines = [*lines, *results["notes"], *(f"CHECK FAILED: {f}" for f in failed_checks(results))]
+    return "\n".join(lines)
 
 
 def finish(results: Mapping[str, Any], report: Callable[[Mapping[str, Any]], str],

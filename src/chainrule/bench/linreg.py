@@ -33,20 +33,19 @@ from .common import (
     SummaryRow,
     absent_note,
     add_allocator_argument,
+    add_script_arguments,
     check,
+    end_report,
     facts_lines,
-    failed_checks,
     finish,
-    fix_allocator,
-    machine_facts,
+    floor_and_available,
     median,
     optional,
     ratio,
     run_blocks,
-    split_available,
     summary_table,
     text_table,
-    thread_limit,
+    timing_run,
 )
 
 REL = 1e-6
@@ -105,22 +104,29 @@ def run_numpy(X, Y, theta0, lr, target, max_iters):
     return max_iters, L
 
 
-def run_chainrule(X, Y, theta0, lr, target, max_iters):
-    from .. import nn, optim
+def descend(opt: Any, loss_of: Callable[[], Any], target: float, max_iters: int) -> tuple[int, float]:
+    """A framework's plain loop: zero_grad, forward (``loss_of()``), stop at the target, backward, step.
 
-    model = nn.LinearRegression(X.shape[1], rng=0).set_theta(theta0)
-    loss_fn = nn.SumSquaredError()
-    opt = optim.SGD(model.parameters(), lr=lr)
+    Returns (steps taken, the last loss), as every runner does."""
     L = float("inf")
     for it in range(max_iters):
         opt.zero_grad()
-        loss = loss_fn(model(X), Y)
+        loss = loss_of()
         L = loss.item()
         if L <= target:
             return it, L
         loss.backward()
         opt.step()
     return max_iters, L
+
+
+def run_chainrule(X, Y, theta0, lr, target, max_iters):
+    from .. import nn, optim
+
+    model = nn.LinearRegression(X.shape[1], rng=0).set_theta(theta0)
+    loss_fn = nn.SumSquaredError()
+    opt = optim.SGD(model.parameters(), lr=lr)
+    return descend(opt, lambda: loss_fn(model(X), Y), target, max_iters)
 
 
 def run_fit(X, Y, theta0, lr, target, max_iters):
@@ -144,16 +150,7 @@ def run_torch(X, Y, theta0, lr, target, max_iters):
         lin.weight.copy_(torch.from_numpy(theta0[:-1]).reshape(1, -1))
         lin.bias.fill_(float(theta0[-1]))
     opt = torch.optim.SGD(lin.parameters(), lr=lr)
-    L = float("inf")
-    for it in range(max_iters):
-        opt.zero_grad()
-        loss = ((lin(Xt).squeeze(1) - Yt) ** 2).sum()
-        L = loss.item()
-        if L <= target:
-            return it, L
-        loss.backward()
-        opt.step()
-    return max_iters, L
+    return descend(opt, lambda: ((lin(Xt).squeeze(1) - Yt) ** 2).sum(), target, max_iters)
 
 
 RUNNERS: dict[str, Callable[..., tuple[int, float]]] = {
@@ -202,8 +199,7 @@ def run(preset: str = "quick", *, contenders: Sequence[str] = METHODS, threads: 
     (``large_n``, ``features``, ``repeats``, ``diabetes``); ``allocator`` as
     :func:`~chainrule.bench.common.fix_allocator` takes it."""
     params = {**PRESETS[preset], **overrides}
-    methods, notes = split_available([m for m in contenders if m != "numpy"])
-    methods = ["numpy"] + methods
+    methods, notes = floor_and_available(contenders)
     problems: list[Callable[[], tuple[str, np.ndarray, np.ndarray]]] = []
     if params["diabetes"]:
         if optional("sklearn") is None:
@@ -212,17 +208,13 @@ def run(preset: str = "quick", *, contenders: Sequence[str] = METHODS, threads: 
             problems.append(problem_diabetes)
     problems.append(lambda: problem_synthetic(params["large_n"], params["features"]))
     results_list, checks = [], {}
-    malloc = fix_allocator(allocator)
-    with thread_limit(threads):
+    with timing_run(threads, allocator, methods) as facts:
         for make in problems:
             name, X, Y = make()
             entry, c = bench_problem(name, X, Y, methods, params["repeats"], max_iters)
             results_list.append(entry)
             checks.update(c)
             del X, Y
-        facts = machine_facts(methods)
-    facts["threads_limit"] = threads
-    facts["allocator"] = malloc
     return {
         "benchmark": "full-batch GD to 1e-6 relative of the least-squares optimum",
         "name": "linreg",
@@ -265,15 +257,13 @@ def report(results: dict[str, Any]) -> str:
         lines.append(text_table(["method", "steps", "seconds", "ms/step", "vs numpy", "gap"], body))
     lines.append("")
     lines.append(summary_table(summary_rows(results), ("chainrule", "numpy", "torch")))
-    lines += results["notes"]
-    lines += [f"CHECK FAILED: {f}" for f in failed_checks(results)]
-    return "\n".join(lines)
+    return end_report(lines, results)
 
 
 def main(argv: list[str] | None = None, *, default_out: str | None = None) -> int:
     p = argparse.ArgumentParser(prog="linreg", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="3 runs per method instead of 5")
-    p.add_argument("--full", action="store_true", help="the issue's size: 1,000,000 x 100")
+    p.add_argument("--full", action="store_true", help="the large synthetic set: 1,000,000 x 100")
     p.add_argument("--large-n", type=int, default=None, help="objects of the synthetic set (default 100,000)")
     p.add_argument("--features", type=int, default=None, help="features of the synthetic set (default 100)")
     p.add_argument("--repeats", type=int, default=None, help="runs per method; the median counts (default 5)")
@@ -282,9 +272,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     p.add_argument("--skip-diabetes", action="store_true")
     add_allocator_argument(p)
-    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
-    p.add_argument("--output", "--out", dest="output", default=default_out, help="JSON results file" +
-                   (f" (default {default_out})" if default_out else " (default: print only)"))
+    add_script_arguments(p, default_out, "--output", "--out")
     args = p.parse_args(argv)
     preset = "tiny" if args.tiny else "full" if args.full else "quick" if args.quick else "standard"
     overrides = {k: v for k, v in (("large_n", args.large_n), ("features", args.features),

@@ -41,19 +41,18 @@ from .common import (
     SummaryRow,
     absent_note,
     add_allocator_argument,
+    add_script_arguments,
     check,
+    end_report,
     facts_lines,
-    failed_checks,
     finish,
-    fix_allocator,
-    machine_facts,
+    floor_and_available,
     median,
     ratio,
     run_blocks,
-    split_available,
     summary_table,
     text_table,
-    thread_limit,
+    timing_run,
     unstable,
 )
 
@@ -336,12 +335,10 @@ def run(preset: str = "quick", *, sizes: Sequence[str] | None = None,
     for s in sizes:
         if s not in SIZES:
             raise ValueError(f"unknown size {s!r}; choose from {', '.join(SIZES)}")
-    present, notes = split_available([c for c in contenders if c != "numpy"])
-    present = ["numpy"] + present
+    present, notes = floor_and_available(contenders)
     rows: list[dict[str, Any]] = []
     checks: dict[str, Any] = {}
-    malloc = fix_allocator(allocator)
-    with thread_limit(threads):
+    with timing_run(threads, allocator, present) as facts:
         for size in sizes:
             for dtype in dtypes:
                 r, c = bench_case(size, np.dtype(dtype).type, present, preset)
@@ -349,9 +346,6 @@ def run(preset: str = "quick", *, sizes: Sequence[str] | None = None,
                 checks.update(c)
                 if progress:
                     print(f"  done {size} {dtype}", file=sys.stderr)
-        facts = machine_facts(present)
-    facts["threads_limit"] = threads
-    facts["allocator"] = malloc
     shaky = [f"{r['size']} {r['dtype']} {r['contender']}" for r in rows if r["unstable"]]
     if shaky:
         notes.append(f"unstable timings (median > 3x the fastest step, after {RETRIES} retry): {', '.join(shaky)}; "
@@ -385,9 +379,7 @@ def report(results: dict[str, Any]) -> str:
         lines.append("")
         lines.append("weights after one step from the same start, max |difference| from hand-written NumPy:")
         lines.append(text_table(["case", "contender", "max abs diff"], agree))
-    lines += results["notes"]
-    lines += [f"CHECK FAILED: {f}" for f in failed_checks(results)]
-    return "\n".join(lines)
+    return end_report(lines, results)
 
 
 def main(argv: list[str] | None = None, *, default_out: str | None = None) -> int:
@@ -399,9 +391,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     parser.add_argument("--threads", type=int, default=None,
                         help="limit BLAS and torch to this many threads (default: the libraries' own choice)")
     add_allocator_argument(parser)
-    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
-    parser.add_argument("--out", default=default_out, help="JSON results file" +
-                        (f" (default {default_out})" if default_out else " (default: print only)"))
+    add_script_arguments(parser, default_out)
     args = parser.parse_args(argv)
     preset = "tiny" if args.tiny else "quick" if args.quick else "full"
     sizes = args.sizes.split(",") if args.sizes else None

@@ -34,18 +34,17 @@ from .common import (
     SummaryRow,
     absent_note,
     add_allocator_argument,
+    add_script_arguments,
     check,
+    end_report,
     facts_lines,
-    failed_checks,
     finish,
-    fix_allocator,
-    machine_facts,
+    floor_and_available,
     median,
     ratio,
     run_blocks,
-    split_available,
     summary_table,
-    thread_limit,
+    timing_run,
 )
 
 SHAPE = (4, 4)
@@ -85,9 +84,8 @@ def numpy_chain(x0: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
     return g
 
 
-def chainrule_chain(x0: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
-    x = Tensor(x0, requires_grad=True)
-    y = x
+def forward_chain(y: Any, c: Any, n: int, tanh: Callable[[Any], Any]) -> Any:
+    """The chain's forward pass on a framework's tensors: add ``c``, multiply by ``c``, ``tanh``, in turn."""
     for i in range(n):
         k = i % 3
         if k == 0:
@@ -95,8 +93,13 @@ def chainrule_chain(x0: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
         elif k == 1:
             y = y * c
         else:
-            y = y.tanh()
-    y.backward(np.ones_like(x0))
+            y = tanh(y)
+    return y
+
+
+def chainrule_chain(x0: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
+    x = Tensor(x0, requires_grad=True)
+    forward_chain(x, c, n, Tensor.tanh).backward(np.ones_like(x0))
     return x.grad
 
 
@@ -104,17 +107,7 @@ def torch_chain(x0: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
     import torch
 
     x = torch.tensor(x0, requires_grad=True)
-    ct = torch.tensor(c)
-    y = x
-    for i in range(n):
-        k = i % 3
-        if k == 0:
-            y = y + ct
-        elif k == 1:
-            y = y * ct
-        else:
-            y = torch.tanh(y)
-    y.backward(torch.ones_like(x))
+    forward_chain(x, torch.tensor(c), n, torch.tanh).backward(torch.ones_like(x))
     return x.grad.numpy()
 
 
@@ -145,15 +138,13 @@ def run(preset: str = "quick", *, contenders: Sequence[str] = CONTENDERS, thread
     """Run the benchmark and return its results (JSON-ready); ``overrides`` change the preset's sizes;
     ``allocator`` as :func:`~chainrule.bench.common.fix_allocator` takes it."""
     params = {**PRESETS[preset], **overrides}
-    names, notes = split_available([c for c in contenders if c != "numpy"])
-    names = ["numpy"] + names
+    names, notes = floor_and_available(contenders)
     n, long_n = params["n"], params["long_n"]
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal(SHAPE)
     c = rng.uniform(0.5, 1.0, SHAPE)
 
-    malloc = fix_allocator(allocator)
-    with thread_limit(threads):
+    with timing_run(threads, allocator, names) as facts:
         # Same answer first: a benchmark of wrong numbers is worthless.
         n_check = min(300, n)
         ref = numpy_chain(x0, c, n_check)
@@ -165,9 +156,6 @@ def run(preset: str = "quick", *, contenders: Sequence[str] = CONTENDERS, thread
         short = _time_chains(names, x0, c, n, params["rounds"], params["per_block"])
         long_names = [m for m in names if m != "torch"]
         long = _time_chains(long_names, x0, c, long_n, params["long_rounds"], 1)
-        facts = machine_facts(names)
-    facts["threads_limit"] = threads
-    facts["allocator"] = malloc
 
     results: dict[str, Any] = {
         "benchmark": "op_overhead",
@@ -219,9 +207,7 @@ def report(results: dict[str, Any]) -> str:
                      f"{results['chainrule_over_torch_gc_on']:.2f} (gc on)")
     effect = ", ".join(f"{LABELS[k]} {v:.2f}" for k, v in results["gc_on_over_gc_paused"].items() if v is not None)
     lines.append(f"cost of the cyclic GC, {results['short_n']:,}-op chain (gc on / gc paused): {effect}")
-    lines += results["notes"]
-    lines += [f"CHECK FAILED: {f}" for f in failed_checks(results)]
-    return "\n".join(lines)
+    return end_report(lines, results)
 
 
 def main(argv: list[str] | None = None, *, default_out: str | None = None) -> int:
@@ -230,9 +216,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     parser.add_argument("--threads", type=int, default=None, help="limit BLAS and torch threads (threadpoolctl)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     add_allocator_argument(parser)
-    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
-    parser.add_argument("--out", default=default_out, help="JSON results file" +
-                        (f" (default {default_out})" if default_out else " (default: print only)"))
+    add_script_arguments(parser, default_out)
     args = parser.parse_args(argv)
     preset = "tiny" if args.tiny else "quick" if args.quick else "full"
     contenders = [c for c in CONTENDERS if not (args.no_torch and c == "torch")]

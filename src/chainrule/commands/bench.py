@@ -37,7 +37,6 @@ def register(sub) -> None:
                    help="limit BLAS and PyTorch to N threads (needs threadpoolctl); default: their own choice")
     add_allocator_argument(p)
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
-    p.add_argument("--targets", action="store_true", help="also list the project's speed and memory targets")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tiny sizes, for the tests
     p.set_defaults(func=run)
 
@@ -53,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
         summary_table,
         write_json,
     )
-    from ..bench.targets import evaluate, targets_table
 
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in bench.BENCHMARKS]
@@ -95,9 +93,6 @@ def run(args: argparse.Namespace) -> int:
     print(summary_table(rows, markdown=args.markdown))
     for note in notes:
         print(f"note: {note}")
-    if args.targets:
-        print()
-        print(targets_table(evaluate(all_results), markdown=args.markdown))
     for problem in problems:
         print(problem, file=sys.stderr)
     if args.out:
@@ -107,6 +102,6 @@ def run(args: argparse.Namespace) -> int:
         for name, results in all_results.items():
             write_json(out / bench.RESULT_FILES[name], results)
         write_json(out / "summary.json", {"preset": preset, "machine": facts, "rows": [r.to_dict() for r in rows],
-                                          "targets": evaluate(all_results), "notes": notes, "problems": problems})
+                                          "notes": notes, "problems": problems})
         print(f"results written to {out}/")
     return 1 if problems else 0

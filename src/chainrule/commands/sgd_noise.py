@@ -7,17 +7,14 @@ import argparse
 import numpy as np
 
 from ..errors import ChainruleError
-from .train import positive_int, write_json
+from ._args import checked, positive_int
+from .train import write_json
 
 
 def batch_sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
-    if not sizes or any(b < 1 for b in sizes):
-        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
-    return sizes
+    return checked(text, lambda t: [int(part) for part in t.split(",") if part.strip()],
+                   lambda sizes: sizes and all(b >= 1 for b in sizes),
+                   "expected comma-separated whole numbers, got {text!r}", "batch sizes must be >= 1, got {text!r}")
 
 
 def register(sub) -> None:

@@ -20,6 +20,7 @@ import json
 from typing import Any
 
 from ..errors import ChainruleError
+from ._args import parse_lr, positive_int
 
 #: Task modules, in the order ``chainrule train --help`` lists them.
 TASKS = [
@@ -43,29 +44,6 @@ def register(sub) -> None:
         return 2
 
     p.set_defaults(func=no_task)
-
-
-def parse_lr(text: str) -> float | str:
-    """``--lr``: a positive number or ``auto``."""
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"the learning rate must be positive, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text}")
-    return value
 
 
 def add_common_arguments(p: argparse.ArgumentParser, *, optimizers: tuple[str, ...], default_optimizer: str,

@@ -14,8 +14,9 @@ import numpy as np
 
 from ..errors import ChainruleError
 from ..optim import OPTIMIZERS
+from ._args import checked, fraction, positive_int
 from .predict import register_formatter, register_reader
-from .train import add_common_arguments, positive_int, write_json
+from .train import add_common_arguments, write_json
 
 ACTIVATION_CHOICES = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "gelu_tanh", "identity")
 
@@ -25,23 +26,10 @@ def parse_hidden(text: str) -> list[int]:
     text = text.strip().lower()
     if text in ("", "none", "0"):
         return []
-    try:
-        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 64,64, got {text!r}") from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
-
-
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
+    return checked(text, lambda t: [int(part) for part in t.replace(" ", "").split(",") if part],
+                   lambda sizes: all(s >= 1 for s in sizes),
+                   "expected comma-separated layer sizes such as 64,64, got {text!r}",
+                   "layer sizes must be positive, got {text!r}")
 
 
 def register(tasks) -> None:
