@@ -1,26 +1,43 @@
 """``Tensor``: a NumPy array that remembers which op made it (define-by-run).
 
-Every operation on a Tensor runs the op's ``forward`` on the arrays at once
-and, when some input requires a gradient and recording is on, records it as a
-graph node (:class:`chainrule.graph.Node`: the op and where its inputs came
-from). ``Tensor.backward`` hands the graph to the engine in
+Every operation on a Tensor goes through :func:`apply_op`: it runs the op's
+``forward`` on the arrays at once and, when some input requires a gradient and
+recording is on, records it as a graph node (:class:`chainrule.graph.Node`: the op
+and where its inputs came from). ``Tensor.backward`` hands the graph to the engine in
 :mod:`chainrule.graph`.
+
+The methods and operators named after ops (``t.exp()``, ``t.sum(axis=0)``, ``a + b``,
+``t[i]``, ...) are not written here: each op declares them in its own class, and
+:func:`_install_op_methods` adds them from :data:`chainrule.ops.base.REGISTRY`.
 """
 
 from __future__ import annotations
 
-import math
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
+from numpy import ndarray
 
 from . import ops
 from .errors import DTypeError
-from .graph import Node, _initial_gradient, grad_recording, new_node, run_backward
+from .graph import Node, grad_recording, initial_gradient, run_backward
+from .ops.base import REGISTRY, Op
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
+
+#: Draws a Tensor's graph for a notebook (see :func:`register_notebook_display`).
+_notebook_display: Callable[[Any, Any, Any], dict] | None = None
+
+
+def register_notebook_display(display: Callable[[Any, Any, Any], dict]) -> None:
+    """Let ``display(tensor, include, exclude) -> mimebundle`` show Tensors in notebooks.
+
+    :mod:`chainrule.explain` registers its drawing of the graph: the core never imports it.
+    """
+    global _notebook_display
+    _notebook_display = display
 
 
 def _check_differentiable(data: np.ndarray) -> None:
@@ -33,6 +50,9 @@ def _check_differentiable(data: np.ndarray) -> None:
 
 class Tensor:
     """An n-dimensional array with a gradient, recorded in the graph when it requires one.
+
+    ``Tensor(data)`` wraps ``data`` without copying when it already is an array of the
+    right dtype; :func:`tensor` copies, as ``torch.tensor`` does.
 
     Parameters
     ----------
@@ -78,7 +98,7 @@ class Tensor:
         return self._node is None
 
     @property
-    def op(self):
+    def op(self) -> Op | None:
         """The op that produced this tensor (``None`` for a leaf)."""
         return None if self._node is None else self._node.op
 
@@ -136,7 +156,7 @@ class Tensor:
         Leaf gradients accumulate across calls. The graph's caches are freed unless
         ``retain_graph=True``.
         """
-        run_backward(self, _initial_gradient(self, gradient), retain_graph)
+        run_backward(self, initial_gradient(self, gradient), retain_graph)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
@@ -149,55 +169,24 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    # -- arithmetic ------------------------------------------------------------------
-    def __add__(self, other):
-        return apply2(ops.Add(), self, other)
-
-    def __radd__(self, other):
-        return apply2(ops.Add(), other, self)
-
-    def __sub__(self, other):
-        return apply2(ops.Sub(), self, other)
-
-    def __rsub__(self, other):
-        return apply2(ops.Sub(), other, self)
-
-    def __mul__(self, other):
-        return apply2(ops.Mul(), self, other)
-
-    def __rmul__(self, other):
-        return apply2(ops.Mul(), other, self)
-
-    def __truediv__(self, other):
-        return apply2(ops.Div(), self, other)
-
-    def __rtruediv__(self, other):
-        return apply2(ops.Div(), other, self)
-
-    def __matmul__(self, other):
-        return apply2(ops.MatMul(), self, other)
-
-    def __rmatmul__(self, other):
-        return apply2(ops.MatMul(), other, self)
-
-    def __neg__(self):
-        return apply1(ops.Neg(), self)
-
+    # -- what no single op is --------------------------------------------------------
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return apply1(ops.Abs(), self)
-
     def __pow__(self, exponent):
         if isinstance(exponent, _SCALARS):
-            if exponent == 2:
-                return apply1(ops.Square(), self)
-            return apply1(ops.Pow(exponent), self)
+            return record(ops.Square() if exponent == 2 else ops.Pow(exponent), (self,))
         return (as_tensor_like(exponent, self) * self.log()).exp()  # a ** b = exp(b log a)
 
     def __rpow__(self, base):
-        return (self * math.log(base)).exp()  # base ** t = exp(t log base), base > 0
+        return (self * float(np.log(base))).exp()  # base ** t = exp(t log base), base > 0
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
 
     # -- comparisons give plain boolean arrays (no gradient flows through them) -------
     def __lt__(self, other):
@@ -223,87 +212,11 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.data)
 
-    # -- indexing --------------------------------------------------------------------
-    def __getitem__(self, index):
-        return apply1(ops.GetItem(_plain_index(index)), self)
-
-    # -- NumPy-named methods -----------------------------------------------------------
-    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply1(ops.Sum(axis, keepdims), self)
-
-    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply1(ops.Mean(axis, keepdims), self)
-
-    def max(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply1(ops.Max(axis, keepdims), self)
-
-    def min(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply1(ops.Min(axis, keepdims), self)
-
-    def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
-        return apply1(ops.LogSumExp(axis, keepdims), self)
-
-    def reshape(self, *shape) -> Tensor:
-        if len(shape) == 1 and np.iterable(shape[0]):
-            shape = tuple(shape[0])
-        return apply1(ops.Reshape(shape), self)
-
-    def flatten(self) -> Tensor:
-        return self.reshape(-1)
-
-    def transpose(self, *axes) -> Tensor:
-        if len(axes) == 1 and (axes[0] is None or np.iterable(axes[0])):
-            axes = axes[0]
-        return apply1(ops.Transpose(axes or None), self)
-
-    @property
-    def T(self) -> Tensor:
-        return apply1(ops.Transpose(None), self)
-
-    def broadcast_to(self, shape) -> Tensor:
-        return apply1(ops.BroadcastTo(shape), self)
-
-    def exp(self) -> Tensor:
-        return apply1(ops.Exp(), self)
-
-    def log(self) -> Tensor:
-        return apply1(ops.Log(), self)
-
-    def sqrt(self) -> Tensor:
-        return apply1(ops.Sqrt(), self)
-
-    def abs(self) -> Tensor:
-        return apply1(ops.Abs(), self)
-
-    def square(self) -> Tensor:
-        return apply1(ops.Square(), self)
-
-    def tanh(self) -> Tensor:
-        return apply1(ops.Tanh(), self)
-
-    def sigmoid(self) -> Tensor:
-        return apply1(ops.Sigmoid(), self)
-
-    def relu(self) -> Tensor:
-        return apply1(ops.ReLU(), self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        return apply1(ops.LeakyReLU(negative_slope), self)
-
-    def softplus(self) -> Tensor:
-        return apply1(ops.Softplus(), self)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return apply1(ops.Softmax(axis), self)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return apply1(ops.LogSoftmax(axis), self)
-
-    # -- notebook display (drawn by chainrule.explain, imported only when a notebook asks) --
+    # -- notebook display (drawn by chainrule.explain when it is imported) --------------
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        from .explain.draw import tensor_mimebundle
-
-        return tensor_mimebundle(self, include, exclude)
+        if _notebook_display is None:
+            return {"text/plain": repr(self)}
+        return _notebook_display(self, include, exclude)
 
     def _repr_html_(self) -> str:
         from html import escape
@@ -318,17 +231,6 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _plain_index(index):
-    """An index with any Tensors in it replaced by their arrays."""
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
 def as_tensor_like(x, like: Tensor) -> Tensor:
     """``x`` as a Tensor, Python numbers taking ``like``'s dtype."""
     if isinstance(x, Tensor):
@@ -339,170 +241,124 @@ def as_tensor_like(x, like: Tensor) -> Tensor:
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Make a leaf Tensor, as ``torch.tensor``: ``tensor([1., 2.], requires_grad=True)``."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    """A new leaf Tensor holding a copy of ``data``, as ``torch.tensor``: ``tensor([1., 2.], requires_grad=True)``.
 
-
-def apply_op(op: ops.Op, *inputs: Any) -> Tensor:
-    """Run ``op.forward`` on the inputs' arrays and, if needed, link it into the graph.
-
-    Inputs may be Tensors, arrays or Python numbers; only Tensors that require
-    grad are linked. This is what ``Op.apply`` and the functions call; Tensor
-    methods use the one- and two-input versions below, which do the same.
+    The copy means that training the tensor (an optimiser step) never changes the
+    caller's array; :func:`as_tensor` and :func:`from_numpy` share memory instead.
     """
-    if len(inputs) == 1:
-        return apply1(op, inputs[0])
-    if len(inputs) == 2:
-        return apply2(op, inputs[0], inputs[1])
-    if len(inputs) == 3:
-        return apply3(op, inputs[0], inputs[1], inputs[2])
-    datas = []
-    nexts = []
-    needs = []
-    recording = False
-    for x in inputs:  # a plain loop: comprehensions cost a frame each in Python 3.11
+    data = data.data if isinstance(data, Tensor) else data
+    return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad)
+
+
+def as_tensor(data: Any, dtype=None) -> Tensor:
+    """``data`` as a Tensor, sharing its memory when it already is an array of ``dtype``
+    (``torch.as_tensor``); a Tensor is returned as it is."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return data
+    return Tensor(data, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A Tensor sharing ``array``'s memory (``torch.from_numpy``): changes to one show in the other."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+# -- the record path ---------------------------------------------------------------------
+
+
+def apply_op(op: Op, *inputs: Any) -> Tensor:
+    """``record(op, inputs)``: apply ``op`` to the inputs given one by one (``Op.apply`` and
+    the functions call this)."""
+    return record(op, inputs)
+
+
+def record(op: Op, inputs: tuple) -> Tensor:
+    """Run ``op.forward`` on the inputs' arrays and, when needed, record it in the graph.
+
+    Inputs may be Tensors, arrays or Python numbers (lists become arrays). The op is
+    recorded, as a :class:`~chainrule.graph.Node` linked to where each input came from,
+    when recording is on and some input requires a gradient; ``op.needs_input_grad``
+    tells its forward and backward which inputs do. Every operation on Tensors ends here.
+    """
+    arrays, links, needs = [], [], []
+    for x in inputs:
+        link = None  # where a gradient for this input goes: the leaf, or the node that made it
         if isinstance(x, Tensor):
-            datas.append(x.data)
             if x._req:
-                nexts.append(x if x._node is None else x._node)
-                needs.append(True)
-                recording = True
-                continue
-        else:
-            datas.append(_plain(x))
-        nexts.append(None)
-        needs.append(False)
-    if recording and grad_recording():
+                link = x if x._node is None else x._node
+            x = x.data
+        elif isinstance(x, (list, tuple)):
+            x = np.asarray(x)
+        arrays.append(x)
+        links.append(link)
+        needs.append(link is not None)
+    node = None
+    if True in needs and grad_recording():
+        node = Node()
+        node.op, node.next, node.retains, node.run = op, tuple(links), None, None
         op.needs_input_grad = tuple(needs)
-        return _result(op.forward(*datas), new_node(op, tuple(nexts)))
-    op.needs_input_grad = (False,) * len(datas)
-    return _result(op.forward(*datas), None)
+    else:
+        op.needs_input_grad = (False,) * len(needs)
+    out = op.forward(*arrays)
+    result = object.__new__(Tensor)
+    result.data = out if type(out) is ndarray else np.asarray(out)
+    result.grad = None
+    result._req = node is not None
+    result._node = node
+    return result
 
 
-def apply1(op: ops.Op, x: Any) -> Tensor:
-    """:func:`apply_op` for one input (the hot path of unary Tensor methods)."""
-    if isinstance(x, Tensor):
-        if x._req and grad_recording():
-            op.needs_input_grad = _NEEDS_ONE
-            out = op.forward(x.data)
-            # Inlined new_node(op, ...) and _result(out, node): this runs once per op, so every
-            # call saved counts.
-            node = Node()
-            node.op = op
-            node.next = (x if x._node is None else x._node,)
-            node.retains = None
-            node.run = None
+# -- methods and operators declared by the ops -------------------------------------------
+
+
+def _method(op_class: type[Op], name: str):
+    if op_class.constructor_params():
+        def method(self, *params, **kw):
+            return record(op_class(*params, **kw), (self,))
+    else:
+        def method(self):
+            return record(op_class(), (self,))
+
+    return _named(method, name, op_class)
+
+
+def _operator(op_class: type[Op], name: str, reflected: bool):
+    if op_class.arity == 2:
+        if reflected:
+            def method(self, other):
+                return record(op_class(), (other, self))
         else:
-            op.needs_input_grad = _NEEDS_NONE
-            out, node = op.forward(x.data), None
+            def method(self, other):
+                return record(op_class(), (self, other))
+    elif op_class.constructor_params():
+        def method(self, *params):
+            return record(op_class(*params), (self,))
     else:
-        op.needs_input_grad = _NEEDS_NONE
-        out, node = op.forward(_plain(x)), None
-    result = _new_tensor(Tensor)
-    result.data = out if type(out) is ndarray else np.asarray(out)
-    result.grad = None
-    result._req = node is not None
-    result._node = node
-    return result
+        def method(self):
+            return record(op_class(), (self,))
+
+    return _named(method, name, op_class)
 
 
-def apply2(op: ops.Op, a: Any, b: Any) -> Tensor:
-    """:func:`apply_op` for two inputs (the hot path of binary Tensor operators)."""
-    if type(a) is ndarray:  # first: a failed isinstance costs more than this test
-        da, na = a, None
-    elif isinstance(a, Tensor):
-        da = a.data
-        na = (a if a._node is None else a._node) if a._req else None
-    else:
-        da, na = _plain(a), None
-    if type(b) is ndarray:  # first: a failed isinstance costs more than this test
-        db, nb = b, None
-    elif isinstance(b, Tensor):
-        db = b.data
-        nb = (b if b._node is None else b._node) if b._req else None
-    else:
-        db, nb = _plain(b), None
-    if (na is not None or nb is not None) and grad_recording():
-        # picked by two tests, not indexed by arithmetic on two bools (0.3k instructions less per op)
-        op.needs_input_grad = (_NEEDS_BOTH if nb is not None else _NEEDS_FIRST) if na is not None else _NEEDS_SECOND
-        out = op.forward(da, db)
-        node = Node()
-        node.op = op
-        node.next = (na, nb)
-        node.retains = None
-        node.run = None
-    else:
-        op.needs_input_grad = _NEEDS_TWO[0]
-        out, node = op.forward(da, db), None
-    result = _new_tensor(Tensor)
-    result.data = out if type(out) is ndarray else np.asarray(out)
-    result.grad = None
-    result._req = node is not None
-    result._node = node
-    return result
+def _named(fn, name: str, op_class: type[Op]):
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = op_class.__doc__
+    return fn
 
 
-def apply3(op: ops.Op, a: Any, b: Any, c: Any) -> Tensor:
-    """:func:`apply_op` for three inputs (a layer's input, weight and bias)."""
-    if type(a) is ndarray:  # first: a failed isinstance costs more than this test
-        da, na = a, None
-    elif isinstance(a, Tensor):
-        da = a.data
-        na = (a if a._node is None else a._node) if a._req else None
-    else:
-        da, na = _plain(a), None
-    if type(b) is ndarray:  # first: a failed isinstance costs more than this test
-        db, nb = b, None
-    elif isinstance(b, Tensor):
-        db = b.data
-        nb = (b if b._node is None else b._node) if b._req else None
-    else:
-        db, nb = _plain(b), None
-    if type(c) is ndarray:  # first: a failed isinstance costs more than this test
-        dc, nc = c, None
-    elif isinstance(c, Tensor):
-        dc = c.data
-        nc = (c if c._node is None else c._node) if c._req else None
-    else:
-        dc, nc = _plain(c), None
-    if (na is not None or nb is not None or nc is not None) and grad_recording():
-        op.needs_input_grad = _NEEDS_THREE[(na is not None) + 2 * (nb is not None) + 4 * (nc is not None)]
-        out = op.forward(da, db, dc)
-        node = Node()
-        node.op = op
-        node.next = (na, nb, nc)
-        node.retains = None
-        node.run = None
-    else:
-        op.needs_input_grad = _NEEDS_THREE[0]
-        out, node = op.forward(da, db, dc), None
-    result = _new_tensor(Tensor)
-    result.data = out if type(out) is ndarray else np.asarray(out)
-    result.grad = None
-    result._req = node is not None
-    result._node = node
-    return result
+def _install_op_methods() -> None:
+    """Give Tensor every method and operator the registered ops declare."""
+    for op_class in REGISTRY.values():
+        for name in op_class.methods:
+            setattr(Tensor, name, _method(op_class, name))
+        if op_class.operator:
+            name = f"__{op_class.operator}__"
+            setattr(Tensor, name, _operator(op_class, name, reflected=False))
+            if op_class.arity == 2:
+                name = f"__r{op_class.operator}__"
+                setattr(Tensor, name, _operator(op_class, name, reflected=True))
 
 
-_new_tensor = object.__new__
-# Shared needs_input_grad tuples: no allocation per op on the hot path.
-_NEEDS_ONE = (True,)
-_NEEDS_NONE = (False,)
-_NEEDS_TWO = ((False, False), (True, False), (False, True), (True, True))
-_NEEDS_FIRST, _NEEDS_SECOND, _NEEDS_BOTH = _NEEDS_TWO[1], _NEEDS_TWO[2], _NEEDS_TWO[3]
-_NEEDS_THREE = tuple((bool(i & 1), bool(i & 2), bool(i & 4)) for i in range(8))
-
-
-def _plain(x: Any) -> Any:
-    """A non-Tensor input as the op sees it: lists become arrays, the rest is kept."""
-    return np.asarray(x) if isinstance(x, (list, tuple)) else x
-
-
-def _result(out: Any, node: Node | None) -> Tensor:
-    """Wrap an op's output; ``node`` is the graph node that made it, or None outside the graph."""
-    result = Tensor.__new__(Tensor)
-    result.data = out if type(out) is ndarray else np.asarray(out)
-    result.grad = None
-    result._req = node is not None
-    result._node = node
-    return result
+_install_op_methods()

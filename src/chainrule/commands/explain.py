@@ -22,7 +22,7 @@ from ..errors import ExpressionError, RenderError
 
 def register(sub) -> None:
     from ..explain.parse import FUNCTIONS
-    from ..explain.trace import FORMATS
+    from ..explain.render import FORMATS
 
     p = sub.add_parser(
         "explain",

@@ -10,7 +10,8 @@ from ..errors import ExpressionError, RenderError
 from .draw import Drawing, draw
 from .lectures import LECTURES, lecture
 from .parse import FUNCTIONS, parse
-from .trace import FORMATS, BackwardStep, Check, ForwardStep, LocalStep, SumTerm, Trace, explain, name
+from .render import FORMATS
+from .trace import BackwardStep, Check, ForwardStep, LocalStep, SumTerm, Trace, explain, name
 
 __all__ = [
     "explain", "draw", "name", "lecture", "parse", "Trace", "Drawing", "ForwardStep", "BackwardStep", "LocalStep",

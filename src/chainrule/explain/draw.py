@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..tensor import Tensor
+from ..tensor import Tensor, register_notebook_display
 from .model import Graph, graph_from_tensor
 from .render import write_rendering
 
@@ -90,3 +90,6 @@ def tensor_mimebundle(tensor: Tensor, include=None, exclude=None) -> dict:
         bundle["image/svg+xml"] = svg
         bundle["text/html"] = f"<div><pre>{escape(text)}</pre>{svg}</div>"
     return bundle
+
+
+register_notebook_display(tensor_mimebundle)  # a Tensor in a notebook shows its graph

@@ -11,6 +11,7 @@ expression runs (:class:`GraphBuilder`) or afterwards from any Tensor's graph
 from __future__ import annotations
 
 import copy
+import inspect
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..errors import ChainruleError
 from ..graph import Node as GraphNode
+from ..ops.base import REGISTRY
 from ..tensor import Tensor
 from .notation import LATEX, UNICODE, fmt_value
 from .parse import Sink
@@ -212,37 +215,25 @@ def write_formulas(graph: Graph, n: Node) -> None:
 
 # -- graphs of existing tensors --------------------------------------------------------------
 
-#: Ops whose forward is a pure function of its inputs (safe to re-run to show a value).
-_PURE = tuple(
-    getattr(ops, name) for name in (
-        "Identity", "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Square", "Exp", "Log", "Sqrt", "Abs",
-        "Maximum", "Minimum", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "Sum", "Mean", "Max", "Min",
-        "Softmax", "LogSoftmax", "LogSumExp", "Reshape", "Transpose", "GetItem", "BroadcastTo", "Concatenate",
-        "Stack", "MatMul",
-    ) if hasattr(ops, name)
-)
-#: Operands that an op keeps in its cache, by position (what backward needs is saved).
-_CACHED = {ops.Mul: ("a", "b"), ops.Div: ("a", "b"), ops.MatMul: ("a", "b"),
-           ops.Maximum: ("a", "b"), ops.Minimum: ("a", "b")}
-
-
-def _cached_operand(op, position: int):
-    names = _CACHED.get(type(op))
-    if not names or position >= len(names):
+def _saved_input(op, position: int) -> np.ndarray | None:
+    """The value of input ``position`` when the op saved it under the name ``forward`` gives that
+    input (Mul saves ``a`` and ``b``); None when it did not, or when backward has freed it."""
+    names = list(inspect.signature(type(op).forward).parameters)[1:]
+    if position >= len(names):
         return None
-    value = getattr(op, "__dict__", {}).get(names[position])
+    value = op.saved_value(names[position])
     return None if value is None else np.asarray(value)
 
 
 def _replay(op, values):
-    """Re-run a pure op's forward on a copy, to show an intermediate value; None if unknown."""
-    if not isinstance(op, _PURE) or any(v is None for v in values):
+    """Re-run a built-in pure op's forward on a copy, to show an intermediate value; None if unknown."""
+    if not op.pure or REGISTRY.get(type(op).__name__) is not type(op) or any(v is None for v in values):
         return None
     clone = copy.copy(op)
     try:
         with np.errstate(all="ignore"):
             return np.asarray(clone.forward(*values))
-    except (ValueError, TypeError, IndexError, ArithmeticError, AttributeError):
+    except (ValueError, TypeError, IndexError, ArithmeticError, ChainruleError):
         return None
 
 
@@ -317,7 +308,7 @@ def graph_from_tensor(
         in_vars = []
         for pos, nxt in enumerate(node.next):
             if nxt is None:
-                in_vars.append(builder.constant(_cached_operand(op, pos)))
+                in_vars.append(builder.constant(_saved_input(op, pos)))
             elif type(nxt) is GraphNode:
                 in_vars.append(out_var[id(nxt)])
             else:

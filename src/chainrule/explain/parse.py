@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import ChainruleError, ExpressionError, ShapeError
+from ..ops.base import REGISTRY
 from ..tensor import Tensor, apply_op
 
 #: Longest expression accepted, in characters.
@@ -48,33 +49,27 @@ class Fn:
     doc: str = ""
 
 
+def _function_table() -> dict[str, Fn]:
+    """The functions an expression may call: every op that declares ``in_expressions``, under its
+    first function name, with the parameters of its constructor."""
+    table = {}
+    for op_class in REGISTRY.values():
+        if not op_class.in_expressions:
+            continue
+        params = op_class.constructor_params()
+        doc = (op_class.__doc__ or "").strip().partition("\n")[0]
+        table[op_class.functions[0]] = Fn(
+            op_class, tensors=op_class.arity, params=tuple(p.name for p in params),
+            required=tuple(p.name for p in params if p.default is p.empty), doc=doc,
+        )
+    return dict(sorted(table.items()))
+
+
 #: The functions an expression may call.
-FUNCTIONS: dict[str, Fn] = {
-    "exp": Fn(ops.Exp, doc="e to the x"),
-    "log": Fn(ops.Log, doc="natural logarithm"),
-    "sqrt": Fn(ops.Sqrt, doc="square root"),
-    "abs": Fn(ops.Abs, doc="absolute value"),
-    "square": Fn(ops.Square, doc="x squared"),
-    "tanh": Fn(ops.Tanh, doc="hyperbolic tangent"),
-    "sigmoid": Fn(ops.Sigmoid, doc="1 / (1 + exp(-x))"),
-    "relu": Fn(ops.ReLU, doc="max(x, 0)"),
-    "softplus": Fn(ops.Softplus, doc="log(1 + exp(x))"),
-    "identity": Fn(ops.Identity, doc="x itself (the identity activation)"),
-    "leaky_relu": Fn(ops.LeakyReLU, params=("negative_slope",), doc="x if x > 0 else slope·x"),
-    "sum": Fn(ops.Sum, params=("axis", "keepdims"), doc="sum over axis (all by default)"),
-    "mean": Fn(ops.Mean, params=("axis", "keepdims"), doc="mean over axis"),
-    "max": Fn(ops.Max, params=("axis", "keepdims"), doc="largest element over axis"),
-    "min": Fn(ops.Min, params=("axis", "keepdims"), doc="smallest element over axis"),
-    "logsumexp": Fn(ops.LogSumExp, params=("axis", "keepdims"), doc="log(sum(exp(x)))"),
-    "softmax": Fn(ops.Softmax, params=("axis",), doc="exp(x) / sum(exp(x)) along axis"),
-    "log_softmax": Fn(ops.LogSoftmax, params=("axis",), doc="log(softmax(x))"),
-    "maximum": Fn(ops.Maximum, tensors=2, doc="elementwise larger of a and b"),
-    "minimum": Fn(ops.Minimum, tensors=2, doc="elementwise smaller of a and b"),
-    "matmul": Fn(ops.MatMul, tensors=2, doc="matrix product a @ b"),
-    "transpose": Fn(ops.Transpose, params=("axes",), doc="axes reversed (or permuted)"),
-    "reshape": Fn(ops.Reshape, params=("shape",), required=("shape",), doc="same elements, new shape"),
-    "power": Fn(ops.Pow, params=("exponent",), required=("exponent",), doc="x ** p for a constant p"),
-}
+FUNCTIONS: dict[str, Fn] = _function_table()
+#: Python's operators, as the ops that implement them declare them (``Op.operator``).
+_OPERATORS = {op_class.operator: op_class for op_class in REGISTRY.values() if op_class.operator}
+_AST_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.MatMult: "matmul"}
 
 _REFUSED = {
     ast.Attribute: "attribute access is",
@@ -443,12 +438,12 @@ def _literal(source: str, node: ast.AST, param: str) -> Any:
         "keepdims": lambda x: isinstance(x, bool),
         "negative_slope": lambda x: _is_number(x),
         "exponent": lambda x: _is_number(x),
-    }[param](v)
+    }.get(param, lambda x: True)(v)
     if not ok:
         want = {
             "axis": "an int, a tuple of ints or None", "axes": "a tuple of ints", "shape": "an int or a tuple of ints",
             "keepdims": "True or False", "negative_slope": "a number", "exponent": "a number",
-        }[param]
+        }.get(param, "a constant")
         raise _refuse(source, node, f"{param}= must be {want}")
     if _is_int(v) and abs(v) > 2**31 or isinstance(v, tuple) and any(abs(i) > 2**31 for i in v):
         raise _refuse(source, node, f"{param}= is out of range")
@@ -546,7 +541,7 @@ class _Evaluator:
             x = self.expr(node.operand)
             if isinstance(node.op, ast.UAdd):
                 return x
-            return self.apply(ops.Neg(), [x], node, name)
+            return self.apply(_OPERATORS["neg"](), [x], node, name)
         if isinstance(node, ast.BinOp):
             return self.binop(node, name)
         if isinstance(node, ast.Call):
@@ -559,8 +554,7 @@ class _Evaluator:
         kind = type(node.op)
         if kind is ast.Pow:
             return self.power(a, b, node, name)
-        op = {ast.Add: ops.Add, ast.Sub: ops.Sub, ast.Mult: ops.Mul, ast.Div: ops.Div, ast.MatMult: ops.MatMul}[kind]
-        return self.apply(op(), [a, b], node, name)
+        return self.apply(_OPERATORS[_AST_OPERATORS[kind]](), [a, b], node, name)
 
     def power(self, a: Val, b: Val, node: ast.AST, name: str | None) -> Val:
         if b.const and b.array.ndim == 0:

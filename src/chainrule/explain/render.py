@@ -10,24 +10,22 @@ Every rendering states the value, every gradient and the gradient check.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExpressionError
-from .notation import fmt_shape, fmt_value
+from .tables import caption, tables
 
-
-@dataclass
-class Table:
-    """A titled table of Unicode strings, shared by the text, rich, Markdown and HTML renderings."""
-
-    title: str
-    headers: list[str]
-    rows: list[list[str]]
+#: The renderings :meth:`Trace.render` knows.
+FORMATS = ("text", "md", "latex", "json", "dot", "svg", "png", "html")
+#: File suffixes that choose a format in :meth:`Trace.save` and the CLI's ``-o``.
+SUFFIXES = {
+    ".txt": "text", ".md": "md", ".markdown": "md", ".tex": "latex", ".json": "json", ".dot": "dot",
+    ".gv": "dot", ".svg": "svg", ".png": "png", ".html": "html", ".htm": "html",
+}
 
 
 def render(trace, fmt: str, **options) -> str | bytes:
-    """Dispatch to the rendering ``fmt`` (see :data:`chainrule.explain.trace.FORMATS`)."""
+    """Dispatch to the rendering ``fmt`` (see :data:`FORMATS`)."""
     fmt = (fmt or "text").lower()
     if fmt in ("text", "txt"):
         return rich_text(trace) if options.get("color") else plain_text(trace)
@@ -51,8 +49,6 @@ def render(trace, fmt: str, **options) -> str | bytes:
         from .render_html import to_html
 
         return to_html(trace)
-    from .trace import FORMATS
-
     raise ExpressionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
@@ -63,14 +59,6 @@ def write_rendering(data: str | bytes, path: Path) -> Path:
     else:
         path.write_text(data, encoding="utf-8")
     return path
-
-
-def caption(trace) -> str:
-    """The closing lines every rendering carries: value, gradients, gradient check."""
-    parts = [f"{trace.output} = {fmt_value(trace.value)}"]
-    parts += [f"∂{trace.output}/∂{n} = {fmt_value(g)}" for n, g in trace.gradients.items()]
-    parts.append(trace.check.text)
-    return "\n".join(parts)
 
 
 def static_svg(graph) -> str:
@@ -85,88 +73,6 @@ def notebook_html(trace) -> str:
     from .render_html import notebook
 
     return notebook(trace)
-
-
-# -- the tables -------------------------------------------------------------------------------------
-
-
-def _local_cells(trace, loc) -> tuple[str, str, str]:
-    o = trace.output
-    local = loc.text
-    value = "" if loc.value is None else fmt_value(loc.value)
-    passed = f"∂{o}/∂{loc.input} ← {loc.chain} = {fmt_value(loc.contribution)}"
-    return local, value, passed
-
-
-def tables(trace) -> list[Table]:
-    """Inputs, forward pass, backward pass and result, as :class:`Table` objects."""
-    g = trace.graph
-    inputs = Table("Inputs", ["name", "shape", "value", "gradient"], [])
-    for name in trace.inputs:
-        v = g.var(name)
-        inputs.rows.append([name, fmt_shape(v.shape or ()), fmt_value(v.value), "wanted" if name in trace.wrt else "—"])
-    forward = Table("Forward pass (compute and keep every intermediate: the cache)",
-                    ["step", "name", "operation", "inputs", "value"], [])
-    for s in trace.forward_steps:
-        ins = operands_text(g, s.inputs)
-        forward.rows.append([str(s.step), s.name, s.formula, ins, fmt_value(s.value)])
-    o = trace.output
-    backward = Table(
-        "Backward pass (upstream gradient × local derivative, passed down; summed where paths meet)",
-        ["step", "at", "upstream", "local derivative", "its value", "passed down"], [],
-    )
-    for s in trace.backward_steps:
-        if s.kind == "seed":
-            backward.rows.append([str(s.step), s.name, f"{s.symbol} = {fmt_value(s.upstream)}", "start", "", ""])
-        elif s.kind == "sum":
-            terms = " + ".join(f"{fmt_value(t.value)} (via {t.via})" for t in s.terms)
-            backward.rows.append([
-                str(s.step), s.name, f"sum of {len(s.terms)} paths", f"{s.symbol} = {terms}", "",
-                f"{s.symbol} = {fmt_value(s.total)}",
-            ])
-        else:
-            first = True
-            for loc in s.locals or [None]:
-                cells = ["", "", ""] if loc is None else list(_local_cells(trace, loc))
-                backward.rows.append([
-                    str(s.step) if first else "", s.formula if first else "",
-                    f"{s.symbol} = {fmt_value(s.upstream)}" if first else "", *cells,
-                ])
-                first = False
-    chain = Table("Chain rule (sum over paths of the product of local derivatives)", ["gradient", "paths", "value"],
-                  [])
-    for name, grad in trace.gradients.items():
-        chain.rows.append([f"∂{o}/∂{name}", chain_text(trace, name), fmt_value(grad)])
-    result = Table("Result", ["", "value", "finite differences"], [[o, fmt_value(trace.value), ""]])
-    for name, grad in trace.gradients.items():
-        num = trace.check.numeric.get(name)
-        result.rows.append([f"∂{o}/∂{name}", fmt_value(grad), "" if num is None else fmt_value(num)])
-    return [inputs, forward, backward, chain, result]
-
-
-def chain_text(trace, name: str, d=None, mul=None, plus=" + ") -> str:
-    """``∂H/∂G · ∂G/∂E · ∂E/∂A`` (+ … for each further path), or a count when there are many."""
-    from .trace import chain_paths
-
-    d = d or (lambda y, x: f"∂{y}/∂{x}")
-    mul = mul or (lambda parts: " · ".join(parts))
-    paths = chain_paths(trace, name)
-    if paths is None:
-        return "more paths than written out"
-    if not paths:
-        return "no path (0)"
-    return plus.join(mul([d(p[k], p[k + 1]) for k in range(len(p) - 1)]) if len(p) > 1 else "1" for p in paths)
-
-
-def operands_text(graph, names: list[str]) -> str:
-    """``E = 3, F = 2`` for a step's operands (a constant written as its value is left out)."""
-    parts = []
-    for n in dict.fromkeys(names):
-        v = graph.var(n)
-        text = fmt_value(v.value)
-        if not (v.kind == "constant" and text == n):
-            parts.append(f"{n} = {text}")
-    return ", ".join(parts)
 
 
 def _width(s: str) -> int:

@@ -197,7 +197,7 @@ def page_steps(trace) -> list[dict]:
     ``back`` (edges a gradient travels along), ``fields`` (label, text, key) for the
     panel, and ``values``/``grads`` to write on the drawing from this step on.
     """
-    from .render import operands_text
+    from .tables import operands_text
 
     g = trace.graph
     steps = [{
@@ -367,7 +367,7 @@ _SCRIPT = r"""
 
 
 def _tables_html(trace) -> str:
-    from .render import tables
+    from .tables import tables
 
     out = []
     for t in tables(trace):

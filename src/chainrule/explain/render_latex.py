@@ -39,7 +39,7 @@ def _table(spec: str, headers: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _chain_equation(trace, name: str) -> str:
-    from .render import chain_text
+    from .tables import chain_text
 
     o = latex_name(trace.output)
     x = latex_name(name)

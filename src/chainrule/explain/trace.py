@@ -29,15 +29,9 @@ from ..tensor import Tensor
 from .model import Graph, graph_from_tensor
 from .notation import LATEX, UNICODE, fmt_scalar, fmt_shape
 from .parse import Program, parse
-from .render import write_rendering
+from .render import SUFFIXES, write_rendering
+from .tables import chain_paths  # noqa: F401 - part of this module's interface
 
-#: The renderings :meth:`Trace.render` knows.
-FORMATS = ("text", "md", "latex", "json", "dot", "svg", "png", "html")
-#: File suffixes that choose a format in :meth:`Trace.save` and the CLI's ``-o``.
-SUFFIXES = {
-    ".txt": "text", ".md": "md", ".markdown": "md", ".tex": "latex", ".json": "json", ".dot": "dot",
-    ".gv": "dot", ".svg": "svg", ".png": "png", ".html": "html", ".htm": "html",
-}
 #: Gradient checks are skipped above this many input elements (2 evaluations each).
 CHECK_LIMIT = 5000
 
@@ -562,34 +556,3 @@ def _check(evaluate, arrays: dict[str, np.ndarray], wrt: list[str], gradients, o
                 rel_err = max(rel_err, float(np.max(np.where(err > 0, rel, 0))))
             passed = passed and bool(np.all(err <= atol + rtol * np.abs(num)))
     return Check(True, eps, atol, rtol, abs_err, rel_err, passed, numeric)
-
-
-#: Chains with more paths than this are summarised instead of written out.
-MAX_PATHS = 6
-
-
-def chain_paths(trace: Trace, name: str) -> list[list[str]] | None:
-    """Every path from the output down to input ``name``, as lists of variable names
-    (output first); None when there are more than :data:`MAX_PATHS`.
-
-    ``∂H/∂A`` is the sum over these paths of the product of the local derivatives along
-    each: the chain rule, ``∂H/∂A = ∂H/∂G · ∂G/∂E · ∂E/∂A``.
-    """
-    g = trace.graph
-    target = g.var(name).index
-    paths: list[list[int]] = []
-    stack = [[g.output]]
-    while stack:
-        path = stack.pop()
-        v = g.vars[path[-1]]
-        if v.index == target:
-            paths.append(path)
-            if len(paths) > MAX_PATHS:
-                return None
-            continue
-        if v.producer is None:
-            continue
-        for i in reversed(dict.fromkeys(g.nodes[v.producer].inputs)):
-            if g.vars[i].wants_grad:
-                stack.append(path + [i])
-    return [[g.vars[i].name for i in p] for p in paths]

@@ -17,9 +17,9 @@ from numpy import add, dot, ndarray  # globals: cheaper to read than np.name (se
 
 from ..errors import ShapeError
 from ..ops import Linear as LinearOp
-from ..ops.base import Op, shape_of
+from ..ops.base import Chain, Op, Written, shape_of
 from ..serialization import register_model
-from ..tensor import Tensor, apply2, apply3
+from ..tensor import Tensor, apply_op
 from . import init
 from .module import Module, Parameter
 
@@ -32,6 +32,9 @@ class LinearRegressionOp(Op):
     flattened to (n,) and X to (n, d): dX = U wᵀ (outer product), dW = (Uᵀ X) as (1, d),
     db = (Σ U,). Only what backward will use is kept: X for dW, W for dX.
     """
+
+    fresh_grads = True
+    saves = ("X", "W", "x_shape", "has_bias")
 
     def forward(self, X, W, *b):
         if type(X) is not ndarray:
@@ -47,10 +50,8 @@ class LinearRegressionOp(Op):
                 f"(the weight is (1, d) and the features' last axis must be d)"
             )
         need = self.needs_input_grad
-        self.X = X if need[1] else None
-        self.W, self.x_shape = (W, X.shape) if need[0] else (None, None)
-        self.has_bias = has_bias = bool(b)
-        if has_bias:
+        self.saved = (X if need[1] else None, W if need[0] else None, X.shape, bool(b))
+        if b:
             bias = b[0][0]  # a scalar: adding a one-element array costs NumPy more
             if type(out) is ndarray and out.dtype == bias.dtype:
                 out += bias  # a fresh array of the same dtype: adding in place saves a copy
@@ -59,19 +60,24 @@ class LinearRegressionOp(Op):
         return out
 
     def backward(self, upstream):
-        need = self.needs_input_grad
+        need, (X, W, x_shape, has_bias) = self.needs_input_grad, self.saved
         g = upstream if upstream.ndim == 1 else upstream.reshape(-1)  # (n,)
         dX = dW = db = None
         if need[0]:
-            dX = np.multiply.outer(g, self.W[0]).reshape(self.x_shape)
+            dX = np.multiply.outer(g, W[0]).reshape(x_shape)
         if need[1]:
-            X = self.X
             # np.dot, not @, skips the matmul ufunc's dispatch; (1, n) · (n, d) gives a fresh
             # (1, d) array, not a view, which the weight's .grad can keep without checking its base.
             dW = dot(g[None], X if X.ndim == 2 else X.reshape(-1, X.shape[-1]))
-        if self.has_bias and need[2]:
+        if has_bias and need[2]:
             db = add.reduce(g, keepdims=True)  # (1,)
-        return (dX, dW, db) if self.has_bias else (dX, dW)
+        return (dX, dW, db) if has_bias else (dX, dW)
+
+    def written(self, n, y, X, W, *b):
+        w = n.T(W)
+        rhs = n.matmul(X, w) if not b else n.add(n.matmul(X, w), b[0])
+        return Written(rhs, (Chain(w, lambda U: n.matmul(U, W)), Chain(X, lambda U: n.matmul(n.T(U), X)),
+                             *[n.one] * len(b)), "@")
 
 
 def _check_dtype(dtype: Any) -> np.dtype:
@@ -119,10 +125,9 @@ class Linear(Module):
 
     def forward(self, x: Tensor | np.ndarray) -> Tensor:
         """x (..., in_features) -> (..., out_features)."""
-        bias = self.bias
-        if bias is None:
-            return apply2(LinearOp(), x, self.weight)
-        return apply3(LinearOp(), x, self.weight, bias)
+        if self.bias is None:
+            return apply_op(LinearOp(), x, self.weight)
+        return apply_op(LinearOp(), x, self.weight, self.bias)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -168,10 +173,9 @@ class LinearRegression(Module):
 
     def forward(self, X: Tensor | np.ndarray) -> Tensor:
         """X (n, d) -> μ = Xθ + b, shape (n,)."""
-        bias = self.bias
-        if bias is None:
-            return apply2(LinearRegressionOp(), X, self.weight)
-        return apply3(LinearRegressionOp(), X, self.weight, bias)
+        if self.bias is None:
+            return apply_op(LinearRegressionOp(), X, self.weight)
+        return apply_op(LinearRegressionOp(), X, self.weight, self.bias)
 
     def config(self) -> dict[str, Any]:
         return {

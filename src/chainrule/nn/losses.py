@@ -21,8 +21,8 @@ from typing import Any
 from numpy import dot, empty, ndarray  # globals: cheaper to read than np.name (see chainrule.ops.base)
 
 from ..errors import ConfigError, ShapeError
-from ..ops.base import Op, shape_of
-from ..tensor import Tensor, apply2
+from ..ops.base import Op, Written, shape_of
+from ..tensor import Tensor, apply_op
 from .module import Module
 
 REDUCTIONS = ("sum", "mean", "none")
@@ -36,6 +36,8 @@ class SquaredErrorOp(Op):
     """
 
     arity = 2
+    fresh_grads = True
+    saves = ("delta",)
 
     def __init__(self, reduction: str = "sum", label: str = "squared error"):
         self.reduction = reduction
@@ -50,7 +52,7 @@ class SquaredErrorOp(Op):
         if ps != ts:
             raise _shape_mismatch(self.label, ps, ts)
         delta = p - t
-        self.delta = delta
+        self.saved = (delta,)
         if self.reduction == "none":
             return delta * delta
         flat = delta if delta.ndim == 1 else delta.reshape(-1)
@@ -65,7 +67,7 @@ class SquaredErrorOp(Op):
         return total / delta.size if self.reduction == "mean" else total
 
     def backward(self, upstream):
-        need, delta = self.needs_input_grad, self.delta
+        need, (delta,) = self.needs_input_grad, self.saved
         scale = 2.0 / delta.size if self.reduction == "mean" else 2.0
         if upstream.ndim == 0:  # a reduced loss: one number times 2Δ (a Python float keeps Δ's dtype)
             factor = scale * float(upstream)
@@ -75,6 +77,13 @@ class SquaredErrorOp(Op):
             dp = delta * (upstream * scale)
         return (dp if need[0] else None, -dp if need[1] else None)
 
+    def written(self, n, y, p, t):
+        delta = n.sub(p, t)
+        total = n.pow(delta, 2) if self.reduction == "none" else n.call(self.reduction, n.pow(delta, 2))
+        local = n.mul(n.num(2), delta)
+        if self.reduction == "mean":
+            local = n.div(local, "n")
+        return Written(total, (local, n.neg(local)))
 
 class Loss(Module):
     """Base class of losses: holds ``reduction`` and applies it with :meth:`reduce`."""
@@ -116,7 +125,7 @@ class SumSquaredError(Loss):
 
     def forward(self, prediction: Any, target: Any) -> Tensor:
         # The op checks that the shapes match (a step calls this; a separate check cost more).
-        return apply2(SquaredErrorOp(self.reduction, type(self).__name__), prediction, target)
+        return apply_op(SquaredErrorOp(self.reduction, type(self).__name__), prediction, target)
 
 
 class MSELoss(SumSquaredError):

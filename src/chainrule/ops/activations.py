@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy import maximum, multiply, ndarray, tanh  # globals: cheaper to read than np.name (see chainrule.ops.base)
+from numpy import maximum, multiply, ndarray, tanh
 
-from .base import Op, zero_of
+from .base import Op, Written, zero_of
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -14,35 +14,49 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-class ReLU(Op):
+class _Activation(Op):
+    """An elementwise activation, offered as a function, a Tensor method and in expressions."""
+
+    arity = 1
+    fresh_grads = True
+    in_expressions = True
+
+
+class ReLU(_Activation):
     """y = max(x, 0);  dy/dx = [x > 0] (0 at x = 0, as in PyTorch).  Shapes: x (...) -> y (...).
 
     In the graph, backward masks the upstream gradient in place when the engine says it
     is free (:attr:`Op.upstream_is_free`): in an MLP that saves a fresh array per layer
-    and its trip through the caches, 2-3 % of a medium training step (measured).
+    (see ``benchmarks/README.md``).
     """
 
-    arity = 1
+    functions = methods = ("relu",)
     reuses_upstream = True
+    saves = ("out",)  # the output is the cache: out > 0 exactly where x > 0
 
     def forward(self, x):
         if type(x) is not ndarray:
             x = np.asarray(x)
-        self.zero = zero = zero_of(x.dtype)  # cheaper for NumPy than the number 0 (see zero_of)
-        self.out = maximum(x, zero)  # the output is the cache: out > 0 exactly where x > 0
-        return self.out
+        out = maximum(x, zero_of(x.dtype))
+        self.saved = (out,)
+        return out
 
     def backward(self, upstream):
-        out = self.out
+        (out,) = self.saved
+        mask = out > zero_of(out.dtype)
         if self.upstream_is_free and upstream.shape == out.shape:
-            return (multiply(upstream, out > self.zero, out=upstream),)
-        return (upstream * (out > self.zero),)
+            return (multiply(upstream, mask, out=upstream),)
+        return (upstream * mask,)
+
+    def written(self, n, y, x):
+        return Written(n.call("relu", x), (n.indicator(x, ">", "0"),))
 
 
-class LeakyReLU(Op):
+class LeakyReLU(_Activation):
     """y = x if x > 0 else s*x;  dy/dx = 1 if x > 0 else s.  Shapes: x (...) -> y (...)."""
 
-    arity = 1
+    functions = methods = ("leaky_relu",)
+    saves = ("mask",)
 
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = float(negative_slope)
@@ -51,55 +65,80 @@ class LeakyReLU(Op):
         return {"negative_slope": self.negative_slope}
 
     def forward(self, x):
-        self.mask = x > 0
-        return np.where(self.mask, x, x * self.negative_slope)
+        mask = x > 0
+        self.saved = (mask,)
+        return np.where(mask, x, x * self.negative_slope)
 
     def backward(self, upstream):
-        return (np.where(self.mask, upstream, upstream * self.negative_slope),)
+        (mask,) = self.saved
+        return (np.where(mask, upstream, upstream * self.negative_slope),)
+
+    def written(self, n, y, x):
+        s = self.negative_slope
+        return Written(n.call("leaky_relu", x),
+                       (n.add(n.indicator(x, ">", "0"), n.mul(n.num(s), n.indicator(x, "≤", "0"))),))
 
 
-class Sigmoid(Op):
+class Sigmoid(_Activation):
     """y = 1 / (1 + exp(-x));  dy/dx = y (1 - y).  Shapes: x (...) -> y (...).
 
     Computed from exp(-|x|), so no overflow warning or NaN for any finite x.
     """
 
-    arity = 1
+    functions = methods = ("sigmoid",)
+    symbol = "σ"
+    saves = ("out",)
 
     def forward(self, x):
-        self.out = stable_sigmoid(x)
-        return self.out
+        out = stable_sigmoid(x)
+        self.saved = (out,)
+        return out
 
     def backward(self, upstream):
-        gy = upstream * self.out
-        return (gy - gy * self.out,)  # upstream · y(1 - y), with no Python number for NumPy to promote
+        (out,) = self.saved
+        gy = upstream * out
+        return (gy - gy * out,)  # upstream · y(1 - y), with no Python number for NumPy to promote
+
+    def written(self, n, y, x):
+        return Written(n.sigma(x), (n.mul(y, n.sub(n.one, y)),))
 
 
-class Tanh(Op):
+class Tanh(_Activation):
     """y = tanh(x);  dy/dx = 1 - y**2.  Shapes: x (...) -> y (...)."""
 
-    arity = 1
+    functions = methods = ("tanh",)
+    saves = ("out",)
 
     def forward(self, x):
-        self.out = tanh(x)
-        return self.out
+        out = tanh(x)
+        self.saved = (out,)
+        return out
 
     def backward(self, upstream):
-        gy = upstream * self.out
-        return (upstream - gy * self.out,)  # upstream · (1 - y²), with no Python number for NumPy to promote
+        (out,) = self.saved
+        gy = upstream * out
+        return (upstream - gy * out,)  # upstream · (1 - y²), with no Python number for NumPy to promote
+
+    def written(self, n, y, x):
+        return Written(n.call("tanh", x), (n.sub(n.one, n.pow(y, 2)),))
 
 
-class Softplus(Op):
+class Softplus(_Activation):
     """y = log(1 + exp(x));  dy/dx = sigmoid(x).  Shapes: x (...) -> y (...).
 
     Computed as max(x, 0) + log1p(exp(-|x|)), exact and without overflow.
     """
 
-    arity = 1
+    functions = methods = ("softplus",)
+    saves = ("x",)
 
     def forward(self, x):
-        self.x = x
+        self.saved = (x,)
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     def backward(self, upstream):
-        return (upstream * stable_sigmoid(self.x),)
+        (x,) = self.saved
+        return (upstream * stable_sigmoid(x),)
+
+    def written(self, n, y, x):
+        return Written(n.call("softplus", x), (n.sigma(x),))

@@ -7,11 +7,18 @@ scalars (a scalar never needs a gradient).
 
 from __future__ import annotations
 
+from operator import add, mul, sub, truediv
+
 import numpy as np
-from numpy import ndarray  # a global: cheaper to read than np.ndarray (see chainrule.ops.base)
 
 from ..errors import ShapeError
-from .base import Op, shape_of, unbroadcast
+from .base import Op, Written, shape_of, unbroadcast
+
+
+def summed_to(grad: np.ndarray, x) -> np.ndarray:
+    """``grad`` summed back to the shape of the operand ``x`` (see :func:`unbroadcast`)."""
+    shape = x.shape if type(x) is np.ndarray else shape_of(x)
+    return grad if grad.shape == shape else unbroadcast(grad, shape)
 
 
 def broadcast_error(op: Op, a, b) -> ShapeError:
@@ -25,6 +32,9 @@ class Identity(Op):
     """y = x;  dy/dx = 1.  Shapes: x (...) -> y (...). The lecture's implicit activation."""
 
     arity = 1
+    functions = ("identity",)
+    in_expressions = True
+    symbol = "id"
 
     def forward(self, x):
         return x
@@ -32,113 +42,130 @@ class Identity(Op):
     def backward(self, upstream):
         return (upstream,)
 
+    def written(self, n, y, x):
+        return Written(x, (n.one,))
 
-class Add(Op):
-    """y = a + b;  dy/da = 1, dy/db = 1.  Shapes: a, b broadcastable -> y (broadcast)."""
+
+class _AddOrSub(Op):
+    """Shared forward and backward of + and −: the local derivatives are 1 and ±1, so only the
+    operands' shapes are kept, to sum the gradient back to where an operand was broadcast."""
 
     arity = 2
+    saves = ("a_shape", "b_shape")
 
     def forward(self, a, b):
         try:
-            out = a + b
+            out = self._combine(a, b)
         except ValueError:
             raise broadcast_error(self, a, b) from None
-        need = self.needs_input_grad  # keep only the shapes backward will sum back to
-        self.a_shape = (a.shape if type(a) is ndarray else shape_of(a)) if need[0] else None
-        self.b_shape = (b.shape if type(b) is ndarray else shape_of(b)) if need[1] else None
+        need = self.needs_input_grad
+        self.saved = (shape_of(a) if need[0] else None, shape_of(b) if need[1] else None)
         return out
 
     def backward(self, upstream):
-        # unbroadcast(upstream, shape) written out for the usual case, an input that was not
-        # broadcast: on small arrays the call costs as much as the rest
-        need, shape = self.needs_input_grad, upstream.shape
-        a_shape, b_shape = self.a_shape, self.b_shape
-        return (
-            (upstream if shape == a_shape else unbroadcast(upstream, a_shape)) if need[0] else None,
-            (upstream if shape == b_shape else unbroadcast(upstream, b_shape)) if need[1] else None,
-        )
-
-
-class Sub(Op):
-    """y = a - b;  dy/da = 1, dy/db = -1.  Shapes: a, b broadcastable -> y (broadcast)."""
-
-    arity = 2
-
-    def forward(self, a, b):
-        try:
-            out = a - b
-        except ValueError:
-            raise broadcast_error(self, a, b) from None
-        need = self.needs_input_grad  # keep only the shapes backward will sum back to
-        self.a_shape = (a.shape if type(a) is ndarray else shape_of(a)) if need[0] else None
-        self.b_shape = (b.shape if type(b) is ndarray else shape_of(b)) if need[1] else None
-        return out
-
-    def backward(self, upstream):
-        need, shape = self.needs_input_grad, upstream.shape  # as Add.backward
-        a_shape, b_shape = self.a_shape, self.b_shape
-        return (
-            (upstream if shape == a_shape else unbroadcast(upstream, a_shape)) if need[0] else None,
-            (-upstream if shape == b_shape else unbroadcast(-upstream, b_shape)) if need[1] else None,
-        )
-
-
-class Mul(Op):
-    """y = a * b;  dy/da = b, dy/db = a.  Shapes: a, b broadcastable -> y (broadcast)."""
-
-    arity = 2
-
-    def forward(self, a, b):
-        try:
-            out = a * b
-        except ValueError:
-            raise broadcast_error(self, a, b) from None
-        self.a, self.b = a, b
-        return out
-
-    def backward(self, upstream):
-        need, a, b = self.needs_input_grad, self.a, self.b
-        shape = upstream.shape  # as Add.backward: no unbroadcast call for an input that was not broadcast
-        da = db = None
+        need = self.needs_input_grad
+        a_shape, b_shape = self.saved
+        shape, da, db = upstream.shape, None, None
+        # summed back only where an operand was broadcast (on small arrays the call costs as much as the rest)
         if need[0]:
-            da = upstream * b
-            a_shape = a.shape if type(a) is ndarray else shape_of(a)
-            if a_shape != shape:
-                da = unbroadcast(da, a_shape)
+            da = upstream if shape == a_shape else unbroadcast(upstream, a_shape)
         if need[1]:
-            db = upstream * a
-            b_shape = b.shape if type(b) is ndarray else shape_of(b)
-            if b_shape != shape:
+            db = -upstream if self._subtracts else upstream
+            if shape != b_shape:
                 db = unbroadcast(db, b_shape)
         return da, db
 
 
-class Div(Op):
-    """y = a / b;  dy/da = 1/b, dy/db = -a/b**2.  Shapes: a, b broadcastable -> y."""
+class Add(_AddOrSub):
+    """y = a + b;  dy/da = 1, dy/db = 1.  Shapes: a, b broadcastable -> y (broadcast)."""
+
+    functions = ("add",)
+    operator = "add"
+    symbol = "+"
+    _combine = staticmethod(add)
+    _subtracts = False
+
+    def written(self, n, y, a, b):
+        return Written(n.add(a, b), (n.one, n.one))
+
+
+class Sub(_AddOrSub):
+    """y = a - b;  dy/da = 1, dy/db = -1.  Shapes: a, b broadcastable -> y (broadcast)."""
+
+    functions = ("sub", "subtract")
+    operator = "sub"
+    symbol = "−"
+    _combine = staticmethod(sub)
+    _subtracts = True
+
+    def written(self, n, y, a, b):
+        return Written(n.sub(a, b), (n.one, n.num(-1)))
+
+
+class _KeepsOperands(Op):
+    """Shared forward of the two-input ops whose backward needs both operands (×, ÷, maximum,
+    minimum): the result of ``_combine(a, b)``, saving ``a`` and ``b``."""
 
     arity = 2
+    fresh_grads = True
+    saves = ("a", "b")
 
     def forward(self, a, b):
         try:
-            out = a / b
+            out = self._combine(a, b)
         except ValueError:
             raise broadcast_error(self, a, b) from None
-        self.a, self.b = a, b
+        self.saved = (a, b)
         return out
 
+
+class Mul(_KeepsOperands):
+    """y = a * b;  dy/da = b, dy/db = a.  Shapes: a, b broadcastable -> y (broadcast)."""
+
+    functions = ("mul", "multiply")
+    operator = "mul"
+    symbol = "×"
+    _combine = staticmethod(mul)
+
     def backward(self, upstream):
-        need, a, b = self.needs_input_grad, self.a, self.b
+        need, (a, b) = self.needs_input_grad, self.saved
+        return (
+            summed_to(upstream * b, a) if need[0] else None,
+            summed_to(upstream * a, b) if need[1] else None,
+        )
+
+    def written(self, n, y, a, b):
+        return Written(n.mul(a, b), (b, a))
+
+
+class Div(_KeepsOperands):
+    """y = a / b;  dy/da = 1/b, dy/db = -a/b**2.  Shapes: a, b broadcastable -> y."""
+
+    functions = ("div", "divide")
+    operator = "truediv"
+    symbol = "÷"
+    _combine = staticmethod(truediv)
+
+    def backward(self, upstream):
+        need, (a, b) = self.needs_input_grad, self.saved
         da = upstream / b
         return (
-            unbroadcast(da, shape_of(a)) if need[0] else None,
-            unbroadcast(-da * a / b, shape_of(b)) if need[1] else None,
+            summed_to(da, a) if need[0] else None,
+            summed_to(-da * a / b, b) if need[1] else None,
         )
+
+    def written(self, n, y, a, b):
+        return Written(n.div(a, b), (n.div(n.one, b), n.neg(n.div(a, n.pow(b, 2)))))
 
 
 class Neg(Op):
     """y = -x;  dy/dx = -1.  Shapes: x (...) -> y (...)."""
 
     arity = 1
+    fresh_grads = True
+    functions = ("neg", "negative")
+    operator = "neg"
+    symbol = "−"
 
     def forward(self, x):
         return -x
@@ -146,11 +173,17 @@ class Neg(Op):
     def backward(self, upstream):
         return (-upstream,)
 
+    def written(self, n, y, x):
+        return Written(n.neg(x), (n.num(-1),))
+
 
 class Pow(Op):
     """y = x ** p for a constant p;  dy/dx = p * x**(p-1).  Shapes: x (...) -> y (...)."""
 
     arity = 1
+    fresh_grads = True
+    functions = ("power", "pow")
+    in_expressions = True
 
     def __init__(self, exponent: float):
         if not np.isscalar(exponent):
@@ -163,25 +196,43 @@ class Pow(Op):
     def params(self):
         return {"exponent": self.exponent}
 
+    saves = ("x",)
+
     def forward(self, x):
-        self.x = x
+        self.saved = (x,)
         return x**self.exponent
 
     def backward(self, upstream):
         p = self.exponent
         if p == 0:  # x**0 = 1 everywhere: the gradient is 0, also at x = 0 (not 0 * x**-1 = nan)
             return (np.zeros_like(upstream),)
-        return (upstream * p * self.x ** (p - 1),)
+        (x,) = self.saved
+        return (upstream * p * x ** (p - 1),)
+
+    def written(self, n, y, x):
+        p = self.exponent
+        local = n.mul(n.num(p), x) if p - 1 == 1 else n.mul(n.num(p), n.pow(x, p - 1))
+        return Written(n.pow(x, p), (local,), n.pow("x", p))
 
 
 class Square(Op):
     """y = x**2;  dy/dx = 2x.  Shapes: x (...) -> y (...). The lecture's nonlinearity."""
 
     arity = 1
+    fresh_grads = True
+    functions = ("square",)
+    methods = ("square",)
+    in_expressions = True
+    symbol = "x²"
+    saves = ("x",)
 
     def forward(self, x):
-        self.x = x
+        self.saved = (x,)
         return x * x
 
     def backward(self, upstream):
-        return (upstream * 2 * self.x,)
+        (x,) = self.saved
+        return (upstream * 2 * x,)
+
+    def written(self, n, y, x):
+        return Written(n.pow(x, 2), (n.mul(n.num(2), x),))

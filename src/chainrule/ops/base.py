@@ -1,38 +1,42 @@
-"""The op contract and the one broadcasting helper every op shares.
+"""The op contract, the registry of built-in ops, and the broadcasting helpers every op shares.
 
 An :class:`Op` is the lecture's "independent block". One instance is one
 application of the operation:
 
 * ``forward(*inputs) -> ndarray`` computes the result from plain NumPy arrays
-  (or Python scalars) and saves on ``self`` exactly what ``backward`` needs: the
-  cache.
+  (or Python scalars) and saves exactly what ``backward`` needs in the tuple
+  ``self.saved``: the cache (its names, for drawings and explain, in ``saves``).
 * ``backward(upstream) -> tuple`` takes dL/d(output), shaped like the output,
   and returns one gradient per input, shaped like that input, or ``None`` for an
   input that needs no gradient.
 
-Nothing here knows about tensors or graphs. ``Op.apply`` is the single door to
-the graph and imports it lazily, so the blocks stay usable by hand.
+An op instance holds three kinds of state, each in its own place: its constructor
+parameters (plain attributes, e.g. ``self.axis``), its saved values (``self.saved``,
+which the graph drops after backward) and the flags the graph sets for one run
+(``needs_input_grad``, ``upstream_is_free``). Nothing here knows about tensors or
+graphs: ``Op.apply`` is the door to the graph and imports it lazily, so the blocks
+stay usable by hand.
 
-Two habits of the hot paths (ops, :mod:`chainrule.tensor`, :mod:`chainrule.graph`),
-each measured with CPython 3.11 and NumPy 2 on (4, 4) arrays, where a framework's
-bookkeeping is most of the cost:
-
-* Names read on every op are imported from NumPy (``from numpy import ndarray``)
-  rather than read as ``np.ndarray``: NumPy's module defines ``__getattr__``, which
-  keeps CPython 3.11 from specialising attribute reads on it, so each ``np.name``
-  read costs about 320 instructions more than reading a global.
-* In the most used ops (Tanh, Sigmoid, ReLU, the squared-error loss) no Python
-  number meets an array: NumPy 2 takes its weak-scalar promotion path for every
-  Python number, about 2,700 instructions per call; a 0-d array of the same dtype
-  (:func:`zero_of`) or a rearranged formula costs nothing extra. Other ops still
-  write ``2 * x`` where that reads best.
+Each built-in op is declared once, in its own class: besides forward and backward,
+class attributes say under which names it is offered (``functions``, ``methods``,
+``operator``, ``in_expressions``) and :meth:`Op.written` says how the explain layer
+writes it on paper. The functions of :mod:`chainrule.functional`, the methods and
+operators of :class:`chainrule.Tensor`, the explain parser's function table and its
+rules are all built from :data:`REGISTRY`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from ..errors import GraphError
+
+#: Every built-in op class by name (``"Exp": Exp``), filled as the op modules are imported.
+REGISTRY: dict[str, type[Op]] = {}
 
 
 class _AllTrue:
@@ -53,6 +57,58 @@ class _AllTrue:
 ALL_INPUTS = _AllTrue()
 
 
+class _NoValues:
+    """What ``op.saved`` holds when it holds no values: before ``forward`` ran, or once the
+    graph has freed them after backward. Reading from it raises an error that says which."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str):
+        self.why = why
+
+    def __iter__(self):
+        raise GraphError(self.why)
+
+    __getitem__ = __iter__
+
+    def __repr__(self) -> str:
+        return "RELEASED" if self is RELEASED else "NOT_SAVED"
+
+
+#: ``op.saved`` after backward has freed it.
+RELEASED = _NoValues(
+    "the values this op saved for backward were freed by an earlier backward; "
+    "pass retain_graph=True to the first .backward() to keep them"
+)
+#: ``op.saved`` before ``forward`` has run.
+NOT_SAVED = _NoValues("this op's forward has not run: it has saved nothing for backward yet")
+
+
+class Chain(NamedTuple):
+    """A local derivative that is not applied elementwise (``upstream · local``), as explain writes it.
+
+    ``formula`` is the local derivative (``X`` in ``∂μ/∂θ = X``), or None where there is no
+    short one; ``passes(U)`` writes how the contribution is formed from the upstream ``U``
+    (``Xᵀ @ U``).
+    """
+
+    formula: str | None
+    passes: Callable[[str], str]
+
+
+class Written(NamedTuple):
+    """An op on paper: the forward right-hand side, and per input its local derivative.
+
+    Each entry of ``locals`` is a formula (a string: the contribution is the upstream
+    times it, elementwise), a :class:`Chain`, or None (elementwise, no short formula).
+    ``symbol`` labels the op in drawings (the op's class attribute ``symbol`` when None).
+    """
+
+    rhs: str
+    locals: tuple
+    symbol: str | None = None
+
+
 _ZEROS: dict = {}
 _ONES: dict = {}
 
@@ -67,11 +123,9 @@ def _shared_constant(cache: dict, value: int, dtype: np.dtype) -> np.ndarray:
 def zero_of(dtype: np.dtype) -> np.ndarray:
     """A shared, read-only 0-d zero of ``dtype``.
 
-    Comparing with it or combining with it costs NumPy 2 much less than the Python
-    number ``0`` on small arrays (about 2,700 CPU instructions less per call on a
-    (4, 4) array, measured): a Python number takes NumPy's weak-scalar promotion
-    path on every call, a 0-d array of the same dtype does not. The dtype of the
-    result is the same either way.
+    NumPy combines an array with a 0-d array of its own dtype faster than with the
+    Python number ``0`` (see ``benchmarks/README.md``, "Python numbers in the hot ops");
+    the result's dtype is the same either way.
     """
     zero = _ZEROS.get(dtype)
     return _shared_constant(_ZEROS, 0, dtype) if zero is None else zero
@@ -150,43 +204,72 @@ class Op:
 
         class Cube(Op):
             '''y = x**3;  dy/dx = 3 x**2.  Shapes: x (...) -> y (...).'''
+            fresh_grads = True            # backward returns arrays of its own making
+            saves = ("x",)                # the names of what forward saves
             def forward(self, x):
-                self.x = x
+                self.saved = (x,)         # exactly what backward needs
                 return x ** 3
             def backward(self, upstream):
-                return (upstream * 3 * self.x ** 2,)
+                (x,) = self.saved
+                return (upstream * 3 * x ** 2,)
 
         y = Cube.apply(t)             # inside the graph, on Tensors
         y = Cube().forward(array)     # by hand, on arrays
 
-    ``needs_input_grad[i]`` tells ``backward`` whether input ``i`` needs a
-    gradient; by hand it is always true. Ops may use it to skip work.
+    ``needs_input_grad[i]`` tells ``backward`` whether input ``i`` needs a gradient;
+    by hand it is always true. Ops may use it to skip work.
+
+    ``forward`` keeps what backward needs as a tuple in ``self.saved``, and the class
+    names its entries in ``saves``; an input kept as it is goes under the name ``forward``
+    gives it (``saves = ("a", "b")``), so drawings of the graph can show it. The graph
+    drops ``saved`` after backward (unless ``retain_graph=True``); parameters given to
+    the constructor stay, so a used op still prints as ``Sum(axis=0)``.
 
     ``backward`` never writes into ``upstream``, with one exception the engine grants:
     an op class that sets ``reuses_upstream = True`` (ReLU) may write its result into
-    ``upstream`` during a call in which the engine has set ``upstream_is_free``, which
-    it does only when that array is the engine's alone. By hand the flag is false.
+    ``upstream`` during a call in which the engine has set ``upstream_is_free``. By
+    hand the flag is false.
     """
 
-    # The graph's bookkeeping lives in its nodes (chainrule.graph.Node), not here; subclasses
-    # that declare no __slots__ get a __dict__ for their parameters and cache.
-    __slots__ = ("__weakref__",)
-    #: Per input, whether backward must compute its gradient. The graph sets a tuple on
-    #: the instance before ``forward``; by hand every input needs one.
-    needs_input_grad = ALL_INPUTS
+    # A __dict__ for every op, even a user's op that declares __slots__ for its parameters:
+    # the graph's flags and ``saved`` live there.
+    __slots__ = ("__dict__", "__weakref__")
 
+    # -- what the op declares (class attributes) -------------------------------------
     #: Number of array inputs ``forward`` takes, or ``None`` for any number.
     arity: int | None = None
-
-    #: Whether ``backward`` can write its result into the upstream gradient when allowed
-    #: (saves an array the size of the output; ReLU's mask is applied in place).
+    #: Whether every array ``backward`` returns is new, made by that call: not ``upstream``,
+    #: not a value it saved, not a view of either, and not returned for two inputs. The graph
+    #: then hands it on without copying (to a leaf's ``.grad``, or to ReLU to write into).
+    fresh_grads = False
+    #: Whether ``backward`` can write its result into the upstream gradient when the engine
+    #: says it is free (saves an array the size of the output; ReLU masks in place).
     reuses_upstream = False
-    #: ``True`` only while the engine runs the ``backward`` of an op that ``reuses_upstream``
-    #: on an upstream array that nothing else holds (no Tensor's ``.grad``, no other node, no
-    #: caller, no step hook watching), that owns its memory and is writeable; ``False`` by hand,
-    #: so a block never writes into an array its caller gave it. (A user's op that declares
-    #: ``__slots__`` and reuses its upstream must list this name among them.)
+    #: Whether ``forward`` is a pure function of its inputs and parameters (Dropout draws
+    #: random numbers: it is not). Explain re-runs only pure ops, to show values.
+    pure = True
+    #: Names of the values ``forward`` keeps in ``self.saved``, in order.
+    saves: tuple[str, ...] = ()
+    #: Names of the functions ``chainrule.<name>(inputs..., params...)`` that apply this op.
+    functions: tuple[str, ...] = ()
+    #: Names of the Tensor methods ``t.<name>(params...)`` that apply this op to ``t``.
+    methods: tuple[str, ...] = ()
+    #: The Python operator ``t.__<operator>__`` (and ``__r<operator>__`` for two inputs).
+    operator: str | None = None
+    #: Whether explain's expressions may call it (as ``functions[0]``).
+    in_expressions = False
+    #: Label in drawings of the graph (the op's name when None).
+    symbol: str | None = None
+
+    # -- what the graph sets for one run (by hand: every input needs a gradient, nothing free)
+    needs_input_grad = ALL_INPUTS
     upstream_is_free = False
+    saved: tuple | _NoValues = NOT_SAVED
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("chainrule.") and not cls.__name__.startswith("_"):
+            REGISTRY[cls.__name__] = cls
 
     def forward(self, *inputs: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -194,37 +277,46 @@ class Op:
     def backward(self, upstream: np.ndarray) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.backward is not written")
 
+    def saved_value(self, name: str) -> Any:
+        """The value ``forward`` saved under ``name`` (see ``saves``); None when there is none,
+        or when backward has freed it."""
+        saved = self.saved
+        if type(saved) is tuple and name in self.saves:
+            return saved[self.saves.index(name)]
+        return None
+
+    def release(self) -> None:
+        """Drop the saved values (the graph does this after backward unless ``retain_graph``)."""
+        self.saved = RELEASED
+
     @property
     def name(self) -> str:
-        """Lower-case name used in error messages and drawings, e.g. ``matmul``."""
+        """Lower-case name used in error messages, e.g. ``matmul``."""
         return type(self).__name__.lower()
-
-    def describe(self) -> str:
-        """Short label with the op's parameters, e.g. ``Sum(axis=0)``; used by drawings."""
-        try:
-            given = self.params()
-        except AttributeError:  # released after backward: its parameters went with its cache
-            return f"{type(self).__name__}(released)"
-        params = ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None)
-        return f"{type(self).__name__}({params})" if params else type(self).__name__
 
     def params(self) -> dict[str, Any]:
         """Constructor parameters of this op (empty for parameter-free ops)."""
         return {}
 
-    def release(self) -> None:
-        """Drop the cache (called by the graph after backward unless ``retain_graph``, for
-        every op that someone besides the graph still holds; the others go, cache and all,
-        with their last reference).
+    def describe(self) -> str:
+        """Short label with the op's parameters, e.g. ``Sum(axis=0)``; used by drawings."""
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if v is not None)
+        return f"{type(self).__name__}({params})" if params else type(self).__name__
 
-        Clears everything the op stored on itself (its parameters too: a released
-        op cannot run again), so the arrays it held can be freed; the graph unlinks
-        its node.
-        """
-        try:
-            self.__dict__.clear()
-        except AttributeError:  # a user's op with __slots__ keeps its cache until collected
-            pass
+    def written(self, n, y: str, *xs: str) -> Written:
+        """How explain writes this op in notation ``n`` (Unicode or LaTeX), output named ``y``,
+        inputs ``xs``: by default ``name(x, ...)``, its backward being the rule for each input."""
+        name = self.functions[0] if self.functions else self.name
+        passes = Chain(None, lambda U: n.call(f"{name}.backward", U))
+        return Written(n.call(name, *xs) if xs else name, (passes,) * len(xs), name)
+
+    @classmethod
+    def constructor_params(cls) -> list[inspect.Parameter]:
+        """The parameters ``cls(...)`` takes by name (a trailing ``*more`` of shape ops left out)."""
+        if cls.__init__ is object.__init__:
+            return []
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        return [p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any):
@@ -234,4 +326,5 @@ class Op:
         return apply_op(cls(**params), *inputs)
 
     def __repr__(self) -> str:
-        return f"<op {self.describe()}>"
+        released = ", released" if self.saved is RELEASED else ""
+        return f"<op {self.describe()}{released}>"

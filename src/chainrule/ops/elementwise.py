@@ -5,85 +5,112 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .arithmetic import broadcast_error
-from .base import Op, shape_of, unbroadcast
+from .arithmetic import _KeepsOperands, summed_to
+from .base import Op, Written, shape_of, unbroadcast
 
 
-class Exp(Op):
+class _Unary(Op):
+    """An elementwise function of one input, offered as a function, a Tensor method and in expressions."""
+
+    arity = 1
+    fresh_grads = True
+    in_expressions = True
+
+
+class Exp(_Unary):
     """y = exp(x);  dy/dx = exp(x) = y.  Shapes: x (...) -> y (...)."""
 
-    arity = 1
+    functions = methods = ("exp",)
+    saves = ("out",)
 
     def forward(self, x):
-        self.out = np.exp(x)
-        return self.out
-
-    def backward(self, upstream):
-        return (upstream * self.out,)
-
-
-class Log(Op):
-    """y = log(x);  dy/dx = 1/x.  Shapes: x (...) -> y (...)."""
-
-    arity = 1
-
-    def forward(self, x):
-        self.x = x
-        return np.log(x)
-
-    def backward(self, upstream):
-        return (upstream / self.x,)
-
-
-class Sqrt(Op):
-    """y = sqrt(x);  dy/dx = 1 / (2 sqrt(x)) = 1 / (2y).  Shapes: x (...) -> y (...)."""
-
-    arity = 1
-
-    def forward(self, x):
-        self.out = np.sqrt(x)
-        return self.out
-
-    def backward(self, upstream):
-        return (upstream / (2 * self.out),)
-
-
-class Abs(Op):
-    """y = |x|;  dy/dx = sign(x) (0 at x = 0, as in PyTorch).  Shapes: x (...) -> y (...)."""
-
-    arity = 1
-
-    def forward(self, x):
-        self.x = x
-        return np.abs(x)
-
-    def backward(self, upstream):
-        return (upstream * np.sign(self.x),)
-
-
-class _Choose(Op):
-    """Shared backward of maximum/minimum: the gradient goes to the chosen operand."""
-
-    arity = 2
-    _pick = staticmethod(np.greater)
-
-    def forward(self, a, b):
-        try:
-            out = self._combine(a, b)
-        except ValueError:
-            raise broadcast_error(self, a, b) from None
-        self.a, self.b = a, b
+        out = np.exp(x)
+        self.saved = (out,)
         return out
 
     def backward(self, upstream):
-        need, a, b = self.needs_input_grad, self.a, self.b
-        # Where a wins the weight is 1, where b wins 0, and on a tie both get 1/2.
-        weight_a = self._pick(a, b) + 0.5 * (a == b)
+        (out,) = self.saved
+        return (upstream * out,)
+
+    def written(self, n, y, x):
+        return Written(n.call("exp", x), (y,))
+
+
+class Log(_Unary):
+    """y = log(x);  dy/dx = 1/x.  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("log",)
+    saves = ("x",)
+
+    def forward(self, x):
+        self.saved = (x,)
+        return np.log(x)
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        return (upstream / x,)
+
+    def written(self, n, y, x):
+        return Written(n.call("log", x), (n.div(n.one, x),))
+
+
+class Sqrt(_Unary):
+    """y = sqrt(x);  dy/dx = 1 / (2 sqrt(x)) = 1 / (2y).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("sqrt",)
+    symbol = "√"
+    saves = ("out",)
+
+    def forward(self, x):
+        out = np.sqrt(x)
+        self.saved = (out,)
+        return out
+
+    def backward(self, upstream):
+        (out,) = self.saved
+        return (upstream / (2 * out),)
+
+    def written(self, n, y, x):
+        return Written(n.sqrt(x), (n.div(n.one, n.mul(n.num(2), y)),))
+
+
+class Abs(_Unary):
+    """y = |x|;  dy/dx = sign(x) (0 at x = 0, as in PyTorch).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("abs",)
+    operator = "abs"
+    saves = ("x",)
+
+    def forward(self, x):
+        self.saved = (x,)
+        return np.abs(x)
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        return (upstream * np.sign(x),)
+
+    def written(self, n, y, x):
+        return Written(n.call("abs", x), (n.call("sign", x),))
+
+
+class _Choose(_KeepsOperands):
+    """Shared backward of maximum and minimum: the gradient goes to the chosen operand; on a
+    tie each gets half."""
+
+    in_expressions = True
+
+    def backward(self, upstream):
+        need, (a, b) = self.needs_input_grad, self.saved
+        weight_a = self._pick(a, b) + 0.5 * (a == b)  # 1 where a wins, 0 where b wins, 1/2 on a tie
         weight_a = weight_a.astype(upstream.dtype, copy=False)
         return (
-            unbroadcast(upstream * weight_a, shape_of(a)) if need[0] else None,
-            unbroadcast(upstream * (1 - weight_a), shape_of(b)) if need[1] else None,
+            summed_to(upstream * weight_a, a) if need[0] else None,
+            summed_to(upstream * (1 - weight_a), b) if need[1] else None,
         )
+
+    def written(self, n, y, a, b):
+        rel = ">" if self._pick is np.greater else "<"
+        return Written(n.call(self.functions[0], a, b), (n.indicator(a, rel, b), n.indicator(b, rel, a)))
 
 
 class Maximum(_Choose):
@@ -92,6 +119,7 @@ class Maximum(_Choose):
     Shapes: a, b broadcastable -> y (broadcast).
     """
 
+    functions = ("maximum",)
     _combine = staticmethod(np.maximum)
     _pick = staticmethod(np.greater)
 
@@ -102,6 +130,7 @@ class Minimum(_Choose):
     Shapes: a, b broadcastable -> y (broadcast).
     """
 
+    functions = ("minimum",)
     _combine = staticmethod(np.minimum)
     _pick = staticmethod(np.less)
 
@@ -113,6 +142,9 @@ class Where(Op):
     """
 
     arity = 3
+    fresh_grads = True
+    functions = ("where",)
+    saves = ("cond", "a_shape", "b_shape")
 
     def forward(self, cond, a, b):
         cond = np.asarray(cond, dtype=bool)
@@ -122,14 +154,17 @@ class Where(Op):
             raise ShapeError(
                 f"where: cannot broadcast shapes {cond.shape}, {shape_of(a)} and {shape_of(b)}"
             ) from None
-        self.cond, self.a_shape, self.b_shape = cond, shape_of(a), shape_of(b)
+        self.saved = (cond, shape_of(a), shape_of(b))
         return out
 
     def backward(self, upstream):
-        need, cond = self.needs_input_grad, self.cond
+        need, (cond, a_shape, b_shape) = self.needs_input_grad, self.saved
         zero = np.zeros((), dtype=upstream.dtype)
         return (
             None,
-            unbroadcast(np.where(cond, upstream, zero), self.a_shape) if need[1] else None,
-            unbroadcast(np.where(cond, zero, upstream), self.b_shape) if need[2] else None,
+            unbroadcast(np.where(cond, upstream, zero), a_shape) if need[1] else None,
+            unbroadcast(np.where(cond, zero, upstream), b_shape) if need[2] else None,
         )
+
+    def written(self, n, y, cond, a, b):
+        return Written(n.call("where", cond, a, b), (None, n.indicator(cond, "≠", "0"), n.indicator(cond, "=", "0")))

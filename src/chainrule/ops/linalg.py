@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .base import Op, shape_of, unbroadcast
+from .base import Chain, Op, Written, shape_of, unbroadcast
 
 
 class MatMul(Op):
@@ -17,17 +17,23 @@ class MatMul(Op):
     """
 
     arity = 2
+    fresh_grads = True
+    functions = ("matmul",)
+    operator = "matmul"
+    in_expressions = True
+    symbol = "@"
+    saves = ("a", "b")
 
     def forward(self, a, b):
         try:
             out = np.matmul(a, b)
         except ValueError:
             raise ShapeError(f"matmul: cannot multiply {shape_of(a)} by {shape_of(b)}") from None
-        self.a, self.b = a, b
+        self.saved = (a, b)
         return out
 
     def backward(self, upstream):
-        need, a, b = self.needs_input_grad, self.a, self.b
+        need, (a, b) = self.needs_input_grad, self.saved
         if a.ndim == 2 and b.ndim == 2:  # the common case, without reshaping
             return (upstream @ b.T if need[0] else None, a.T @ upstream if need[1] else None)
         # Treat vectors as matrices: a (n,) as (1, n) and b (n,) as (n, 1).
@@ -46,3 +52,7 @@ class MatMul(Op):
             db = np.swapaxes(a2, -1, -2) @ g
             db = unbroadcast(db.reshape(db.shape[:-2] + (b.shape[0],)) if b.ndim == 1 else db, b.shape)
         return da, db
+
+    def written(self, n, y, a, b):
+        return Written(n.matmul(a, b), (Chain(b, lambda U: n.matmul(U, n.T(b))),
+                                        Chain(a, lambda U: n.matmul(n.T(a), U))))

@@ -20,7 +20,7 @@ from functools import cache
 import numpy as np
 
 from ..errors import DTypeError, ShapeError
-from .base import Op, shape_of
+from .base import Op, Written, shape_of
 
 # -- erf and erfc, vectorised ---------------------------------------------------------
 
@@ -168,6 +168,10 @@ class GELU(Op):
     """
 
     arity = 1
+    fresh_grads = True
+    functions = ("gelu",)
+    in_expressions = True
+    saves = ("x", "tanh_or_cdf")  # tanh(u) with approximate="tanh", else Φ(x)
     _C = math.sqrt(2.0 / math.pi)
     _K = 0.044715
 
@@ -180,21 +184,25 @@ class GELU(Op):
         return {"approximate": self.approximate if self.approximate != "none" else None}
 
     def forward(self, x):
-        self.x = x
         if self.approximate == "tanh":
-            self.t = np.tanh(self._C * (x + self._K * x * x * x))
-            return 0.5 * x * (1 + self.t)
-        self.cdf = normal_cdf(x)
-        return x * self.cdf
+            t = np.tanh(self._C * (x + self._K * x * x * x))
+            self.saved = (x, t)
+            return 0.5 * x * (1 + t)
+        cdf = normal_cdf(x)
+        self.saved = (x, cdf)
+        return x * cdf
 
     def backward(self, upstream):
-        x = self.x
+        x, t_or_cdf = self.saved
         if self.approximate == "tanh":
-            t = self.t
+            t = t_or_cdf
             du = self._C * (1 + 3 * self._K * x * x)
             return (upstream * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du),)
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return (upstream * (self.cdf + x * pdf),)
+        return (upstream * (t_or_cdf + x * pdf),)
+
+    def written(self, n, y, x):
+        return Written(n.call("gelu", x), (n.add(n.call("Φ", x), n.mul(x, n.call("φ", x))),))
 
 
 class Dropout(Op):
@@ -211,6 +219,9 @@ class Dropout(Op):
     """
 
     arity = 1
+    fresh_grads = True
+    pure = False  # it draws a new mask each time it runs
+    saves = ("keep", "scale")
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None, mask=None):
         p = float(p)
@@ -235,13 +246,13 @@ class Dropout(Op):
             keep = np.zeros(x.shape, dtype=bool)
         else:
             keep = self.rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= self.p
-        self.keep = keep
-        scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
-        self.scale = keep * np.asarray(scale, dtype=dtype)
-        return x * self.scale
+        scale = keep * np.asarray(0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p), dtype=dtype)
+        self.saved = (keep, scale)
+        return x * scale
 
     def backward(self, upstream):
-        return (upstream * self.scale,)
+        _, scale = self.saved
+        return (upstream * scale,)
 
 
 class Linear(Op):
@@ -253,10 +264,12 @@ class Linear(Op):
     no gradient, costs no matmul in backward and is not even referenced.
     """
 
+    fresh_grads = True
+    saves = ("x", "weight", "has_bias")
+
     def forward(self, x, weight, *bias):
         if len(bias) > 1:
             raise ShapeError(f"linear: takes x, weight and an optional bias, got {2 + len(bias)} inputs")
-        self.n_inputs = 2 + len(bias)
         bias = bias[0] if bias else None
         w_shape = shape_of(weight)
         if len(w_shape) != 2 or np.ndim(x) < 1 or shape_of(x)[-1] != w_shape[1]:
@@ -267,29 +280,26 @@ class Linear(Op):
         if bias is not None and shape_of(bias) != (w_shape[0],):
             raise ShapeError(f"linear: bias of shape {shape_of(bias)} for a weight of shape {w_shape}")
         need = self.needs_input_grad
-        self.x = x if need[1] else None
-        self.weight = weight if need[0] else None
-        self.has_bias = bias is not None
+        self.saved = (x if need[1] else None, weight if need[0] else None, bias is not None)
         out = x @ weight.T
         if bias is not None:
             out += bias
         return out
 
     def backward(self, upstream):
-        need = self.needs_input_grad
+        need, (x, weight, has_bias) = self.needs_input_grad, self.saved
         dx = dw = db = None
         if need[0]:
-            dx = upstream @ self.weight
-        bias_grad = self.has_bias and need[2]
+            dx = upstream @ weight
+        bias_grad = has_bias and need[2]
         if need[1] or bias_grad:
             g2 = upstream.reshape(-1, upstream.shape[-1]) if upstream.ndim != 2 else upstream
             if need[1]:
-                x = self.x
                 x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
                 dw = g2.T @ x2
             if bias_grad:
                 db = g2.sum(axis=0)
-        return (dx, dw, db) if self.n_inputs == 3 else (dx, dw)
+        return (dx, dw, db) if has_bias else (dx, dw)
 
 
 class SoftmaxCrossEntropy(Op):
@@ -306,6 +316,8 @@ class SoftmaxCrossEntropy(Op):
     """
 
     arity = 2
+    fresh_grads = True
+    saves = ("logp", "index", "valid", "q", "scale", "single")
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0, ignore_index: int = -100):
         if reduction not in ("mean", "sum", "none"):
@@ -327,15 +339,15 @@ class SoftmaxCrossEntropy(Op):
         if z.ndim not in (1, 2):
             raise ShapeError(f"softmaxcrossentropy: logits must be (N, C) or (C,), got shape {z.shape}")
         t = np.asarray(target)
-        self.single = z.ndim == 1
-        if self.single:
+        single = z.ndim == 1
+        if single:
             z, t = z[None], t[None]
         n, c = z.shape
         eps = self.label_smoothing
         # log softmax, max-shifted: no overflow for any finite logits
         shifted = z - z.max(axis=1, keepdims=True)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        self.logp = logp
+        index = valid = q = None
         if t.dtype.kind in "iu":
             if t.shape != (n,):
                 raise ShapeError(f"softmaxcrossentropy: class-index target of shape {np.shape(target)} "
@@ -343,64 +355,64 @@ class SoftmaxCrossEntropy(Op):
             ignore = self.ignore_index
             lo, hi = (t.min(), t.max()) if n else (0, 0)
             if 0 <= lo and hi < c and not lo <= ignore <= hi:  # the usual batch: two reductions suffice
-                self.index, self.valid = t, None
+                index = t
             else:
-                valid = t != ignore
-                bad = valid & ((t < 0) | (t >= c))
+                keep = t != ignore
+                bad = keep & ((t < 0) | (t >= c))
                 if bad.any():
                     raise ShapeError(f"softmaxcrossentropy: target class {int(t[bad][0])} is out of range "
                                      f"for {c} classes (valid: 0..{c - 1})")
-                self.index = np.where(valid, t, 0)
-                self.valid = None if valid.all() else valid
-            self.rows = rows = np.arange(n)
-            picked = logp[rows, self.index]
+                index = np.where(keep, t, 0)
+                valid = None if keep.all() else keep
+            picked = logp[np.arange(n), index]
             losses = -(1 - eps) * picked if eps else -picked
             if eps:
                 losses = losses - (eps / c) * logp.sum(axis=1)
-            if self.valid is not None:
-                losses = losses * self.valid
-            count = n if self.valid is None else int(self.valid.sum())
+            if valid is not None:
+                losses = losses * valid
+            count = n if valid is None else int(valid.sum())
         elif t.dtype.kind == "f":
             if t.shape != z.shape:
                 raise ShapeError(f"softmaxcrossentropy: probability target of shape {np.shape(target)} "
                                  f"for logits of shape {np.shape(logits)}")
-            self.index = None
-            self.q = (1 - eps) * t + eps / c if eps else t
-            losses = -(self.q * logp).sum(axis=1)
+            q = (1 - eps) * t + eps / c if eps else t
+            losses = -(q * logp).sum(axis=1)
             count = n
         else:
             raise DTypeError(f"softmaxcrossentropy: target must hold class indices (an integer dtype) or "
                              f"probabilities (a float dtype), got dtype {t.dtype}")
-        self.scale = (1.0 / count if count else np.nan) if self.reduction == "mean" else 1.0
+        scale = (1.0 / count if count else np.nan) if self.reduction == "mean" else 1.0
+        self.saved = (logp, index, valid, q, scale, single)
         if self.reduction == "none":
-            return losses[0] if self.single else losses
+            return losses[0] if single else losses
         total = losses.sum()
-        return total * self.scale if self.reduction == "mean" else total
+        return total * scale if self.reduction == "mean" else total
 
     def backward(self, upstream):
-        logp, n, c = self.logp, self.logp.shape[0], self.logp.shape[1]
+        logp, index, valid, q, scale, single = self.saved
+        n, c = logp.shape
         eps = self.label_smoothing
         if self.reduction == "none":
             w = np.reshape(upstream, (n, 1))
         else:
-            w = upstream * self.scale  # a 0-d array: the same weight for every row
+            w = upstream * scale  # a 0-d array: the same weight for every row
         need = self.needs_input_grad
         dz = dt = None
         if need[0]:
             p = np.exp(logp)
-            if self.index is not None:  # softmax - q, with q one-hot smoothed
+            if index is not None:  # softmax - q, with q one-hot smoothed
                 dz = p
-                dz[self.rows, self.index] -= 1 - eps
+                dz[np.arange(n), index] -= 1 - eps
                 if eps:
                     dz -= eps / c
-                if self.valid is not None:
-                    dz *= self.valid[:, None]
+                if valid is not None:
+                    dz *= valid[:, None]
             else:
-                dz = p * self.q.sum(axis=1, keepdims=True) - self.q
+                dz = p * q.sum(axis=1, keepdims=True) - q
             dz = dz * w
-        if self.index is None and need[1]:
+        if index is None and need[1]:
             dt = -(1 - eps) * logp * w
-        if self.single:
+        if single:
             dz = None if dz is None else dz[0]
             dt = None if dt is None else dt[0]
         return dz, dt

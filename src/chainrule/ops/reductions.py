@@ -7,7 +7,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from ..errors import ShapeError
-from .base import Op, broadcast_view, shape_of
+from .base import Op, Written, broadcast_view, shape_of
 
 
 def reduced_axes(op: Op, axis, ndim: int) -> tuple[int, ...] | None:
@@ -32,8 +32,18 @@ def expand_reduced(upstream, in_shape, axes, keepdims: bool):
     return broadcast_view(upstream, in_shape)
 
 
+def _squeezed(y, axes, keepdims: bool):
+    """A reduction's result computed with keepdims=True, shaped as the caller asked."""
+    if keepdims:
+        return y
+    return y.reshape(()) if axes is None else np.squeeze(y, axes)
+
+
 class _Reduction(Op):
+    """A reduction over ``axis`` (None: all), offered as a function, a Tensor method and in expressions."""
+
     arity = 1
+    in_expressions = True
 
     def __init__(self, axis=None, keepdims: bool = False):
         self.axis = axis
@@ -42,6 +52,11 @@ class _Reduction(Op):
     def params(self):
         return {"axis": self.axis, "keepdims": self.keepdims or None}
 
+    def _call(self, n, x):
+        """``name(x, axis=...)`` in notation ``n``."""
+        extra = [] if self.axis is None else [f"axis={self.axis}"]
+        return n.call(self.functions[0], x, *extra)
+
 
 class Sum(_Reduction):
     """y = sum of x over ``axis``;  dy/dx = 1 for every summed element.
@@ -49,13 +64,21 @@ class Sum(_Reduction):
     Shapes: x (...) -> y (x's shape without ``axis``, or with size 1 there if keepdims).
     """
 
+    functions = methods = ("sum",)
+    symbol = "Σ"
+    saves = ("axes", "in_shape")
+
     def forward(self, x):
-        self.axes = reduced_axes(self, self.axis, np.ndim(x))
-        self.in_shape = shape_of(x)
-        return np.sum(x, axis=self.axes, keepdims=self.keepdims)
+        axes = reduced_axes(self, self.axis, np.ndim(x))
+        self.saved = (axes, shape_of(x))
+        return np.sum(x, axis=axes, keepdims=self.keepdims)
 
     def backward(self, upstream):
-        return (expand_reduced(upstream, self.in_shape, self.axes, self.keepdims),)
+        axes, in_shape = self.saved
+        return (expand_reduced(upstream, in_shape, axes, self.keepdims),)
+
+    def written(self, n, y, x):
+        return Written(n.total(x) if self.axis is None else self._call(n, x), (n.one,))
 
 
 class Mean(_Reduction):
@@ -64,51 +87,66 @@ class Mean(_Reduction):
     Shapes: as :class:`Sum`.
     """
 
+    functions = methods = ("mean",)
+    saves = ("axes", "in_shape", "count")
+
     def forward(self, x):
-        self.axes = reduced_axes(self, self.axis, np.ndim(x))
-        self.in_shape = shape_of(x)
-        return np.mean(x, axis=self.axes, keepdims=self.keepdims)
+        axes = reduced_axes(self, self.axis, np.ndim(x))
+        shape = shape_of(x)
+        count = int(np.prod(shape if axes is None else [shape[a] for a in axes]))
+        self.saved = (axes, shape, count)
+        return np.mean(x, axis=axes, keepdims=self.keepdims)
 
     def backward(self, upstream):
-        shape = self.in_shape
-        n = np.prod(shape) if self.axes is None else np.prod([shape[a] for a in self.axes])
-        return (expand_reduced(upstream / n.item(), shape, self.axes, self.keepdims),)
+        axes, in_shape, count = self.saved
+        return (expand_reduced(upstream / count, in_shape, axes, self.keepdims),)
+
+    def written(self, n, y, x):
+        count = self.saved_value("count")  # not known once backward has freed it
+        return Written(self._call(n, x), (n.div(n.one, n.num(count) if count else "n"),))
 
 
 class _Extreme(_Reduction):
-    """Shared backward of max/min: the gradient goes to the extreme element(s).
+    """Shared forward and backward of max and min: the gradient goes to the extreme element(s).
 
-    Ties share the gradient equally: with k elements equal to the extreme, each
-    gets 1/k of it (PyTorch's ``amax``/``amin`` convention), so the gradient is
-    the same whatever order the elements come in.
+    Ties share the gradient equally: with k elements equal to the extreme, each gets 1/k
+    of it (PyTorch's ``amax``/``amin`` convention), so the gradient is the same whatever
+    order the elements come in.
     """
 
+    fresh_grads = True
+    saves = ("axes", "mask", "count")
+
     def forward(self, x):
-        self.axes = reduced_axes(self, self.axis, np.ndim(x))
+        axes = reduced_axes(self, self.axis, np.ndim(x))
         try:
-            extreme = self._reduce(x, axis=self.axes, keepdims=True)
+            extreme = self._reduce(x, axis=axes, keepdims=True)
         except ValueError:
             raise ShapeError(f"{self.name}: cannot reduce an empty input of shape {shape_of(x)}") from None
-        self.mask = x == extreme
-        self.count = self.mask.sum(axis=self.axes, keepdims=True)
-        if self.keepdims:
-            return extreme
-        return extreme.reshape(()) if self.axes is None else np.squeeze(extreme, self.axes)
+        mask = x == extreme
+        self.saved = (axes, mask, mask.sum(axis=axes, keepdims=True))
+        return _squeezed(extreme, axes, self.keepdims)
 
     def backward(self, upstream):
-        grad = expand_reduced(upstream, self.mask.shape, self.axes, self.keepdims)
-        return ((grad * self.mask / self.count).astype(upstream.dtype, copy=False),)
+        axes, mask, count = self.saved
+        grad = expand_reduced(upstream, mask.shape, axes, self.keepdims)
+        return ((grad * mask / count).astype(upstream.dtype, copy=False),)
+
+    def written(self, n, y, x):
+        return Written(self._call(n, x), (n.indicator(x, "=", y),))
 
 
 class Max(_Extreme):
     """y = max of x over ``axis``;  dy/dx = [x = y] / (number of ties).  Shapes: as :class:`Sum`."""
 
+    functions = methods = ("max",)
     _reduce = staticmethod(np.max)
 
 
 class Min(_Extreme):
     """y = min of x over ``axis``;  dy/dx = [x = y] / (number of ties).  Shapes: as :class:`Sum`."""
 
+    functions = methods = ("min",)
     _reduce = staticmethod(np.min)
 
 
@@ -128,70 +166,80 @@ def _shift(op: Op, x, axis):
     return x - m, m
 
 
-class Softmax(Op):
-    """y_i = exp(x_i) / sum_j exp(x_j) along ``axis``;  dy_i/dx_j = y_i (δ_ij - y_j).
-
-    Shapes: x (...) -> y (...). Max-shifted, so no overflow.
-    """
-
-    arity = 1
-
-    def __init__(self, axis: int = -1):
-        self.axis = axis
-
-    def params(self):
-        return {"axis": self.axis}
-
-    def forward(self, x):
-        e = np.exp(_shift(self, x, self.axis)[0])
-        self.out = e / e.sum(axis=self.axis, keepdims=True)
-        return self.out
-
-    def backward(self, upstream):
-        out = self.out
-        return (out * (upstream - (upstream * out).sum(axis=self.axis, keepdims=True)),)
-
-
-class LogSoftmax(Op):
-    """y_i = x_i - log sum_j exp(x_j) along ``axis``;  dy_i/dx_j = δ_ij - softmax(x)_j.
-
-    Shapes: x (...) -> y (...). Max-shifted, so no overflow.
-    """
-
-    arity = 1
-
-    def __init__(self, axis: int = -1):
-        self.axis = axis
-
-    def params(self):
-        return {"axis": self.axis}
-
-    def forward(self, x):
-        shifted = _shift(self, x, self.axis)[0]
-        self.out = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
-        return self.out
-
-    def backward(self, upstream):
-        return (upstream - np.exp(self.out) * upstream.sum(axis=self.axis, keepdims=True),)
-
-
 class LogSumExp(_Reduction):
     """y = log sum_i exp(x_i) over ``axis``;  dy/dx_i = softmax(x)_i.
 
     Shapes: as :class:`Sum`. Max-shifted, so no overflow.
     """
 
+    functions = methods = ("logsumexp",)
+    fresh_grads = True
+    saves = ("axes", "probs")
+
     def forward(self, x):
-        self.axes = reduced_axes(self, self.axis, np.ndim(x))
-        shifted, m = _shift(self, x, self.axes)
-        s = np.exp(shifted).sum(axis=self.axes, keepdims=True)
-        log_s = np.log(s)
-        lse = m + log_s
-        self.probs = np.exp(shifted - log_s)  # not exp(x - lse): x - lse loses digits when x is large
-        if self.keepdims:
-            return lse
-        return lse.reshape(()) if self.axes is None else np.squeeze(lse, self.axes)
+        axes = reduced_axes(self, self.axis, np.ndim(x))
+        shifted, m = _shift(self, x, axes)
+        log_s = np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        # the gradient, softmax: exp(shifted - log_s), not exp(x - lse), which loses digits when x is large
+        self.saved = (axes, np.exp(shifted - log_s))
+        return _squeezed(m + log_s, axes, self.keepdims)
 
     def backward(self, upstream):
-        grad = expand_reduced(upstream, self.probs.shape, self.axes, self.keepdims)
-        return (grad * self.probs,)
+        axes, probs = self.saved
+        return (expand_reduced(upstream, probs.shape, axes, self.keepdims) * probs,)
+
+    def written(self, n, y, x):
+        return Written(self._call(n, x), (n.call("softmax", x),))
+
+
+class _Normalisation(Op):
+    """Shared parameters of softmax and log-softmax, which normalise along one ``axis``."""
+
+    arity = 1
+    fresh_grads = True
+    in_expressions = True
+    saves = ("out",)
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def params(self):
+        return {"axis": self.axis}
+
+
+class Softmax(_Normalisation):
+    """y_i = exp(x_i) / sum_j exp(x_j) along ``axis``;  dy_i/dx_j = y_i (δ_ij - y_j).
+
+    Shapes: x (...) -> y (...). Max-shifted, so no overflow.
+    """
+
+    functions = methods = ("softmax",)
+
+    def forward(self, x):
+        e = np.exp(_shift(self, x, self.axis)[0])
+        out = e / e.sum(axis=self.axis, keepdims=True)
+        self.saved = (out,)
+        return out
+
+    def backward(self, upstream):
+        (out,) = self.saved
+        return (out * (upstream - (upstream * out).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(_Normalisation):
+    """y_i = x_i - log sum_j exp(x_j) along ``axis``;  dy_i/dx_j = δ_ij - softmax(x)_j.
+
+    Shapes: x (...) -> y (...). Max-shifted, so no overflow.
+    """
+
+    functions = methods = ("log_softmax",)
+
+    def forward(self, x):
+        shifted = _shift(self, x, self.axis)[0]
+        out = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.saved = (out,)
+        return out
+
+    def backward(self, upstream):
+        (out,) = self.saved
+        return (upstream - np.exp(out) * upstream.sum(axis=self.axis, keepdims=True),)

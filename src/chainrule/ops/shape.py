@@ -6,44 +6,63 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .base import Op, broadcast_view, shape_of, unbroadcast
+from .base import Chain, Op, Written, broadcast_view, shape_of, unbroadcast
+
+
+def _dims(first, more: tuple) -> tuple | None:
+    """A shape or axes given NumPy's two ways: one sequence (or None), or several ints."""
+    if more:
+        return (first, *more)
+    if first is None:
+        return None
+    return tuple(first) if np.iterable(first) else (first,)
 
 
 class Reshape(Op):
     """y = x viewed with a new shape;  dy/dx = 1 (the gradient is reshaped back).
 
-    Shapes: x (...) -> y ``shape`` (same number of elements; one -1 allowed).
+    Shapes: x (...) -> y ``shape`` (same number of elements; one -1 allowed). The shape
+    is given as one sequence, ``Reshape((2, 3))``, or as ints, ``Reshape(2, 3)``.
     """
 
     arity = 1
+    functions = methods = ("reshape",)
+    in_expressions = True
+    saves = ("in_shape",)
 
-    def __init__(self, shape):
-        self.shape = tuple(shape) if np.iterable(shape) else (shape,)
+    def __init__(self, shape, *more):
+        self.shape = _dims(shape, more)
 
     def params(self):
         return {"shape": self.shape}
 
     def forward(self, x):
-        self.in_shape = shape_of(x)
+        in_shape = shape_of(x)
+        self.saved = (in_shape,)
         try:
             return np.reshape(x, self.shape)
         except ValueError:
-            raise ShapeError(f"reshape: cannot reshape {self.in_shape} into {self.shape}") from None
+            raise ShapeError(f"reshape: cannot reshape {in_shape} into {self.shape}") from None
 
     def backward(self, upstream):
-        return (upstream.reshape(self.in_shape),)
+        (in_shape,) = self.saved
+        return (upstream.reshape(in_shape),)
 
 
 class Transpose(Op):
     """y = x with its axes permuted;  dy/dx = 1 (the gradient is permuted back).
 
-    Shapes: x (d0, ..., dn) -> y (d[axes[0]], ..., d[axes[n]]); ``axes=None`` reverses.
+    Shapes: x (d0, ..., dn) -> y (d[axes[0]], ..., d[axes[n]]); no axes reverses them.
+    The axes are given as one sequence, ``Transpose((1, 0))``, or as ints, ``Transpose(1, 0)``.
     """
 
     arity = 1
+    functions = methods = ("transpose",)
+    in_expressions = True
+    symbol = "ᵀ"
 
-    def __init__(self, axes=None):
-        self.axes = None if axes is None else tuple(axes)
+    def __init__(self, axes=None, *more):
+        self.axes = _dims(axes, more)
 
     def params(self):
         return {"axes": self.axes}
@@ -58,6 +77,18 @@ class Transpose(Op):
         # Negative axes count from the end: normalise them before inverting the permutation.
         inverse = None if self.axes is None else tuple(np.argsort([a % upstream.ndim for a in self.axes]))
         return (upstream.transpose(inverse),)
+
+    def written(self, n, y, x):
+        return Written(n.T(x), (Chain(None, n.T),))
+
+
+def _plain_index(index):
+    """An index as NumPy takes it: lists and array-likes (a Tensor among them) become arrays."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(part) for part in index)
+    if index is None or index is Ellipsis or isinstance(index, (slice, int, np.integer, np.ndarray)):
+        return index
+    return np.asarray(index)
 
 
 def _is_basic(index) -> bool:
@@ -76,22 +107,27 @@ class GetItem(Op):
     """
 
     arity = 1
+    fresh_grads = True
+    operator = "getitem"
+    saves = ("in_shape",)
 
     def __init__(self, index):
-        self.index = index
+        self.index = _plain_index(index)
 
     def params(self):
         return {"index": self.index}
 
     def forward(self, x):
-        self.in_shape, self.dtype = shape_of(x), np.result_type(x)
+        in_shape = shape_of(x)
+        self.saved = (in_shape,)
         try:
             return np.asarray(x)[self.index]
         except IndexError as exc:
-            raise ShapeError(f"getitem: index {self.index!r} does not fit shape {self.in_shape}: {exc}") from None
+            raise ShapeError(f"getitem: index {self.index!r} does not fit shape {in_shape}: {exc}") from None
 
     def backward(self, upstream):
-        grad = np.zeros(self.in_shape, dtype=upstream.dtype)
+        (in_shape,) = self.saved
+        grad = np.zeros(in_shape, dtype=upstream.dtype)
         if _is_basic(self.index):
             grad[self.index] = upstream
         else:
@@ -106,70 +142,81 @@ class BroadcastTo(Op):
     """
 
     arity = 1
+    functions = methods = ("broadcast_to",)
+    saves = ("in_shape",)
 
     def __init__(self, shape):
-        self.shape = tuple(shape) if np.iterable(shape) else (shape,)
+        self.shape = _dims(shape, ())
 
     def params(self):
         return {"shape": self.shape}
 
     def forward(self, x):
-        self.in_shape = shape_of(x)
+        in_shape = shape_of(x)
+        self.saved = (in_shape,)
         try:
             return broadcast_view(np.asarray(x), self.shape)
         except ValueError:
-            raise ShapeError(f"broadcast_to: cannot broadcast {self.in_shape} to {self.shape}") from None
+            raise ShapeError(f"broadcast_to: cannot broadcast {in_shape} to {self.shape}") from None
 
     def backward(self, upstream):
-        return (unbroadcast(upstream, self.in_shape),)
+        (in_shape,) = self.saved
+        return (unbroadcast(upstream, in_shape),)
 
 
-class Concatenate(Op):
+class _Join(Op):
+    """Shared parameters and errors of concatenate and stack, which join any number of inputs."""
+
+    def __init__(self, axis: int = 0):
+        self.axis = axis
+
+    def params(self):
+        return {"axis": self.axis}
+
+    def _join(self, xs, verb: str, where: str = ""):
+        try:
+            return self._combine(xs, axis=self.axis)
+        except ValueError as exc:
+            shapes = ", ".join(str(shape_of(x)) for x in xs)
+            raise ShapeError(f"{self.name}: cannot {verb} shapes {shapes}{where}: {exc}") from None
+
+
+class Concatenate(_Join):
     """y = [x1, x2, ...] joined along ``axis``;  dy/dxk = 1 on xk's slice of y.
 
     Shapes: xk (..., nk, ...) -> y (..., sum nk, ...); any number of inputs.
     """
 
-    def __init__(self, axis: int = 0):
-        self.axis = axis
-
-    def params(self):
-        return {"axis": self.axis}
+    functions = ("concatenate",)
+    saves = ("splits",)
+    _combine = staticmethod(np.concatenate)
 
     def forward(self, *xs):
-        try:
-            out = np.concatenate(xs, axis=self.axis)
-        except ValueError as exc:
-            shapes = ", ".join(str(shape_of(x)) for x in xs)
-            raise ShapeError(f"concatenate: cannot join shapes {shapes} along axis {self.axis}: {exc}") from None
+        out = self._join(xs, "join", f" along axis {self.axis}")
         axis = self.axis % out.ndim
-        self.splits = np.cumsum([np.shape(x)[axis] for x in xs])[:-1]
+        self.saved = (np.cumsum([np.shape(x)[axis] for x in xs])[:-1],)
         return out
 
     def backward(self, upstream):
-        return tuple(np.split(upstream, self.splits, axis=self.axis))
+        (splits,) = self.saved
+        return tuple(np.split(upstream, splits, axis=self.axis))
 
 
-class Stack(Op):
+class Stack(_Join):
     """y = [x1, x2, ...] stacked on a new ``axis``;  dy/dxk = 1 on xk's slice of y.
 
     Shapes: xk (...) all equal -> y with a new axis of length k.
     """
 
-    def __init__(self, axis: int = 0):
-        self.axis = axis
-
-    def params(self):
-        return {"axis": self.axis}
+    functions = ("stack",)
+    saves = ("count",)
+    _combine = staticmethod(np.stack)
 
     def forward(self, *xs):
-        try:
-            out = np.stack(xs, axis=self.axis)
-        except ValueError as exc:
-            shapes = ", ".join(str(shape_of(x)) for x in xs)
-            raise ShapeError(f"stack: cannot stack shapes {shapes}: {exc}") from None
-        self.count = len(xs)
+        out = self._join(xs, "stack")
+        self.saved = (len(xs),)
         return out
 
     def backward(self, upstream):
-        return tuple(np.moveaxis(upstream, self.axis, 0)[: self.count])
+        (count,) = self.saved
+        return tuple(np.moveaxis(upstream, self.axis, 0)[:count])
