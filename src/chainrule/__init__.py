@@ -8,8 +8,9 @@ finite differences.
 from . import functional, ops
 from .errors import ChainruleError, DTypeError, GradcheckError, GraphError, ShapeError
 from .functional import *  # noqa: F403 - one function per name the ops declare (cr.exp, cr.sum, ...)
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckResult, gradcheck
-from .graph import enable_grad, grad, is_grad_enabled, no_grad
+from .graph import grad
 from .tensor import Tensor, as_tensor, from_numpy, tensor
 
 __version__ = "0.1.0"

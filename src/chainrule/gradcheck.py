@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DTypeError, GradcheckError, ShapeError
-from .graph import no_grad
+from .grad_mode import no_grad
 from .ops.base import Op
 from .tensor import Tensor
 

@@ -1,4 +1,4 @@
-"""The backward engine: reverse topological order, the chain rule, and ``no_grad``.
+"""The backward engine: reverse topological order and the chain rule.
 
 The graph is made of :class:`Node` objects, one per op application. A node holds the
 op (the block that computes) and ``next``: for every input, the node that produced it,
@@ -17,48 +17,12 @@ is its own; an upstream passed through unchanged, a gradient returned to the cal
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 import numpy as np
 from numpy import ndarray
 
 from .errors import GraphError, ShapeError
 from .ops.base import RELEASED, Op, one_of
-
-#: Whether operations on Tensors are recorded. A context variable: each thread (and each
-#: asyncio task) has its own setting.
-_grad_enabled: ContextVar[bool] = ContextVar("chainrule_grad_enabled", default=True)
-grad_recording = _grad_enabled.get
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations on Tensors are being recorded in this thread."""
-    return _grad_enabled.get()
-
-
-@contextmanager
-def _set_grad_enabled(enabled: bool):
-    token = _grad_enabled.set(enabled)
-    try:
-        yield
-    finally:
-        _grad_enabled.reset(token)
-
-
-def no_grad():
-    """Context manager (thread-local): inside it no graph and no cache is kept.
-
-    >>> with no_grad():
-    ...     y = model(x)        # y.requires_grad is False
-    """
-    return _set_grad_enabled(False)
-
-
-def enable_grad():
-    """Context manager that turns recording back on inside a ``no_grad`` block."""
-    return _set_grad_enabled(True)
-
 
 _FREED = (
     "backward: this part of the graph was already freed by an earlier backward "
@@ -83,12 +47,8 @@ class Node:
 
     __slots__ = ("op", "next", "retains", "run", "grad", "owned", "pending")
 
-    @classmethod
-    def of(cls, op: Op, inputs: tuple) -> Node:
-        """A new node for ``op`` whose inputs come from ``inputs``."""
-        node = cls()
-        node.op, node.next, node.retains, node.run = op, inputs, None, None
-        return node
+    def __init__(self, op: Op, inputs: tuple):
+        self.op, self.next, self.retains, self.run = op, inputs, None, None
 
     def __repr__(self) -> str:
         return f"<node {self.op.describe()}>"
@@ -111,7 +71,7 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
     captured = None if capture is None else [None] * len(capture)
     top = root._node
     if top is None:  # backward of a leaf: a pass-through node hands it dL/dL
-        top, hook = Node.of(_LeafRoot(), (root,)), None
+        top, hook = Node(_LeafRoot(), (root,)), None
     _count_consumers(top)
     top.grad, top.owned = gradient, False
     ready = [top]

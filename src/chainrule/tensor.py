@@ -22,7 +22,8 @@ from numpy import ndarray
 
 from . import ops
 from .errors import DTypeError
-from .graph import Node, grad_recording, initial_gradient, run_backward
+from .grad_mode import grad_recording
+from .graph import Node, initial_gradient, run_backward
 from .ops.base import REGISTRY, Op
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
@@ -296,8 +297,7 @@ def record(op: Op, inputs: tuple) -> Tensor:
         needs.append(link is not None)
     node = None
     if True in needs and grad_recording():
-        node = Node()
-        node.op, node.next, node.retains, node.run = op, tuple(links), None, None
+        node = Node(op, tuple(links))
         op.needs_input_grad = tuple(needs)
     else:
         op.needs_input_grad = (False,) * len(needs)

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ExpressionError
-from ..graph import no_grad, run_backward
+from ..grad_mode import no_grad
+from ..graph import run_backward
 from ..tensor import Tensor
 from .model import Graph, graph_from_tensor
 from .notation import LATEX, UNICODE, fmt_scalar, fmt_shape

@@ -29,7 +29,7 @@ import numpy as np
 from ..data.datasets import ArrayDataset
 from ..data.loader import DataLoader, as_dataset
 from ..errors import ConfigError
-from ..graph import no_grad
+from ..grad_mode import no_grad
 from ..tensor import Tensor
 from .history import History
 from .progress import progress_bar
