@@ -63,7 +63,7 @@ def test_train_save_then_predict_from_csv(capsys, tmp_path):
     s = data.Standardizer().fit(tr.X)
     import chainrule as cr
 
-    model, meta = cr.load(model_path)
+    model, meta = cr.load(model_path, with_metadata=True)
     assert meta["feature_names"] == ["size", "age"]
     expected = model(s.transform(np.array([[60.0, 0.5], [45.0, -1.0]]))).data
     np.testing.assert_allclose([float(v) for v in lines[1:]], expected, rtol=1e-9)

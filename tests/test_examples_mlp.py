@@ -63,7 +63,7 @@ def test_digits_example(capsys, tmp_path):
     assert "first batch: loss" in out and "test accuracy" in out and "recall" in out
     assert result["test_accuracy"] >= 0.95
     assert result["confusion"].sum() == 450 and len(result["history"]) == 8
-    checkpoint = cr.load(tmp_path / "d.safetensors")
+    checkpoint = cr.load(tmp_path / "d.safetensors", with_metadata=True)
     assert checkpoint.metadata["classes"][3] == "3" and len(checkpoint.metadata["standardizer"]["mean"]) == 64
 
 

@@ -70,7 +70,7 @@ def test_round_trip_through_chainrule_load(tmp_path, rng):
     model = nn.MLP(3, [5, 5], 2, activation="gelu", dropout=0.1, rng=2)
     path = tmp_path / "m.safetensors"
     cr.save(model, path, metadata={"classes": ["no", "yes"]})
-    checkpoint = cr.load(path)
+    checkpoint = cr.load(path, with_metadata=True)
     loaded = checkpoint.model
     assert isinstance(loaded, nn.MLP) and checkpoint.kind == "MLP"
     assert loaded.config() == model.config() and checkpoint.metadata["classes"] == ["no", "yes"]
@@ -85,7 +85,7 @@ def test_a_hand_built_sequential_round_trips(tmp_path, rng):
                         nn.Softplus(beta=2.0), nn.Identity())
     path = tmp_path / "seq.safetensors"
     cr.save(seq, path)
-    loaded = cr.load(path).model
+    loaded = cr.load(path)
     assert [type(m).__name__ for m in loaded] == ["Linear", "LeakyReLU", "Dropout", "Linear", "Softplus", "Identity"]
     assert loaded[1].negative_slope == 0.2 and loaded[2].p == 0.3 and loaded[4].beta == 2.0
     seq.eval()
@@ -100,5 +100,5 @@ def test_float32_model_saves_float32(torch, tmp_path):
     path = tmp_path / "f32.safetensors"
     cr.save(model, path)
     assert all(v.dtype == torch.float32 for v in load_file(str(path)).values())
-    loaded = cr.load(path).model
+    loaded = cr.load(path)
     assert loaded.dtype == np.float32

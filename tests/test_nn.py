@@ -394,3 +394,11 @@ def test_init_fills_parameters_in_place():
     assert lin.weight.data is before
     with pytest.raises(TypeError):
         init.normal((2,), rng="seed")
+
+
+def test_a_forward_set_on_an_instance_is_what_calling_it_runs():
+    m = nn.Linear(2, 1, rng=0)
+    x = np.ones((3, 2))
+    np.testing.assert_allclose(m(x).data, m.forward(x).data)
+    m.forward = lambda inputs: cr.tensor(np.zeros(len(inputs)))
+    np.testing.assert_array_equal(m(x).data, [0.0, 0.0, 0.0])

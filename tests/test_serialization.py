@@ -19,7 +19,7 @@ def test_round_trip_with_metadata(tmp_path):
             "task": "regression", "labels": {"0": "no", "1": "yes"}, "array": np.arange(2)}
     path = tmp_path / "m.safetensors"
     cr.save(model, path, metadata=meta)
-    ckpt = cr.load(path)
+    ckpt = cr.load(path, with_metadata=True)
     loaded, metadata = ckpt
     assert isinstance(loaded, nn.LinearRegression) and ckpt.kind == "LinearRegression"
     np.testing.assert_array_equal(loaded.theta, model.theta)
@@ -35,7 +35,7 @@ def test_round_trip_with_metadata(tmp_path):
 def test_linear_float32_and_no_bias(tmp_path):
     model = nn.Linear(4, 2, bias=False, dtype=np.float32, rng=1)
     cr.save(model, tmp_path / "l.safetensors")
-    loaded, meta = cr.load(tmp_path / "l.safetensors")
+    loaded, meta = cr.load(tmp_path / "l.safetensors", with_metadata=True)
     assert meta == {} and loaded.bias is None and loaded.weight.dtype == np.float32
     np.testing.assert_array_equal(loaded.weight.data, model.weight.data)
     x = np.ones((3, 4), np.float32)
@@ -134,7 +134,7 @@ def test_registering_a_container_kind(tmp_path):
     try:
         model = Stack([nn.Linear(3, 4, rng=0), nn.Linear(4, 2, rng=1)])
         cr.save(model, tmp_path / "stack.safetensors", metadata={"task": "classification"})
-        loaded, _ = cr.load(tmp_path / "stack.safetensors")
+        loaded = cr.load(tmp_path / "stack.safetensors")
         assert isinstance(loaded, Stack)
         assert [n for n, _ in loaded.named_parameters()] == [
             "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
@@ -150,3 +150,23 @@ def test_missing_safetensors_names_the_extra(hide_package, tmp_path):
     hide_package("safetensors")
     with pytest.raises(MissingDependencyError, match=r"pip install 'chainrule\[io\]'"):
         cr.save(nn.LinearRegression(2, rng=0), tmp_path / "x.safetensors")
+
+
+def test_load_returns_the_model_with_its_metadata_and_the_old_form_warns(tmp_path):
+    model = nn.LinearRegression(2, rng=0)
+    path = tmp_path / "m.safetensors"
+    cr.save(model, path, metadata={"task": "regression", "feature_names": ["a", "b"]})
+    loaded = cr.load(path)
+    assert isinstance(loaded, nn.LinearRegression) and not loaded.training
+    np.testing.assert_array_equal(loaded.theta, model.theta)
+    assert loaded.metadata == {"task": "regression", "feature_names": ["a", "b"]}
+    same, metadata = cr.load(path, with_metadata=True)
+    assert metadata == loaded.metadata and isinstance(same, nn.LinearRegression)
+    with pytest.warns(DeprecationWarning, match="with_metadata=True"):
+        assert loaded.model is loaded
+    with pytest.warns(DeprecationWarning):
+        assert loaded.task == "regression" and loaded.kind == "LinearRegression"
+    with pytest.raises(AttributeError):
+        model.kind  # noqa: B018 - a model that was not loaded has no such attribute
+    cr.save(loaded, tmp_path / "again.safetensors")  # saving a loaded model keeps its metadata
+    assert cr.load(tmp_path / "again.safetensors").metadata == loaded.metadata

@@ -126,9 +126,9 @@ def _json_default(value: Any) -> Any:
 
 @dataclass
 class Checkpoint:
-    """What :func:`load` returns: the rebuilt model and the file's metadata.
+    """What ``load(path, with_metadata=True)`` returns: the rebuilt model and the file's metadata.
 
-    Unpacks as ``model, metadata = chainrule.load(path)``.
+    Unpacks as ``model, metadata = chainrule.load(path, with_metadata=True)``.
 
     Attributes
     ----------
@@ -178,6 +178,8 @@ def save(model: Any, path: str | os.PathLike, metadata: dict[str, Any] | None = 
         config = model.config()
     except NotImplementedError as exc:
         raise SerializationError(str(exc)) from exc
+    if metadata is None:
+        metadata = getattr(model, "metadata", None) if isinstance(getattr(model, "metadata", None), dict) else None
     header = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -191,6 +193,7 @@ def save(model: Any, path: str | os.PathLike, metadata: dict[str, Any] | None = 
             raise SerializationError(f"save: metadata key {key!r} is reserved by chainrule")
         header[key] = _to_json(key, value)
     tensors = {name: np.ascontiguousarray(value) for name, value in model.state_dict().items()}
+    # a loaded model keeps its file's metadata: saving it again keeps the preprocessing with it
     try:
         st.save_file(tensors, os.fspath(path), metadata=header)
     except Exception as exc:  # OSError, or safetensors' own SafetensorError wrapping one
@@ -217,11 +220,15 @@ def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str,
     return tensors, dict(meta)
 
 
-def load(path: str | os.PathLike) -> Checkpoint:
-    """Rebuild a model saved by :func:`save`: ``model, metadata = chainrule.load(path)``.
+def load(path: str | os.PathLike, *, with_metadata: bool = False) -> Any:
+    """Rebuild a model saved by :func:`save`: ``model = chainrule.load(path)``.
 
     The model is built from its registered kind and ``config``, converted to the
     file's dtype, its state dict loaded (names and shapes checked) and put in eval mode.
+    The file's metadata (feature names, standardiser, classes, ...) is on ``model.metadata``.
+    ``with_metadata=True`` returns a :class:`Checkpoint` instead, which unpacks as
+    ``model, metadata = chainrule.load(path, with_metadata=True)`` and also holds the kind,
+    the config and the path.
 
     Raises
     ------
@@ -256,7 +263,10 @@ def load(path: str | os.PathLike) -> Checkpoint:
     except (ChainruleError, ValueError) as exc:
         raise SerializationError(f"load: {path!r} does not fit a {kind} built from {config}: {exc}") from exc
     model.eval()
-    return Checkpoint(model=model, kind=kind, config=config, metadata=extras, path=path)
+    checkpoint = Checkpoint(model=model, kind=kind, config=config, metadata=extras, path=path)
+    model.metadata = extras
+    model._loaded_from = (kind, path)  # for code written when load returned the Checkpoint (deprecated)
+    return checkpoint if with_metadata else model
 
 
 __all__ = [

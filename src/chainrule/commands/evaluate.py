@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.fit import predict
     from ..train.metrics import accuracy, confusion_matrix, format_confusion_matrix, per_class
 
-    checkpoint = load(args.model)
+    checkpoint = load(args.model, with_metadata=True)
     meta = checkpoint.metadata
     if checkpoint.task not in (None, "classification") or "classes" not in meta:
         raise ChainruleError(f"{args.model} holds a {checkpoint.task or checkpoint.kind} model; evaluate scores "

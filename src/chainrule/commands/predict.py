@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from ..serialization import load
     from ..train.fit import predict
 
-    checkpoint = load(args.model)
+    checkpoint = load(args.model, with_metadata=True)
     model = checkpoint.model
     reader = next((READERS[k] for k in (checkpoint.task, checkpoint.kind) if k and k in READERS), None)
     if reader is not None:

@@ -41,6 +41,7 @@ Extending (for new layers and containers)
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
@@ -157,6 +158,16 @@ class Module:
             registry = d.get(key)
             if registry is not None and name in registry:
                 return registry[name]
+        if "_loaded_from" in d and name in ("model", "kind", "task", "path"):
+            warnings.warn(
+                f"chainrule.load(path) now returns the model itself (metadata on model.metadata); "
+                f"for .{name} use chainrule.load(path, with_metadata=True).{name}",
+                DeprecationWarning, stacklevel=2,
+            )
+            from ..serialization import Checkpoint
+
+            kind, path = d["_loaded_from"]
+            return getattr(Checkpoint(self, kind, self.config(), d["metadata"], path), name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
@@ -199,20 +210,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``model(x)`` runs ``model.forward(x)``: the class's, or one set on this instance."""
         return self.forward(*args, **kwargs)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Calling a module runs its forward. A class that writes forward gets it as
-        # __call__ too, so ``model(x)`` is one call, not a wrapper that packs *args and
-        # **kwargs and calls again (a training step calls a module per layer, and on
-        # small models that wrapper cost as much as a small op). A class that writes
-        # its own __call__, or inherits one, keeps it.
-        super().__init_subclass__(**kwargs)
-        if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
-            inherited = cls.__call__
-            generated = any(inherited is base.__dict__.get("forward") for base in cls.__mro__[1:])
-            if inherited is Module.__call__ or generated:
-                cls.__call__ = cls.forward
 
     # -- walking the tree --------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
