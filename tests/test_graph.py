@@ -446,3 +446,146 @@ def test_a_released_op_still_has_a_readable_repr():
     assert repr(y.op) == "<op Sum(axis=0)>"
     y.backward()
     assert repr(y.op) == "<op Sum(axis=0), released>"  # its cache is gone, its parameters stay
+
+
+# -- declared ownership: right whatever else runs in the process ------------------------------------
+
+TRACED = r'''
+import sys
+
+import numpy as np
+
+
+def tracer(frame, event, arg):
+    frame.f_locals  # what a debugger's variables pane, pysnooper or snoop read at every line
+    return tracer
+
+
+sys.settrace(tracer)
+import chainrule as cr  # noqa: E402
+from chainrule import ops  # noqa: E402
+
+sys.settrace(None)
+
+
+def relu_paths():
+    t = cr.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    ((t.relu() + (t * -3.0).relu()) * 1.5).sum().backward()
+    return t.grad
+
+
+class Same(ops.Op):  # one array returned for both inputs
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, upstream):
+        g = upstream * 1.0
+        return (g, g)
+
+
+def aliasing():
+    a = cr.tensor(np.zeros(3), requires_grad=True)
+    b = cr.tensor(np.zeros(3), requires_grad=True)
+    for _ in range(2):
+        Same.apply(a, b).sum().backward()
+    u = cr.tensor(np.zeros(3), requires_grad=True)
+    given = np.ones(3)
+    for _ in range(2):
+        (u + 0.0).backward(given)  # Add hands the caller's array through
+    return a.grad is not b.grad, a.grad, b.grad, given, u.grad
+
+
+for phase in ("after a traced import", "while traced"):
+    if phase == "while traced":
+        sys.settrace(tracer)
+    grad = relu_paths()
+    distinct, ga, gb, given, gu = aliasing()
+    sys.settrace(None)
+    assert np.array_equal(grad, [1.5, -4.5, 1.5]), (phase, grad)
+    assert distinct and np.array_equal(ga, [2, 2, 2]) and np.array_equal(gb, [2, 2, 2]), (phase, ga, gb)
+    assert np.array_equal(given, [1, 1, 1]) and np.array_equal(gu, [2, 2, 2]), (phase, given, gu)
+print("ok")
+'''
+
+
+def test_gradients_are_right_under_a_line_tracer_that_reads_frame_locals():
+    """The engine's reuse of arrays rests on what ops declare, not on reference counts, which a
+    tracer reading every frame's locals (during the import, or while backward runs) shifts."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", TRACED], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_the_engine_holds_no_reference_count_thresholds():
+    import inspect
+
+    source = inspect.getsource(cr.graph) + inspect.getsource(cr.tensor)
+    assert "getrefcount" not in source and "_REFS" not in source
+
+
+def test_a_leaf_keeps_a_fresh_gradient_and_copies_one_passed_through():
+    """Declared fresh (Mul): the leaf keeps the very array backward returned. Passed through
+    (Add hands back its upstream, which the caller owns): the leaf keeps a copy."""
+    kept = []
+
+    class Spy(ops.Mul):
+        def backward(self, upstream):
+            grads = super().backward(upstream)
+            kept.append(grads[0])
+            return grads
+
+    x = tensor(np.ones(3), requires_grad=True)
+    Spy.apply(x, 2.0).backward(np.ones(3))
+    assert x.grad is kept[0]
+    y = tensor(np.ones(3), requires_grad=True)
+    given = np.ones(3)
+    (y + 1.0).backward(given)
+    assert y.grad is not given and not np.shares_memory(y.grad, given)
+
+
+def test_an_op_that_does_not_declare_fresh_gradients_never_has_its_arrays_written_into():
+    class Keeps(ops.Op):  # returns an array from its own cache; declares nothing
+        def forward(self, x):
+            self.saved = (np.full(np.shape(x), 2.0),)
+            return x * 2.0
+
+        def backward(self, upstream):
+            return self.saved
+
+    x = tensor(np.ones(3), requires_grad=True)
+    y = Keeps.apply(x)
+    op = y.op
+    y.relu().backward(np.ones(3), retain_graph=True)  # ReLU below Keeps: ReLU's upstream is the engine's
+    y.sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(op.saved[0], [2.0, 2.0, 2.0])  # never accumulated into
+    np.testing.assert_array_equal(x.grad, [4.0, 4.0, 4.0])
+
+
+def test_a_users_op_with_slots_needs_nothing_special():
+    class Scale(ops.Op):
+        """y = k x;  dy/dx = k.  Shapes: x (...) -> y (...)."""
+
+        __slots__ = ("k",)
+        saves = ()
+
+        def __init__(self, k):
+            self.k = k
+
+        def params(self):
+            return {"k": self.k}
+
+        def forward(self, x):
+            return self.k * x
+
+        def backward(self, upstream):
+            return (upstream * self.k,) if self.needs_input_grad[0] else (None,)
+
+    x = tensor(np.ones(2), requires_grad=True)
+    y = Scale.apply(x, k=3.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    assert repr(y.op) == "<op Scale(k=3.0), released>"
+    assert cr.gradcheck(Scale(2.0), [np.array([0.5, -1.0])])

@@ -484,6 +484,35 @@ def test_three_ways_agree(name, data):
     check_three_ways(data.draw(CASES[name], label=name))
 
 
+def check_declarations(case: Case) -> None:
+    """What an op declares about its cache and its gradients holds: ``saved`` has one value
+    per name in ``saves``, and an op that declares ``fresh_grads`` returns arrays that share
+    memory with nothing the caller or the op still holds (the engine keeps them and lets
+    ReLU write into them)."""
+    op = copy.deepcopy(case.op)
+    out = op.forward(*case.inputs)
+    if op.saves:
+        assert type(op.saved) is tuple and len(op.saved) == len(op.saves), (op.saves, op.saved)
+    upstream = np.asarray(projection_for(out), dtype=np.result_type(out))
+    grads = [g for g in op.backward(upstream) if g is not None]
+    if not type(op).fresh_grads:
+        return
+    held = [upstream, *case.inputs, *(v for v in (op.saved if op.saves else ()) if isinstance(v, np.ndarray))]
+    for i, g in enumerate(grads):
+        if not isinstance(g, np.ndarray) or g.size == 0:
+            continue
+        assert g.flags.writeable, f"{op.describe()}: gradient {i} is read-only"
+        for h in held + grads[:i]:
+            assert not np.shares_memory(g, h), f"{op.describe()}: gradient {i} shares memory with what it holds"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@settings(max_examples=15)
+@given(data=st.data())
+def test_what_each_op_declares_holds(name, data):
+    check_declarations(data.draw(CASES[name], label=name))
+
+
 @pytest.mark.parametrize("kind", MATMUL_KINDS)
 @settings(max_examples=10)
 @given(data=st.data())
@@ -1070,3 +1099,95 @@ def test_softmax_family_takes_integer_input_as_float64():
     np.testing.assert_allclose(ops.Softmax().forward(x), [expected])
     np.testing.assert_allclose(ops.LogSoftmax().forward(x), [np.log(expected)])
     np.testing.assert_allclose(ops.LogSumExp(axis=1).forward(x), [np.log(np.exp([1.0, 2.0, 3.0]).sum())])
+
+
+# ------------------------------------------------------------------------------------
+# Each op declared once: the registry serves the functions, the methods, the parser, explain
+# ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(ops.BUILTIN))
+def test_every_registered_op_appears_everywhere_it_declares(name):
+    from chainrule.explain.notation import LATEX, UNICODE
+    from chainrule.explain.parse import FUNCTIONS
+    from chainrule.explain.rules import describe
+
+    cls = ops.REGISTRY[name]
+    assert getattr(ops, name) is cls and name in ops.__all__
+    for fname in cls.functions:
+        fn = getattr(cr, fname)
+        assert fname in cr.__all__ and fn.__doc__ == cls.__doc__, fname
+    for mname in cls.methods:
+        assert getattr(cr.Tensor, mname).__doc__ == cls.__doc__, mname
+    if cls.operator:
+        assert getattr(cr.Tensor, f"__{cls.operator}__").__doc__ == cls.__doc__
+        if cls.arity == 2:
+            assert getattr(cr.Tensor, f"__r{cls.operator}__").__doc__ == cls.__doc__
+    if cls.in_expressions:
+        assert FUNCTIONS[cls.functions[0]].make is cls
+        assert [p.name for p in cls.constructor_params()] == list(FUNCTIONS[cls.functions[0]].params)
+    else:
+        assert all(fn.make is not cls for fn in FUNCTIONS.values())
+    # explain writes every op, in both notations, with one local derivative per input
+    k = cls.arity or 2
+    op = cls(p=0.0) if cls is ops.Dropout else cls(*[p.default if p.default is not p.empty else 2
+                                                     for p in cls.constructor_params()])
+    for notation in (UNICODE, LATEX):
+        text = describe(op, notation, "y", [f"x{i}" for i in range(k)], [None] * k, None)
+        assert text.rhs and text.symbol and len(text.locals) == k
+
+
+def test_the_functions_and_methods_are_made_from_the_registry():
+    declared = {f for cls in ops.REGISTRY.values() for f in cls.functions}
+    assert set(cr.functional.__all__) == declared
+    assert {"exp", "sum", "reshape", "matmul", "where", "concatenate", "gelu"} <= declared
+    import inspect as inspect_
+
+    assert str(inspect_.signature(cr.sum)) == "(x, /, axis=None, keepdims: 'bool' = False)"
+    x = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.reshape(3, 2).shape == x.reshape((3, 2)).shape == cr.reshape(x, (3, 2)).shape == (3, 2)
+    assert x.transpose().shape == x.transpose(1, 0).shape == cr.transpose(x, axes=(1, 0)).shape == (3, 2)
+    (x[0] * 2 + abs(-x[1])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[2, 2, 2], [1, 1, 1]])
+
+
+def test_a_new_op_in_an_op_module_is_registered_with_all_it_declares():
+    """Declaring an op is one class: its functions, methods and expression name follow."""
+    from chainrule.explain.parse import _function_table
+
+    assert "Cube" not in ops.REGISTRY  # a user's op (this module is not chainrule's) stays out
+    source = '''
+from chainrule.ops.base import Op, Written
+
+
+class Cube(Op):
+    """y = x**3;  dy/dx = 3 x**2.  Shapes: x (...) -> y (...)."""
+
+    arity = 1
+    fresh_grads = True
+    functions = methods = ("cube",)
+    in_expressions = True
+    saves = ("x",)
+
+    def forward(self, x):
+        self.saved = (x,)
+        return x**3
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        return (upstream * 3 * x**2,)
+
+    def written(self, n, y, x):
+        return Written(n.pow(x, 3), (n.mul(n.num(3), n.pow(x, 2)),))
+'''
+    namespace = {"__name__": "chainrule.ops.cube_for_the_test"}
+    try:
+        exec(compile(source, "<test op>", "exec"), namespace)  # noqa: S102 - the test's own source
+        cube = ops.REGISTRY["Cube"]
+        assert cube is namespace["Cube"] and _function_table()["cube"].make is cube
+        x = cr.tensor(2.0, requires_grad=True)
+        y = cr.functional.functions()["cube"](x)
+        y.backward()
+        assert float(y.data) == 8.0 and float(x.grad) == 12.0
+    finally:
+        ops.REGISTRY.pop("Cube", None)

@@ -171,3 +171,23 @@ def test_python_abs_and_more_activation_methods(rng):
     np.testing.assert_allclose(t.leaky_relu(0.1).data, np.where(x > 0, x, 0.1 * x))
     np.testing.assert_allclose(t.softplus().data, np.log1p(np.exp(x)))
     np.testing.assert_allclose(cr.pow(t, 3).data, x**3)
+
+
+def test_tensor_copies_its_data_as_torch_tensor_does_and_as_tensor_shares():
+    from chainrule import nn, optim
+
+    weights = np.array([1.0, 2.0, 3.0])
+    w = cr.tensor(weights, requires_grad=True)
+    assert not np.shares_memory(w.data, weights)
+    (w * w).sum().backward()
+    optim.SGD([w], lr=0.1).step()  # a training step changes the tensor, not the caller's array
+    np.testing.assert_array_equal(weights, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(w.data, [0.8, 1.6, 2.4])
+    shared = cr.from_numpy(weights)
+    assert shared.data is weights and cr.as_tensor(weights).data is weights
+    assert cr.as_tensor(shared) is shared and cr.as_tensor(weights, dtype=np.float32).dtype == np.float32
+    assert cr.tensor(shared).data is not shared.data
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        cr.from_numpy([1.0, 2.0])
+    assert isinstance(nn.Parameter(weights), cr.Tensor)
+

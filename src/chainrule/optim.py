@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from numpy import multiply, subtract  # globals: cheaper to read than np.name (see chainrule.ops.base)
+from numpy import multiply, subtract
 
 from .errors import ConfigError
 from .tensor import Tensor

@@ -23,7 +23,7 @@ __all__ = [
     "load_diabetes", "make_linear", "load_dataset", "BUILTIN", "DIABETES_FEATURES",
 ]
 
-# -- classification data (issue 5) -----------------------------------------------------------
+# -- classification data -----------------------------------------------------------
 from .classification import (
     CLASSIFICATION_SETS,
     classes_of,

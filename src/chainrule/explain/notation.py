@@ -28,7 +28,7 @@ _GREEK = {
 #: Greek letters (as typed, or spelled out) to LaTeX commands.
 _LATEX_GREEK = {**{v: "\\" + k for k, v in _GREEK.items()}, **{k: "\\" + k for k in _GREEK}}
 _LATEX_GREEK["µ"] = "\\mu"  # the micro sign, which Python reads as μ
-_LATEX_REL = {"≤": r"\le", "≥": r"\ge", "<": "<", ">": ">", "=": "="}
+_LATEX_REL = {"≤": r"\le", "≥": r"\ge", "≠": r"\neq", "<": "<", ">": ">", "=": "="}
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",

@@ -24,7 +24,7 @@ __all__ = [
     "Loss", "SumSquaredError", "MSELoss", "SquaredErrorOp", "REDUCTIONS",
 ]
 
-# -- multi-layer networks and classification (issue 5) --------------------------------
+# -- multi-layer networks and classification --------------------------------
 from .activations import ACTIVATIONS, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, activation, gelu
 from .classification_losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss
 from .containers import MLP, Sequential

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
-from numpy import add, dot, ndarray  # globals: cheaper to read than np.name (see chainrule.ops.base)
+from numpy import add, dot, ndarray
 
 from ..errors import ShapeError
 from ..ops import Linear as LinearOp

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from numpy import dot, empty, ndarray  # globals: cheaper to read than np.name (see chainrule.ops.base)
+from numpy import dot, empty, ndarray
 
 from ..errors import ConfigError, ShapeError
 from ..ops.base import Op, Written, shape_of

@@ -22,7 +22,7 @@ __all__ = [
     "sgd_noise", "SGDNoiseResult", "NoiseRow", "progress_bar", "want_progress",
 ]
 
-# -- classification (issue 5) ----------------------------------------------------------------
+# -- classification ----------------------------------------------------------------
 from .classifier import AUTO_LR, ClassifierResult, holdout_split, train_classifier
 from .metrics import (
     ConfusionTracker,
