@@ -286,7 +286,9 @@ def record(op: Op, inputs: tuple) -> Tensor:
     arrays, links, needs = [], [], []
     for x in inputs:
         link = None  # where a gradient for this input goes: the leaf, or the node that made it
-        if isinstance(x, Tensor):
+        if type(x) is ndarray:  # an array is a constant, used as it is
+            pass
+        elif isinstance(x, Tensor):
             if x._req:
                 link = x if x._node is None else x._node
             x = x.data
@@ -313,18 +315,9 @@ def record(op: Op, inputs: tuple) -> Tensor:
 # -- methods and operators declared by the ops -------------------------------------------
 
 
-def _method(op_class: type[Op], name: str):
-    if op_class.constructor_params():
-        def method(self, *params, **kw):
-            return record(op_class(*params, **kw), (self,))
-    else:
-        def method(self):
-            return record(op_class(), (self,))
-
-    return _named(method, name, op_class)
-
-
-def _operator(op_class: type[Op], name: str, reflected: bool):
+def _method(op_class: type[Op], name: str, reflected: bool = False):
+    """``Tensor.<name>``: the op applied to this tensor, and to the other operand of a binary op
+    (which comes first when ``reflected``: ``2 - t`` is ``t.__rsub__(2)``)."""
     if op_class.arity == 2:
         if reflected:
             def method(self, other):
@@ -333,32 +326,26 @@ def _operator(op_class: type[Op], name: str, reflected: bool):
             def method(self, other):
                 return record(op_class(), (self, other))
     elif op_class.constructor_params():
-        def method(self, *params):
-            return record(op_class(*params), (self,))
+        def method(self, *params, **kw):
+            return record(op_class(*params, **kw), (self,))
     else:
         def method(self):
             return record(op_class(), (self,))
-
-    return _named(method, name, op_class)
-
-
-def _named(fn, name: str, op_class: type[Op]):
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = op_class.__doc__
-    return fn
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = op_class.__doc__
+    return method
 
 
 def _install_op_methods() -> None:
     """Give Tensor every method and operator the registered ops declare."""
     for op_class in REGISTRY.values():
-        for name in op_class.methods:
-            setattr(Tensor, name, _method(op_class, name))
+        names = [(name, False) for name in op_class.methods]
         if op_class.operator:
-            name = f"__{op_class.operator}__"
-            setattr(Tensor, name, _operator(op_class, name, reflected=False))
+            names.append((f"__{op_class.operator}__", False))
             if op_class.arity == 2:
-                name = f"__r{op_class.operator}__"
-                setattr(Tensor, name, _operator(op_class, name, reflected=True))
+                names.append((f"__r{op_class.operator}__", True))
+        for name, reflected in names:
+            setattr(Tensor, name, _method(op_class, name, reflected))
 
 
 _install_op_methods()
