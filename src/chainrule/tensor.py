@@ -13,6 +13,7 @@ The methods and operators named after ops (``t.exp()``, ``t.sum(axis=0)``, ``a +
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -180,7 +181,7 @@ class Tensor:
         return (as_tensor_like(exponent, self) * self.log()).exp()  # a ** b = exp(b log a)
 
     def __rpow__(self, base):
-        return (self * float(np.log(base))).exp()  # base ** t = exp(t log base), base > 0
+        return (self * math.log(base)).exp()  # base ** t = exp(t log base), base > 0
 
     @property
     def T(self) -> Tensor:

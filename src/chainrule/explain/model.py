@@ -21,11 +21,10 @@ import numpy as np
 from .. import ops
 from ..errors import ChainruleError
 from ..graph import Node as GraphNode
-from ..ops.base import REGISTRY
 from ..tensor import Tensor
 from .notation import LATEX, UNICODE, fmt_value
 from .parse import Sink
-from .rules import OpText, describe
+from .rules import OpText, describe, replayable
 
 
 @dataclass
@@ -227,7 +226,7 @@ def _saved_input(op, position: int) -> np.ndarray | None:
 
 def _replay(op, values):
     """Re-run a built-in pure op's forward on a copy, to show an intermediate value; None if unknown."""
-    if not op.pure or REGISTRY.get(type(op).__name__) is not type(op) or any(v is None for v in values):
+    if not replayable(op) or any(v is None for v in values):
         return None
     clone = copy.copy(op)
     try:

@@ -77,7 +77,7 @@ def local_values(op: Op, vals: list) -> list:
     others, and where a value is unknown, the values are None.
     """
     none = [None] * len(vals)
-    if not op.pure or REGISTRY.get(type(op).__name__) is not type(op) or any(v is None for v in vals):
+    if not replayable(op) or any(v is None for v in vals):
         return none
     clone = copy.copy(op)
     clone.needs_input_grad = (True,) * len(vals)
@@ -90,6 +90,12 @@ def local_values(op: Op, vals: list) -> list:
     except (ValueError, TypeError, IndexError, ArithmeticError, ChainruleError):
         return none
     return [_one_if_constant(_float(g)) for g in grads]
+
+
+def replayable(op: Op) -> bool:
+    """Whether explain may run ``op`` again on a copy: a built-in op whose forward is a pure
+    function of its inputs (a user's op may count its calls; Dropout draws new numbers)."""
+    return op.pure and REGISTRY.get(type(op).__name__) is type(op)
 
 
 def _float(x) -> np.ndarray | None:
