@@ -1,0 +1,97 @@
+"""Reading and writing files safely: one clear error for a path that cannot be used, and
+writes that never leave a half-written file behind.
+
+Every file chainrule writes (a model, a history, a rendering, a plot, predictions)
+goes through :func:`write_atomically`: the bytes go to a temporary file in the same
+folder, which then replaces the target in one step (``os.replace``). A process
+killed in the middle leaves the previous file as it was. An existing file keeps
+its permissions, and a symbolic link is written through: its target is replaced,
+the link stays a link.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import ChainruleError
+
+
+def output_path(path: str | os.PathLike, what: str = "output file") -> Path:
+    """``path`` checked as a file to write: not a folder, in a folder that exists and that
+    can be written to. A symbolic link resolves to the file it points at.
+
+    Raises :class:`ChainruleError` with one line naming ``what`` and the path.
+    """
+    given = Path(os.fspath(path))
+    target = Path(os.path.realpath(given))
+    if target.is_dir():
+        raise ChainruleError(f"{what} {os.fspath(given)!r} is a folder, not a file")
+    if target.exists() and not target.is_file():
+        raise ChainruleError(f"{what} {os.fspath(given)!r} is not a regular file (a device, a pipe or a socket)")
+    folder = target.parent
+    if not folder.is_dir():
+        raise ChainruleError(f"{what} {os.fspath(given)!r}: the folder {os.fspath(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ChainruleError(f"{what} {os.fspath(given)!r}: cannot write in the folder {os.fspath(folder)!r}")
+    return target
+
+
+def input_file(path: str | os.PathLike, what: str = "input file") -> Path:
+    """``path`` checked as a file to read: it exists, is a regular file (not a folder, a
+    device such as /dev/zero, or a socket) and can be read.
+
+    Raises :class:`ChainruleError` with one line naming ``what`` and the path.
+    """
+    given = Path(os.fspath(path))
+    if not given.exists():
+        raise ChainruleError(f"{what} {os.fspath(given)!r} does not exist")
+    if given.is_dir():
+        raise ChainruleError(f"{what} {os.fspath(given)!r} is a folder, not a file")
+    if not given.is_file():
+        raise ChainruleError(f"{what} {os.fspath(given)!r} is not a regular file (a device, a pipe or a socket)")
+    if not os.access(given, os.R_OK):
+        raise ChainruleError(f"{what} {os.fspath(given)!r} cannot be read (permission denied)")
+    return given
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[str], None], what: str = "output file") -> Path:
+    """Write a file through ``write(temporary_path)``, then put it in place of ``path`` at once.
+
+    The temporary file is in the same folder (so the final rename never crosses file
+    systems) and is removed when ``write`` fails. An existing target keeps its
+    permission bits; a symbolic link keeps pointing at the (new) file. Returns the path
+    written (the link's target for a link).
+
+    Raises :class:`ChainruleError` for a path that cannot be written (see
+    :func:`output_path`) or a write that fails (a full disk, for instance).
+    """
+    target = output_path(path, what)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+    temporary = os.fspath(target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        # created as open() creates files (0o666 less the umask), then given the old file's mode
+        os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        write(temporary)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise ChainruleError(f"cannot write {what} {os.fspath(path)!r}: {exc.strerror or exc}") from exc
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return target
+
+
+def write_text_atomically(path: str | os.PathLike, text: str, what: str = "output file") -> Path:
+    """:func:`write_atomically` for a text (UTF-8)."""
+    return write_atomically(path, lambda p: Path(p).write_text(text, encoding="utf-8"), what)
+
+
+def write_bytes_atomically(path: str | os.PathLike, data: bytes, what: str = "output file") -> Path:
+    """:func:`write_atomically` for bytes."""
+    return write_atomically(path, lambda p: Path(p).write_bytes(data), what)
