@@ -11,18 +11,21 @@ Which gradient arrays may be kept or written into without a copy is decided from
 what the engine can see, never from the interpreter's state: an op declares that its
 backward returns arrays of its own making (``Op.fresh_grads``); a sum the engine made
 is its own; an upstream passed through unchanged, a gradient returned to the caller
-(:func:`grad`) or shown to a step hook (explain) is not. Anything else is copied.
+(:func:`chainrule.grad`) or shown to a step hook (explain) is not. Anything else is copied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 from numpy import ndarray
 
+from . import anomaly
 from .errors import GraphError, ShapeError
-from .ops.base import RELEASED, Op, one_of
+from .hooks import HookHandle, run_hooks
+from .inplace import CLOCK, check_saved, unlock
+from .ops.base import RELEASED, Op
 
 _FREED = (
     "backward: this part of the graph was already freed by an earlier backward "
@@ -39,16 +42,28 @@ class Node:
 
     ``next`` has one entry per input of the op: the Node that produced it, the leaf
     Tensor it was, or ``None`` (no gradient needed); ``None`` altogether once backward has
-    freed the node. ``retains`` is a weak reference to the output Tensor after
-    ``.retain_grad()``. During a backward run, ``grad`` sums what has arrived, ``owned``
-    says whether that array is the engine's alone, and ``pending`` counts the consumers
-    still to pass their contribution down; ``run`` marks the run they belong to.
+    freed the node. ``hooks`` are called with the gradient of the op's output before the
+    op's backward (``Tensor.register_hook``, ``retain_grad``). ``stamp`` is the time on the
+    clock of in-place writes when the node was made (see :mod:`chainrule.inplace`);
+    ``locked`` is the output's array while ``Tensor.data`` has made it read-only; ``site``
+    and ``prints`` are kept under :func:`chainrule.detect_anomaly`. During a
+    backward run, ``grad`` sums what has arrived, ``owned`` says whether that array is the
+    engine's alone, and ``pending`` counts the consumers still to pass their contribution
+    down; ``run`` marks the run they belong to.
     """
 
-    __slots__ = ("op", "next", "retains", "run", "grad", "owned", "pending")
+    __slots__ = ("op", "next", "hooks", "stamp", "locked", "run", "grad", "owned", "pending", "site", "prints",
+                 "__weakref__")
 
     def __init__(self, op: Op, inputs: tuple):
-        self.op, self.next, self.retains, self.run = op, inputs, None, None
+        self.op, self.next, self.hooks, self.stamp, self.locked, self.run = op, inputs, None, CLOCK[0], None, None
+
+    def add_hook(self, hook: Callable) -> HookHandle:
+        """Run ``hook(grad)`` on the gradient of this node's output (it may return a replacement)."""
+        if self.hooks is None:
+            self.hooks = []
+        self.hooks.append(hook)
+        return HookHandle(self.hooks, hook)
 
     def __repr__(self) -> str:
         return f"<node {self.op.describe()}>"
@@ -64,11 +79,12 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
 
     ``capture`` maps ``id(leaf Tensor or node)`` to a position: the gradients reaching
     them are then returned in a list instead of being added to ``.grad`` (this is
-    :func:`grad`). ``hook(op, upstream, input gradients)`` is called after every op's
+    :func:`chainrule.grad`). ``hook(op, upstream, input gradients)`` is called after every op's
     backward (explain's trace listens there). Unless ``retain_graph``, every node is
     unlinked and its op's saved values dropped once it has run.
     """
     captured = None if capture is None else [None] * len(capture)
+    now, anomalous = CLOCK[0], anomaly.enabled()
     top = root._node
     if top is None:  # backward of a leaf: a pass-through node hands it dL/dL
         top, hook = Node(_LeafRoot(), (root,)), None
@@ -83,8 +99,10 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
             in_grads = (None,) * len(nexts)
         else:
             owned = node.owned and hook is None
-            if node.retains is not None:
-                _retain(node, upstream)
+            if node.stamp != now or anomalous:  # something was written since the node was made
+                check_saved(node, anomalous)
+            if node.hooks is not None:
+                upstream, owned = run_hooks(node.hooks, upstream), False
             if captured is not None and id(node) in capture:
                 captured[capture[id(node)]] = upstream
                 owned = False
@@ -94,6 +112,8 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
                 in_grads = op.backward(upstream)
             if type(in_grads) is not tuple or len(in_grads) != len(nexts):
                 in_grads = _one_per_input(op, in_grads, len(nexts))
+            if anomalous:
+                anomaly.check_backward(op, upstream, in_grads, getattr(node, "site", None))
             if hook is not None:
                 hook(op, upstream, in_grads)
         # What an op that declares fresh gradients returns is the engine's own, but for the
@@ -119,6 +139,8 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
         if not retain_graph:
             node.next = None
             op.saved = RELEASED
+            if node.locked is not None:  # the output's data was handed out read-only
+                unlock(node)
     return captured
 
 
@@ -170,9 +192,11 @@ def _add_to_leaf(op: Op, leaf, g, owned: bool, captured: list | None, capture: d
     ``.grad`` accumulates in place, as PyTorch's does, so a leaf keeps the first array it
     is given only when that array is the engine's own; otherwise it keeps a copy.
     """
-    data = leaf.data
+    data = leaf._data
     if type(g) is not ndarray or g.shape != data.shape or g.dtype != data.dtype:
         g = _as_gradient(op, g, data)
+    if leaf._hooks:
+        g, owned = _as_gradient(op, run_hooks(leaf._hooks, g), data), False
     if captured is not None:
         pos = capture.get(id(leaf))
         if pos is not None:
@@ -193,12 +217,6 @@ def _as_gradient(op: Op, grad, like: np.ndarray) -> np.ndarray:
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
 
 
-def _retain(node: Node, upstream: np.ndarray) -> None:
-    tensor = node.retains()
-    if tensor is not None:
-        tensor.grad = upstream.copy() if tensor.grad is None else tensor.grad + upstream
-
-
 class _LeafRoot(Op):
     """The node above a leaf whose own ``backward`` was called: it passes dL/dL down to it."""
 
@@ -206,43 +224,3 @@ class _LeafRoot(Op):
 
     def backward(self, upstream):
         return (upstream,)
-
-
-def grad(outputs, inputs: Sequence, grad_outputs=None, retain_graph: bool = False) -> tuple:
-    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
-
-    Mirrors ``torch.autograd.grad``: returns one ndarray (or ``None`` when an input is
-    not reached) per input.
-    """
-    inputs = [inputs] if hasattr(inputs, "_node") else list(inputs)  # one Tensor, or several
-    capture = {}
-    for i, t in enumerate(inputs):
-        if not t.requires_grad:
-            raise GraphError(f"grad: input {i} does not require grad")
-        capture[id(t) if t._node is None else id(t._node)] = i
-    gradient = initial_gradient(outputs, grad_outputs)
-    return tuple(run_backward(outputs, gradient, retain_graph, capture=capture))
-
-
-def initial_gradient(root, gradient) -> np.ndarray:
-    """dL/d root: the given gradient checked against root, or 1 for a one-element root."""
-    if not root._req:
-        raise GraphError(
-            "backward: this tensor does not require grad and has no graph; "
-            "create its inputs with requires_grad=True"
-        )
-    data = root.data
-    if gradient is None:
-        if data.size != 1:
-            raise GraphError(
-                f"backward: a gradient can be implied only for a one-element output, "
-                f"but this output has shape {data.shape}; pass gradient= of that shape"
-            )
-        # shared and read-only: never the engine's own, so nothing writes into it
-        return one_of(data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
-    gradient = np.asarray(getattr(gradient, "data", gradient), dtype=data.dtype)
-    if gradient.shape != data.shape:
-        raise ShapeError(
-            f"backward: gradient of shape {gradient.shape} given for an output of shape {data.shape}"
-        )
-    return gradient

@@ -18,6 +18,7 @@ call their ``step()`` once per epoch, after the optimiser's.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 from numpy import multiply, subtract
 
 from .errors import ConfigError
+from .inplace import mark_written
 from .tensor import Tensor
 
 #: Parameters of more elements than this are updated slice by slice (:func:`subtract_scaled`);
@@ -122,6 +124,22 @@ class Optimizer:
         group.setdefault("initial_lr", group["lr"])
         self.param_groups.append(group)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every optimiser's step writes its parameters in place: stamped first, so that a graph
+        # recorded before the step, which may have saved them, refuses to run backward on them.
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None:
+            @functools.wraps(step)
+            def stamped_step(self, *args: Any, **kw: Any) -> Any:
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            mark_written(p._data)
+                return step(self, *args, **kw)
+
+            cls.step = stamped_step
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients (``None``, as PyTorch's default, or zeros)."""
         for group in self.param_groups:
@@ -192,7 +210,7 @@ class SGD(Optimizer):
                 if g is None:
                     continue
                 if wd:
-                    g = g + wd * p.data
+                    g = g + wd * p._data
                 if mom:
                     state = self.state.setdefault(id(p), {})
                     buf = state.get("momentum_buffer")
@@ -203,9 +221,9 @@ class SGD(Optimizer):
                         buf += g
                     g = g + mom * buf if group["nesterov"] else buf
                 if 1 < g.size <= _SLICE:
-                    p.data -= lr * g  # the common case, without the call below
+                    p._data -= lr * g  # the common case, without the call below
                 else:
-                    subtract_scaled(p.data, g, lr, self._scratch)
+                    subtract_scaled(p._data, g, lr, self._scratch)
 
 
 class Adam(Optimizer):
@@ -242,12 +260,12 @@ class Adam(Optimizer):
                 if g is None:
                     continue
                 if wd:
-                    g = g + wd * p.data
+                    g = g + wd * p._data
                 state = self.state.setdefault(id(p), {})
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    state["exp_avg"] = np.zeros_like(p._data)
+                    state["exp_avg_sq"] = np.zeros_like(p._data)
                 state["step"] += 1
                 t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
                 m *= b1
@@ -255,7 +273,7 @@ class Adam(Optimizer):
                 v *= b2
                 v += (1 - b2) * (g * g)
                 denom = np.sqrt(v / (1 - b2**t)) + eps
-                p.data -= (lr / (1 - b1**t)) * m / denom
+                p._data -= (lr / (1 - b1**t)) * m / denom
 
 
 # -- learning-rate schedules ----------------------------------------------------------------

@@ -21,13 +21,18 @@ from typing import Any
 import numpy as np
 from numpy import ndarray
 
-from . import ops
-from .errors import DTypeError
+from . import anomaly, ops
+from .autograd import initial_gradient
+from .errors import DTypeError, GraphError
 from .grad_mode import grad_recording
-from .graph import Node, initial_gradient, run_backward
+from .graph import Node, run_backward
+from .hooks import HookHandle
+from .inplace import lock, mark_written
 from .ops.base import REGISTRY, Op
+from .ops.shape import _plain_index
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
+_ANOMALY = anomaly.ACTIVE
 
 #: Draws a Tensor's graph for a notebook (see :func:`register_notebook_display`).
 _notebook_display: Callable[[Any, Any, Any], dict] | None = None
@@ -63,19 +68,39 @@ class Tensor:
     dtype : optional dtype to convert ``data`` to.
     """
 
-    __slots__ = ("data", "grad", "_req", "_node", "__weakref__")
+    __slots__ = ("_data", "grad", "_req", "_node", "_hooks", "__weakref__")
     __array_ufunc__ = None  # ``ndarray + Tensor`` calls Tensor.__radd__ and gives a Tensor
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         data = np.asarray(data, dtype=dtype)
         if requires_grad:
             _check_differentiable(data)
-        self.data = data
+        self._data = data
         self.grad: np.ndarray | None = None
         self._req = bool(requires_grad)
         self._node = None  # the graph node that made this tensor; None for a leaf
+        self._hooks = None  # a leaf's gradient hooks (an op's result keeps them on its node)
+
+    # -- the data ----------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The values, as a NumPy array.
+
+        The result of a recorded op is read-only while the graph that may still need it
+        is alive (backward makes it writeable again when it frees the graph): write into a
+        copy, or change a tensor with its in-place methods (``add_``, ``t[i] = v``, ...),
+        which the graph checks.
+        """
+        data, node = self._data, self._node
+        if node is not None and node.next is not None and node.locked is None and data.flags.writeable:
+            lock(node, data)
+        return data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
 
     # -- attributes ------------------------------------------------------------------
     @property
@@ -87,7 +112,7 @@ class Tensor:
         if self._node is not None and not value:
             raise DTypeError("requires_grad can only be switched off on a leaf; use .detach()")
         if value:
-            _check_differentiable(self.data)
+            _check_differentiable(self._data)
         self._req = bool(value)
 
     def requires_grad_(self, value: bool = True) -> Tensor:
@@ -106,50 +131,75 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self):
         """Rows along the first axis, each a Tensor in the graph (like iterating an array)."""
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
 
     def item(self) -> float:
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         return self.data
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.data if dtype is None else self._data.astype(dtype)
 
     def detach(self) -> Tensor:
         """A new leaf sharing this data, outside the graph."""
-        return Tensor(self.data)
+        return Tensor(self._data)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
+        node = self._node
+        if node is None or any(getattr(h, "retains", None) is not None for h in node.hooks or ()):
+            return
+        tensor = weakref.ref(self)
+
+        def keep(grad):
+            t = tensor()
+            if t is not None:
+                t.grad = grad.copy() if t.grad is None else t.grad + grad
+
+        keep.retains = tensor
+        node.add_hook(keep)
+
+    def register_hook(self, hook: Callable[[np.ndarray], np.ndarray | None]) -> HookHandle:
+        """Call ``hook(grad)`` whenever the gradient with respect to this tensor is computed, as
+        ``torch.Tensor.register_hook``: it may return a replacement (an array of the same shape)
+        or None. A leaf's hooks run before the gradient is added to ``.grad``. Returns a handle
+        whose ``remove()`` takes the hook away.
+        """
+        if not self._req:
+            raise GraphError("register_hook: this tensor does not require grad, so no gradient reaches it")
         if self._node is not None:
-            self._node.retains = weakref.ref(self)
+            return self._node.add_hook(hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return HookHandle(self._hooks, hook)
 
     def astype(self, dtype) -> Tensor:
         """A copy in another dtype (outside the graph, like ``detach``)."""
-        return Tensor(self.data.astype(dtype))
+        return Tensor(self._data.astype(dtype))
 
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Compute d(self)/d(leaf) for every leaf that requires grad, into ``leaf.grad``.
@@ -161,15 +211,68 @@ class Tensor:
         run_backward(self, initial_gradient(self, gradient), retain_graph)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
         extra = ""
-        if self.data.dtype != np.float64:
-            extra += f", dtype={self.data.dtype}"
+        if self._data.dtype != np.float64:
+            extra += f", dtype={self._data.dtype}"
         if self._node is not None:
             extra += f", op={type(self._node.op).__name__}"
         elif self._req:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+    # -- in-place changes, which the graph checks (see chainrule.inplace) ---------------
+    def _written(self, what: str) -> np.ndarray:
+        """The array an in-place change of this tensor writes into, stamped as written."""
+        if self._req and grad_recording():
+            raise GraphError(
+                f"{what}: an in-place change of a tensor that requires grad would not be recorded in the graph; "
+                f"make it under chainrule.no_grad() (as an optimiser step does), or use the out-of-place form"
+            )
+        mark_written(self._data)
+        return self._data
+
+    def add_(self, other) -> Tensor:
+        """``self += other`` in place; returns ``self``."""
+        data = self._written("add_")
+        np.add(data, _data(other), out=data, casting="same_kind")
+        return self
+
+    def sub_(self, other) -> Tensor:
+        """``self -= other`` in place; returns ``self``."""
+        data = self._written("sub_")
+        np.subtract(data, _data(other), out=data, casting="same_kind")
+        return self
+
+    def mul_(self, other) -> Tensor:
+        """``self *= other`` in place; returns ``self``."""
+        data = self._written("mul_")
+        np.multiply(data, _data(other), out=data, casting="same_kind")
+        return self
+
+    def div_(self, other) -> Tensor:
+        """``self /= other`` in place; returns ``self``."""
+        data = self._written("div_")
+        np.divide(data, _data(other), out=data, casting="same_kind")
+        return self
+
+    def fill_(self, value) -> Tensor:
+        """Every element set to ``value``, in place; returns ``self``."""
+        self._written("fill_")[...] = _data(value)
+        return self
+
+    def zero_(self) -> Tensor:
+        """Every element set to 0, in place; returns ``self``."""
+        return self.fill_(0)
+
+    def copy_(self, source) -> Tensor:
+        """The values of ``source`` (broadcast to this shape) copied in, in place; returns ``self``."""
+        self._written("copy_")[...] = _data(source)
+        return self
+
+    def __setitem__(self, index, value) -> None:
+        """``t[index] = value``, in place (see :meth:`add_` for when it is allowed)."""
+        self._written("t[index] = value")[_plain_index(index)] = _data(value)
 
     # -- what no single op is --------------------------------------------------------
     def __pos__(self):
@@ -192,27 +295,27 @@ class Tensor:
 
     # -- comparisons give plain boolean arrays (no gradient flows through them) -------
     def __lt__(self, other):
-        return self.data < _data(other)
+        return self._data < _data(other)
 
     def __le__(self, other):
-        return self.data <= _data(other)
+        return self._data <= _data(other)
 
     def __gt__(self, other):
-        return self.data > _data(other)
+        return self._data > _data(other)
 
     def __ge__(self, other):
-        return self.data >= _data(other)
+        return self._data >= _data(other)
 
     def __eq__(self, other):  # type: ignore[override]
-        return self.data == _data(other)
+        return self._data == _data(other)
 
     def __ne__(self, other):  # type: ignore[override]
-        return self.data != _data(other)
+        return self._data != _data(other)
 
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     # -- notebook display (drawn by chainrule.explain when it is imported) --------------
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
@@ -230,7 +333,7 @@ class Tensor:
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def as_tensor_like(x, like: Tensor) -> Tensor:
@@ -248,7 +351,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype=None) -> Tensor:
     The copy means that training the tensor (an optimiser step) never changes the
     caller's array; :func:`as_tensor` and :func:`from_numpy` share memory instead.
     """
-    data = data.data if isinstance(data, Tensor) else data
+    data = data._data if isinstance(data, Tensor) else data
     return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad)
 
 
@@ -292,7 +395,7 @@ def record(op: Op, inputs: tuple) -> Tensor:
         elif isinstance(x, Tensor):
             if x._req:
                 link = x if x._node is None else x._node
-            x = x.data
+            x = x._data
         elif isinstance(x, (list, tuple)):
             x = np.asarray(x)
         arrays.append(x)
@@ -305,12 +408,26 @@ def record(op: Op, inputs: tuple) -> Tensor:
     else:
         op.needs_input_grad = (False,) * len(needs)
     out = op.forward(*arrays)
+    if type(out) is not ndarray:
+        out = np.asarray(out)
+    if _ANOMALY[0] and anomaly.enabled():
+        _record_anomaly_checks(op, arrays, out, node)
     result = object.__new__(Tensor)
-    result.data = out if type(out) is ndarray else np.asarray(out)
+    result._data = out
     result.grad = None
     result._req = node is not None
     result._node = node
+    result._hooks = None
     return result
+
+
+def _record_anomaly_checks(op: Op, arrays: list, out: np.ndarray, node: Node | None) -> None:
+    """Under :func:`chainrule.detect_anomaly`: where the op was called, fingerprints of what it
+    saved, and no NaN or infinity out of its forward."""
+    site = anomaly.call_site()
+    if node is not None:
+        node.site, node.prints = site, anomaly.fingerprints(op.saved)
+    anomaly.check_forward(op, arrays, out, site)
 
 
 # -- methods and operators declared by the ops -------------------------------------------

@@ -13,13 +13,13 @@ New layer files add their exports at the end of this file (append-only) so that
 registers every model kind.
 """
 
-from . import init
+from . import init, utils
 from .linear import Linear, LinearRegression, LinearRegressionOp, least_squares
 from .losses import REDUCTIONS, Loss, MSELoss, SquaredErrorOp, SumSquaredError
 from .module import IncompatibleKeys, Module, ModuleList, Parameter
 
 __all__ = [
-    "init", "Module", "ModuleList", "Parameter", "IncompatibleKeys",
+    "init", "utils", "Module", "ModuleList", "Parameter", "IncompatibleKeys",
     "Linear", "LinearRegression", "least_squares", "LinearRegressionOp",
     "Loss", "SumSquaredError", "MSELoss", "SquaredErrorOp", "REDUCTIONS",
 ]

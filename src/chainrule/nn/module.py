@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..errors import ChainruleError, ConfigError, DTypeError, ShapeError
+from ..hooks import HookHandle
 from ..tensor import Tensor
 
 
@@ -100,6 +101,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", [])
         object.__setattr__(self, "training", True)
 
     # -- registration ------------------------------------------------------------------
@@ -210,8 +212,24 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """``model(x)`` runs ``model.forward(x)``: the class's, or one set on this instance."""
-        return self.forward(*args, **kwargs)
+        """``model(x)`` runs ``model.forward(x)`` (the class's, or one set on this instance), then
+        the forward hooks."""
+        out = self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook in list(hooks):
+                replaced = hook(self, args, out)
+                if replaced is not None:
+                    out = replaced
+        return out
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> HookHandle:
+        """Call ``hook(module, inputs, output)`` after every forward of this module, as
+        ``torch.nn.Module.register_forward_hook``: it may return a replacement output, or None.
+        Returns a handle whose ``remove()`` takes the hook away."""
+        hooks = self.__dict__.setdefault("_forward_hooks", [])
+        hooks.append(hook)
+        return HookHandle(hooks, hook)
 
     # -- walking the tree --------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:

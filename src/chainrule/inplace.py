@@ -1,0 +1,130 @@
+"""In-place changes, and the check that what an op saved for backward is still what it saved.
+
+An op saves arrays for its backward (its inputs, its output). If one of them is changed
+in place before backward runs, the gradient computed from it is wrong, silently. The
+graph therefore keeps a clock: every in-place write that chainrule makes or sees
+(``Tensor.add_`` and the other in-place methods, ``t[i] = v``, an optimiser's step,
+``Module.load_state_dict``) stamps the array it wrote (by the array that owns the memory,
+so a write through a view counts), and every node remembers the time it was made.
+Before a node's backward runs, the engine checks it only if something was written since
+the node was made, and then raises :class:`GraphError` for any saved array written after
+it was saved, naming the op, the saved value and its shape.
+
+The clock costs one read per recorded op and nothing at all in backward while nothing is
+written; a training loop writes its parameters after backward and before the next
+forward, so its nodes are never checked. Writes that chainrule cannot see (an ndarray a
+user keeps and writes into, ``t.data[...] = v`` on a leaf) are caught by
+:func:`chainrule.detect_anomaly`, which fingerprints every saved array (see
+:mod:`chainrule.anomaly`); the data of an op's result cannot be written through
+``Tensor.data`` while the graph that holds it is alive.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+
+import numpy as np
+from numpy import ndarray
+
+from . import anomaly
+from .errors import GraphError
+
+#: The clock: how many writes have been stamped. Nodes read ``CLOCK[0]`` when they are made.
+CLOCK = [0]
+#: ``id(owner array) -> time of its last write``, and a weak reference to that array (an id
+#: is only reused once the array is gone, which the reference tells).
+_STAMPS: dict[int, int] = {}
+_OWNERS: dict[int, weakref.ref] = {}
+#: Past this many entries, those whose array is gone are dropped.
+_PRUNE_AT = 4096
+
+
+def owner(array: np.ndarray) -> np.ndarray:
+    """The array that owns ``array``'s memory (``array`` itself, or the base of a view)."""
+    base = array.base
+    return base if type(base) is ndarray else array
+
+
+def mark_written(array) -> None:
+    """Stamp ``array`` (an ndarray, or anything else, which is ignored) as written now."""
+    if not isinstance(array, ndarray):
+        return
+    base = array.base
+    root = base if type(base) is ndarray else array
+    key = id(root)
+    ref = _OWNERS.get(key)
+    if ref is None or ref() is not root:
+        if len(_OWNERS) >= _PRUNE_AT:
+            for gone in [k for k, r in _OWNERS.items() if r() is None]:
+                del _OWNERS[gone], _STAMPS[gone]
+        _OWNERS[key] = weakref.ref(root)
+    CLOCK[0] += 1
+    _STAMPS[key] = CLOCK[0]
+
+
+def written_after(array, time: int) -> bool:
+    """Whether ``array``'s memory was written (through chainrule) after ``time``."""
+    if not isinstance(array, ndarray):
+        return False
+    root = owner(array)
+    key = id(root)
+    return _STAMPS.get(key, 0) > time and _OWNERS[key]() is root
+
+
+def check_unchanged(op, time: int, site: str | None = None) -> None:
+    """Raise :class:`GraphError` if an array ``op`` saved (at ``time``) was written since.
+
+    ``site`` is where the op was called in forward, when it was recorded (under
+    :func:`chainrule.detect_anomaly`).
+    """
+    saved = op.saved
+    if type(saved) is not tuple:
+        return
+    for position, value in enumerate(saved):
+        if written_after(value, time):
+            raise GraphError(changed_message(op, position, value, "was changed in place", site))
+
+
+def changed_message(op, position: int, value: np.ndarray, what: str, site: str | None) -> str:
+    """The error for a saved value changed before backward: which op, which value, its shape, where."""
+    names = op.saves
+    name = names[position] if position < len(names) else f"#{position}"
+    role = "output" if name == "out" else "input" if name in _forward_inputs(op) else "value"
+    where = f"called at {site}" if site else "run under chainrule.detect_anomaly() to see where it was called"
+    return (
+        f"{op.name} saved its {role} {name!r} (shape {tuple(np.shape(value))}) for backward, and it {what} "
+        f"before backward ran ({op.describe()}, {where}); the gradient would be wrong. Change a copy, or "
+        f"compute the forward again after the change."
+    )
+
+
+def _forward_inputs(op) -> list[str]:
+    return list(inspect.signature(type(op).forward).parameters)[1:]
+
+
+def check_saved(node, anomalous: bool) -> None:
+    """Raise if a value the node's op saved was written after the node was made (or, under
+    :func:`chainrule.detect_anomaly`, changed in any way)."""
+    site = getattr(node, "site", None)
+    check_unchanged(node.op, node.stamp, site)
+    if anomalous:
+        anomaly.check_saved(node.op, getattr(node, "prints", None), site)
+
+
+def lock(node, array: np.ndarray) -> None:
+    """Make ``array`` (the output of ``node``'s op) read-only until backward frees ``node``, or
+    ``node`` goes: the graph may still need it."""
+    array.flags.writeable = False
+    node.locked = array
+    weakref.finalize(node, _writeable, array)
+
+
+def unlock(node) -> None:
+    """Make the array :func:`lock` protected writeable again (backward has freed ``node``)."""
+    _writeable(node.locked)
+    node.locked = None
+
+
+def _writeable(array: np.ndarray) -> None:
+    array.flags.writeable = True

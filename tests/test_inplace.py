@@ -1,0 +1,122 @@
+"""In-place changes after a value was saved for backward: every way is loud, and nothing legal is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim, tensor
+
+
+def test_the_issue_example_with_an_op_that_saves_its_input():
+    """Log saves its input: writing into it through .data, before backward, cannot go unnoticed."""
+    a = tensor(np.ones(3), requires_grad=True)
+    b = a * 2
+    c = b.log()
+    with pytest.raises(ValueError, match="read-only"):
+        b.data[:] = 5  # the data of a recorded result is read-only while its graph is alive
+    c.sum().backward()
+    np.testing.assert_allclose(a.grad, [1.0, 1.0, 1.0])
+    b.data[:] = 5  # backward has freed the graph: writeable again
+    assert b.data[0] == 5
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t.add_(1.0), lambda t: t.sub_(1.0), lambda t: t.mul_(3.0), lambda t: t.div_(2.0),
+    lambda t: t.zero_(), lambda t: t.fill_(7.0), lambda t: t.copy_(np.full(3, 4.0)),
+    lambda t: t.__setitem__(1, 9.0), lambda t: t.__setitem__(slice(None), cr.tensor([1.0, 2.0, 3.0])),
+])
+def test_every_in_place_method_on_a_saved_value_makes_backward_refuse(change):
+    w = tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = (w * w).sum()  # Mul saves both operands: w's array
+    with cr.no_grad():
+        change(w)
+    with pytest.raises(cr.GraphError) as info:
+        y.backward()
+    message = str(info.value)
+    assert "mul saved its input 'a'" in message and "shape (3,)" in message and "Mul" in message
+    assert w.grad is None  # nothing was accumulated
+
+
+def test_a_write_through_a_view_counts():
+    w = tensor(np.arange(6.0), requires_grad=True)
+    y = (w.reshape(2, 3) + 2.0).exp().sum()  # Add saves shapes, Exp its own output
+    z = (w[:3] * w[:3]).sum()  # Mul saves views of w's memory
+    with cr.no_grad():
+        w[0] = 10.0
+    y.backward()  # nothing y's ops saved shares w's memory: legal
+    with pytest.raises(cr.GraphError, match="mul saved its input"):
+        z.backward()
+
+
+def test_an_optimiser_step_between_forward_and_backward_is_refused():
+    model = nn.MLP(3, [4], 2, rng=0)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    x = np.ones((5, 3))
+    loss = nn.CrossEntropyLoss()(model(x), np.array([0, 1, 0, 1, 0]))
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    opt.step()  # changes the second layer's weight, which its Linear saved for dx
+    with pytest.raises(cr.GraphError, match="linear saved its input 'weight'"):
+        loss.backward()
+
+
+def test_no_false_alarms():
+    model = nn.MLP(3, [4], 2, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = np.ones((5, 3)), np.array([0, 1, 0, 1, 0])
+    for _ in range(3):  # optimiser steps after backward
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        loss.backward(retain_graph=True)
+        loss.backward()  # a rerun without edits
+        opt.step()
+    with cr.no_grad():  # no_grad edits of parameters, with no graph alive
+        model[0].weight.mul_(0.5)
+        model[0].bias[0] = 1.0
+        model[0].weight.data[...] = 0.25
+    w = tensor(np.ones(2), requires_grad=True)
+    out = (w + 1.0).sum()  # Add saves no array of w's: changing w does not touch its backward
+    with cr.no_grad():
+        w.add_(1.0)
+    out.backward()
+    np.testing.assert_array_equal(w.grad, [1.0, 1.0])
+    c = tensor(np.ones(2))  # a constant that no op saved
+    c.add_(1.0)
+    np.testing.assert_array_equal(c.data, [2.0, 2.0])
+
+
+def test_in_place_change_of_a_tensor_that_requires_grad_needs_no_grad():
+    w = tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(cr.GraphError, match="add_: an in-place change of a tensor that requires grad"):
+        w.add_(1.0)
+    with pytest.raises(cr.GraphError, match=r"t\[index\] = value"):
+        w[0] = 3.0
+    np.testing.assert_array_equal(w.data, [1.0, 1.0])
+    total = w * 1.0
+    total += w  # `+=` makes a new tensor (never a write in place), so it is recorded as an addition
+    total.sum().backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 2.0])
+
+
+def test_a_result_read_during_forward_is_writeable_once_its_graph_is_gone():
+    x = tensor(np.ones(3), requires_grad=True)
+    h = x.exp()
+    values = h.data
+    assert not values.flags.writeable
+    del h
+    import gc
+
+    gc.collect()
+    assert values.flags.writeable  # the graph went without a backward: nothing needs it any more
+    with cr.no_grad():
+        free = x.exp()
+    assert free.data.flags.writeable  # not recorded: an ordinary array
+
+
+def test_numpy_and_array_share_the_rules_of_data():
+    x = tensor(np.ones(2), requires_grad=True)
+    y = x * 3.0
+    assert not y.numpy().flags.writeable and not np.asarray(y).flags.writeable
+    assert x.numpy() is x.data and x.numpy().flags.writeable  # a leaf's data is its own array
