@@ -196,3 +196,41 @@ def test_fuzz_ran_at_least_ten_thousand_strings():
     if _executed["count"] == 0:
         test_fuzz_only_chainrule_errors()
     assert _executed["count"] >= 10_000
+
+
+# -- messages stay short and printable (issue: trust) ------------------------------------------------------
+
+
+def test_a_long_line_is_quoted_as_a_window_around_the_column():
+    for source in ["a*" + "(" * 500 + "1" + ")" * 500, "-" * 1500 + "a", "a" * 1990 + ".b"]:
+        with pytest.raises(ExpressionError) as info:
+            parse(source)
+        lines = str(info.value).splitlines()
+        assert len(lines) == 3 and all(len(line) <= 100 for line in lines[1:]), lines
+        assert "…" in lines[1] and lines[2].strip() == "^"
+
+
+@pytest.mark.parametrize("source", ["E = a \x0c+ b\nE.c", "E = a\rE.c", "E = a\r\nE.c"])
+def test_lines_are_counted_as_python_counts_them(source):
+    """A form feed is blank space to Python, a lone carriage return a line break: the caret names the
+    line Python reports (str.splitlines would break at the form feed too and show the wrong line)."""
+    with pytest.raises(ExpressionError) as info:
+        parse(source)
+    _, quoted, marker = str(info.value).splitlines()
+    assert quoted == "  E.c" and marker == "   ^" and info.value.column == 1
+
+
+def test_unprintable_characters_are_not_echoed():
+    for source, hidden in [("a + \x1b[2J", "\x1b"), ("\u202ea + b", "\u202e"), ("a + b\u2066.c", "\u2066")]:
+        with pytest.raises(ExpressionError) as info:
+            parse(source)
+        text = str(info.value)
+        assert hidden not in text and "\ufffd" in text
+        assert all(line.isprintable() for line in text.splitlines())
+
+
+def test_a_lone_surrogate_is_refused_by_name():
+    with pytest.raises(ExpressionError, match=r"lone surrogate U\+D800 \(at column 5\)") as info:
+        parse("a + \ud800")
+    assert info.value.column == 4
+    str(info.value).encode("utf-8")

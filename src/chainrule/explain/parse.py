@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ast
 import math
+import re
+import unicodedata
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +36,10 @@ from ..tensor import Tensor, apply_op
 MAX_LENGTH = 2000
 #: Deepest nesting of operations accepted.
 MAX_DEPTH = 100
+#: Most characters of the expression an error message quotes on its caret line (a window around the column).
+QUOTE_WIDTH = 80
+#: Most characters of a name, number or piece of the expression quoted inside a message.
+QUOTE_NAME = 40
 
 
 @dataclass(frozen=True)
@@ -106,19 +112,98 @@ ALLOWED = (
 )
 
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lines(source: str) -> list[str]:
+    """``source`` split into lines as Python's tokenizer counts them (``\\n``, ``\\r\\n`` or ``\\r``), not as
+    :meth:`str.splitlines`, which also breaks at form feeds and Unicode separators."""
+    return _NEWLINE.split(source)
+
+
+def _line(source: str, line: int) -> str:
+    lines = _lines(source)
+    return lines[min(max(line, 1), len(lines)) - 1]
+
+
+def _shown(text: str) -> str:
+    """``text`` safe to print, one character for one: a tab as a space, every other character that is not
+    printable (controls such as ANSI escapes, bidirectional overrides, zero-width and other format
+    characters, separators, surrogates, unassigned code points) as U+FFFD, so that a message cannot
+    reorder, hide or colour what a terminal shows."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else " " if ch == "\t" else "\ufffd" for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    """Terminal columns of ``ch``: 0 for a combining mark, 2 for a wide (East Asian, emoji) character, else 1."""
+    if ch.isascii():
+        return 1
+    return 0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def _width(text: str) -> int:
+    """Terminal columns ``text`` takes (see :func:`_char_width`)."""
+    return len(text) if text.isascii() else sum(_char_width(ch) for ch in text)
+
+
+def _short(text: str, limit: int = QUOTE_NAME) -> str:
+    """``text`` cut to at most ``limit`` characters (its end replaced by ``…``), safe to print."""
+    text = _shown(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _window(text: str, column: int) -> tuple[int, int]:
+    """``text[start:end]``, around ``column``, of at most :data:`QUOTE_WIDTH` characters and terminal columns,
+    with at most half of them before ``column``."""
+    if len(text) <= QUOTE_WIDTH and _width(text) <= QUOTE_WIDTH:
+        return 0, len(text)
+
+    def fits(size: int, width: int) -> bool:
+        return size <= QUOTE_WIDTH and width <= QUOTE_WIDTH
+
+    start = end = column
+    width = 0
+    while start > 0 and fits(2 * (column - start + 1), 2 * (width + _char_width(text[start - 1]))):
+        start -= 1
+        width += _char_width(text[start])
+    while end < len(text) and fits(end + 1 - start, width + _char_width(text[end])):
+        width += _char_width(text[end])
+        end += 1
+    while start > 0 and fits(end - start + 1, width + _char_width(text[start - 1])):  # the line ended early
+        start -= 1
+        width += _char_width(text[start])
+    return start, end
+
+
 def caret(source: str, line: int, column: int) -> str:
-    """The line ``line`` (1-based) of ``source`` with a caret under ``column`` (characters)."""
-    lines = source.splitlines() or [""]
-    text = lines[min(max(line, 1), len(lines)) - 1]
+    """The line ``line`` (1-based) of ``source`` with a caret under ``column`` (characters).
+
+    A long line is quoted as a window of at most :data:`QUOTE_WIDTH` characters (and terminal
+    columns) around the column, with ``…`` where it is cut, so the message stays short however
+    long the expression; unprintable characters are shown as U+FFFD.
+    """
+    text = _line(source, line)
     column = min(max(column, 0), len(text))
-    return f"  {text}\n  {' ' * column}^"
+    start, end = _window(text, column)
+    before = ("…" if start else "") + _shown(text[start:column])
+    after = _shown(text[column:end]) + ("…" if end < len(text) else "")
+    return f"  {before}{after}\n  {' ' * _width(before)}^"
 
 
 def _char_column(source: str, line: int, byte_col: int) -> int:
     """ast columns count UTF-8 bytes; a caret needs characters (``μ`` is two bytes)."""
-    lines = source.splitlines() or [""]
-    text = lines[min(max(line, 1), len(lines)) - 1]
+    text = _line(source, line)
     return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+
+def _names(names, limit: int = 3) -> str:
+    """``a, b, c`` for a message: at most ``limit`` names, each cut short, then how many more."""
+    names = list(names)
+    listed = ", ".join(_short(n, 24) for n in names[:limit])
+    return listed if len(names) <= limit else f"{listed} and {len(names) - limit} more"
 
 
 def _where(source: str, node: ast.AST) -> tuple[int, int]:
@@ -134,16 +219,17 @@ def _refuse(source: str, node: ast.AST, message: str) -> ExpressionError:
 def _one_line(source: str, node: ast.AST, message: str) -> ExpressionError:
     """A one-line error that names the column (unknown names, shapes, values)."""
     line, col = _where(source, node)
-    where = f"column {col + 1}" if "\n" not in source.strip() else f"line {line}, column {col + 1}"
+    where = f"column {col + 1}" if len(_lines(source.strip())) == 1 else f"line {line}, column {col + 1}"
     return ExpressionError(f"{message} (at {where})", source, col)
 
 
 def _segment(source: str, node: ast.AST) -> str:
+    """The source of ``node``, cut to a length fit for a message."""
     try:
         text = ast.get_source_segment(source, node)
     except (ValueError, IndexError, TypeError):  # pragma: no cover - defensive
         text = None
-    return text if text else type(node).__name__
+    return _short(" ".join(text.split()), 60) if text else type(node).__name__
 
 
 @dataclass
@@ -184,11 +270,11 @@ class Program:
         missing = [n for n in self.free_names if n not in given]
         if missing:
             node = self._first_use[missing[0]]
-            listed = ", ".join(missing)
-            have = ", ".join(given) if given else "none"
+            listed = _names(missing)
+            have = _names(given) if given else "none"
             raise _one_line(
                 self.source, node,
-                f"unknown name {listed!r}: no value was given for it; give {missing[0]}=… "
+                f"unknown name {_short(missing[0])!r}: no value was given for it; give {_short(missing[0])}=… "
                 f"(values given: {have})" if len(missing) == 1 else
                 f"unknown names {listed}: no values were given for them (values given: {have})",
             )
@@ -197,12 +283,12 @@ class Program:
             clash = [n for n in extra if n in self.assigned]
             if clash:
                 raise ExpressionError(
-                    f"{clash[0]!r} is both given a value and assigned in the expression; rename one of them"
+                    f"{_short(clash[0])!r} is both given a value and assigned in the expression; rename one of them"
                 )
-            uses = ", ".join(self.free_names) if self.free_names else "no names"
+            uses = _names(self.free_names) if self.free_names else "no names"
             raise ExpressionError(
                 f"value{'s' if len(extra) > 1 else ''} given but not used by the expression: "
-                f"{', '.join(extra)} (it uses {uses})"
+                f"{_names(extra)} (it uses {uses})"
             )
 
     def evaluate(self, env: dict[str, Tensor], sink: Sink | None = None) -> Val:
@@ -227,7 +313,13 @@ def parse(source: str) -> Program:
     if len(source) > MAX_LENGTH:
         raise ExpressionError(f"expression too long: {len(source)} characters (at most {MAX_LENGTH})")
     if "\x00" in source:
-        raise ExpressionError("expression contains a NUL character")
+        raise ExpressionError(f"expression contains a NUL character (at column {source.index(chr(0)) + 1})")
+    bad = _SURROGATE.search(source)
+    if bad:  # not text: cannot even be encoded to be parsed
+        raise ExpressionError(
+            f"expression contains a lone surrogate U+{ord(bad.group()):04X} (at column {bad.start() + 1}), "
+            f"which is not a character", source, bad.start(),
+        )
     if not source.strip():
         raise ExpressionError("empty expression: write something like (a + b) * c")
     text = source.strip("\n")
@@ -239,10 +331,11 @@ def parse(source: str) -> Program:
         line = exc.lineno or 1
         col = max((exc.offset or 1) - 1, 0)
         shown = text.strip() if "\n" not in text else _dedent(text)
-        reason = (exc.msg or "invalid syntax").split(" (")[0]
+        reason = _short((exc.msg or "invalid syntax").split(" (")[0], 100)
         raise ExpressionError(f"syntax error: {reason}\n{caret(shown, line, col)}", source, col) from None
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        raise ExpressionError(f"expression cannot be parsed: {type(exc).__name__}: {exc}"[:300], source) from None
+        reason = _short(f"{type(exc).__name__}: {exc}", 150)
+        raise ExpressionError(f"expression cannot be parsed: {reason}", source) from None
     shown = text.strip() if "\n" not in text else _dedent(text)
     return _check(shown, tree)
 
@@ -272,11 +365,11 @@ def _check(source: str, tree: ast.Module) -> Program:
             target = stmt.targets[0].id
             _check_name(source, stmt.targets[0], target)
             if target in assigned:
-                raise _refuse(source, stmt.targets[0], f"{target!r} is assigned twice; give each its own name")
+                raise _refuse(source, stmt.targets[0], f"{_short(target)!r} is assigned twice; give each its own name")
             if target in free:
-                raise _refuse(source, stmt.targets[0], f"{target!r} is used before it is assigned")
+                raise _refuse(source, stmt.targets[0], f"{_short(target)!r} is used before it is assigned")
             if target in FUNCTIONS:
-                raise _refuse(source, stmt.targets[0], f"{target!r} is a function name; choose another name")
+                raise _refuse(source, stmt.targets[0], f"{_short(target)!r} is a function name; choose another name")
             value = stmt.value
         else:
             kind = type(stmt).__name__
@@ -293,7 +386,7 @@ def _check(source: str, tree: ast.Module) -> Program:
 
 def _check_name(source: str, node: ast.AST, name: str) -> None:
     if name.startswith("__"):
-        raise _refuse(source, node, f"dunder names such as {name!r} are not allowed")
+        raise _refuse(source, node, f"dunder names such as {_short(name)!r} are not allowed")
 
 
 def _check_expr(source: str, node: ast.AST, depth: int, assigned, free, first_use) -> None:
@@ -346,7 +439,7 @@ def _after(source: str, node: ast.AST) -> ast.AST | None:
     line, col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
     if line is None or col is None:
         return None
-    lines = source.splitlines()
+    lines = _lines(source)
     raw = lines[line - 1].encode("utf-8") if line - 1 < len(lines) else b""
     while col < len(raw) and raw[col : col + 1] in (b" ", b")", b"\t"):
         col += 1
@@ -363,13 +456,13 @@ def _check_call(source: str, node: ast.Call, depth: int, assigned, free, first_u
     _check_name(source, node.func, name)
     fn = FUNCTIONS.get(name)
     if fn is None:
-        raise _one_line(source, node.func, f"unknown function {name!r}; known: {', '.join(FUNCTIONS)}")
+        raise _one_line(source, node.func, f"unknown function {_short(name)!r}; known: {', '.join(FUNCTIONS)}")
     for kw in node.keywords:
         if kw.arg is None:
             raise _refuse(source, kw.value, "'**' arguments are not allowed")
         if kw.arg not in fn.params:
             allowed = ", ".join(fn.params) if fn.params else "none"
-            raise _refuse(source, kw.value, f"{name}() has no keyword {kw.arg!r} (allowed: {allowed})")
+            raise _refuse(source, kw.value, f"{name}() has no keyword {_short(kw.arg)!r} (allowed: {allowed})")
         _literal(source, kw.value, kw.arg)
     n_tensors = fn.tensors
     args = node.args
@@ -524,7 +617,7 @@ class _Evaluator:
         except ChainruleError:
             raise
         except (ValueError, TypeError, IndexError, ArithmeticError) as exc:  # NumPy refusing the operands
-            raise _one_line(self.p.source, node, f"{op.name} cannot be applied: {exc}") from None
+            raise _one_line(self.p.source, node, f"{op.name} cannot be applied: {_short(str(exc), 150)}") from None
         var = self.sink.op(op, [a.var for a in args], out, name) if self.sink else None
         return Val(out, var)
 
@@ -579,7 +672,7 @@ class _Evaluator:
         try:
             op = fn.make(**statics)
         except (TypeError, ValueError) as exc:
-            raise _one_line(src, node, f"{fname}() cannot be built: {exc}") from None
+            raise _one_line(src, node, f"{fname}() cannot be built: {_short(str(exc), 150)}") from None
         return self.apply(op, args, node, name)
 
 

@@ -43,7 +43,8 @@ class ReLU(_Activation):
 
     def backward(self, upstream):
         (out,) = self.saved
-        mask = out > zero_of(out.dtype)
+        # out != 0 is out > 0 for out = max(x, 0), except at NaN, whose gradient passes as in PyTorch
+        mask = out != zero_of(out.dtype)
         if self.upstream_is_free and upstream.shape == out.shape:
             return (multiply(upstream, mask, out=upstream),)
         return (upstream * mask,)

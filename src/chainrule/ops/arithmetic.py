@@ -7,6 +7,7 @@ scalars (a scalar never needs a gradient).
 
 from __future__ import annotations
 
+import math
 from operator import add, mul, sub, truediv
 
 import numpy as np
@@ -148,10 +149,10 @@ class Div(_KeepsOperands):
 
     def backward(self, upstream):
         need, (a, b) = self.needs_input_grad, self.saved
-        da = upstream / b
+        # -a/b² as (a/b)/b, as PyTorch: (upstream/b)·a would turn a = 0 into inf·0 = NaN where 1/b overflows
         return (
-            summed_to(da, a) if need[0] else None,
-            summed_to(-da * a / b, b) if need[1] else None,
+            summed_to(upstream / b, a) if need[0] else None,
+            summed_to(upstream * (-(a / b) / b), b) if need[1] else None,
         )
 
     def written(self, n, y, a, b):
@@ -177,6 +178,24 @@ class Neg(Op):
         return Written(n.neg(x), (n.num(-1),))
 
 
+def _power(x, p):
+    """``x ** p`` for a constant ``p``, also where NumPy's own power gets the sign wrong.
+
+    NumPy first rounds ``p`` to ``x``'s dtype: in float32 an odd integer beyond 2**24 (99999999999)
+    becomes even, so ``(-1) ** p`` would come out +1. For such ``p`` the sign of a negative base is
+    put back by hand; an integer ``p`` beyond every float acts as ±inf (``|x| ** p`` is 0, 1 or inf).
+    """
+    if -16777216 <= p <= 16777216:  # exact in float32 and float64 (also NaN and inf go on below)
+        return x**p
+    odd = p % 2 == 1
+    if abs(p) >= 2.0**1023:
+        p = math.inf if p > 0 else -math.inf
+    if not odd:
+        return x**p
+    magnitude = np.abs(x) ** p
+    return np.where(np.signbit(x), -magnitude, magnitude)
+
+
 class Pow(Op):
     """y = x ** p for a constant p;  dy/dx = p * x**(p-1).  Shapes: x (...) -> y (...)."""
 
@@ -200,14 +219,15 @@ class Pow(Op):
 
     def forward(self, x):
         self.saved = (x,)
-        return x**self.exponent
+        return _power(x, self.exponent)
 
     def backward(self, upstream):
         p = self.exponent
         if p == 0:  # x**0 = 1 everywhere: the gradient is 0, also at x = 0 (not 0 * x**-1 = nan)
             return (np.zeros_like(upstream),)
         (x,) = self.saved
-        return (upstream * p * x ** (p - 1),)
+        scale = p if abs(p) < 2.0**1023 else math.inf if p > 0 else -math.inf  # an int NumPy can take as a float
+        return (upstream * scale * _power(x, p - 1),)
 
     def written(self, n, y, x):
         p = self.exponent

@@ -87,7 +87,8 @@ class Abs(_Unary):
 
     def backward(self, upstream):
         (x,) = self.saved
-        return (upstream * np.sign(x),)
+        sign = np.sign(x)
+        return (upstream * np.where(sign == sign, sign, 0),)  # sign(NaN) is 0, as PyTorch's sgn
 
     def written(self, n, y, x):
         return Written(n.call("abs", x), (n.call("sign", x),))
@@ -101,11 +102,13 @@ class _Choose(_KeepsOperands):
 
     def backward(self, upstream):
         need, (a, b) = self.needs_input_grad, self.saved
-        weight_a = self._pick(a, b) + 0.5 * (a == b)  # 1 where a wins, 0 where b wins, 1/2 on a tie
-        weight_a = weight_a.astype(upstream.dtype, copy=False)
+        # 1 unless the operand loses (0) or ties (1/2): a NaN on either side passes the gradient to both,
+        # as in PyTorch
+        tie = 0.5 * (a == b)
+        dtype = upstream.dtype
         return (
-            summed_to(upstream * weight_a, a) if need[0] else None,
-            summed_to(upstream * (1 - weight_a), b) if need[1] else None,
+            summed_to(upstream * (1 - self._pick(b, a) - tie).astype(dtype, copy=False), a) if need[0] else None,
+            summed_to(upstream * (1 - self._pick(a, b) - tie).astype(dtype, copy=False), b) if need[1] else None,
         )
 
     def written(self, n, y, a, b):

@@ -116,10 +116,12 @@ def _erfc_large(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _float64_of(x) -> tuple[np.ndarray, np.dtype]:
+def _float64_of(x) -> tuple[np.ndarray, np.dtype, tuple[int, ...]]:
+    """``x`` as a flat float64 array (a 0-d array too: NumPy turns 0-d results into scalars, which
+    cannot be assigned into), with the dtype and shape to give the result back in."""
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    return np.asarray(x, dtype=np.float64), dtype
+    return np.asarray(x, dtype=np.float64).reshape(-1), dtype, x.shape
 
 
 def erf(x) -> np.ndarray:
@@ -128,33 +130,33 @@ def erf(x) -> np.ndarray:
     Taylor series for |x| < 1, 1 - exp(-x²) erfcx(|x|) beyond: within 1 ulp of
     :func:`math.erf` for |x| < 1 and within 2e-16 everywhere.
     """
-    v, dtype = _float64_of(x)
+    v, dtype, shape = _float64_of(x)
     out = _erf_series(v)
     big = ~(np.abs(v) < 1)  # NaN counts as big and stays NaN
     if big.any():
         vb = v[big]
         out[big] = np.copysign(1 - _erfc_large(np.abs(vb)), vb)
-    return out.astype(dtype, copy=False)
+    return out.reshape(shape).astype(dtype, copy=False)
 
 
 def erfc(x) -> np.ndarray:
     """The complementary error function 1 - erf(x), elementwise, relatively accurate in the right tail."""
-    v, dtype = _float64_of(x)
+    v, dtype, shape = _float64_of(x)
     out = 1 - _erf_series(v)
     big = ~(np.abs(v) < 1)
     if big.any():
         vb = v[big]
         tail = _erfc_large(np.abs(vb))
         out[big] = np.where(vb < 0, 2 - tail, tail)
-    return out.astype(dtype, copy=False)
+    return out.reshape(shape).astype(dtype, copy=False)
 
 
 def normal_cdf(x) -> np.ndarray:
     """Φ(x) = P(N(0, 1) <= x) = erfc(-x/√2) / 2, relatively accurate in the left tail."""
-    v, dtype = _float64_of(x)
+    v, dtype, shape = _float64_of(x)
     out = erfc(v * -_INV_SQRT_2)
     out *= 0.5
-    return out.astype(dtype, copy=False)
+    return out.reshape(shape).astype(dtype, copy=False)
 
 
 # -- the ops ---------------------------------------------------------------------------
@@ -343,6 +345,9 @@ class SoftmaxCrossEntropy(Op):
         if single:
             z, t = z[None], t[None]
         n, c = z.shape
+        if c == 0:
+            raise ShapeError(f"softmaxcrossentropy: logits of shape {np.shape(logits)} have no classes; "
+                             f"the class axis (the last) needs at least one")
         eps = self.label_smoothing
         # log softmax, max-shifted: no overflow for any finite logits
         shifted = z - z.max(axis=1, keepdims=True)

@@ -95,11 +95,15 @@ class Mean(_Reduction):
         shape = shape_of(x)
         count = int(np.prod(shape if axes is None else [shape[a] for a in axes]))
         self.saved = (axes, shape, count)
-        return np.mean(x, axis=axes, keepdims=self.keepdims)
+        if count:
+            return np.mean(x, axis=axes, keepdims=self.keepdims)
+        with np.errstate(invalid="ignore"):  # the mean of nothing is NaN, as in PyTorch, without NumPy's warning
+            return np.sum(x, axis=axes, keepdims=self.keepdims) / count
 
     def backward(self, upstream):
         axes, in_shape, count = self.saved
-        return (expand_reduced(upstream / count, in_shape, axes, self.keepdims),)
+        # with count 0 the input is empty and so is its gradient: no division by 0
+        return (expand_reduced(upstream / count if count else upstream, in_shape, axes, self.keepdims),)
 
     def written(self, n, y, x):
         count = self.saved_value("count")  # not known once backward has freed it
@@ -150,9 +154,11 @@ class Min(_Extreme):
     _reduce = staticmethod(np.min)
 
 
-def _shift(op: Op, x, axis):
+def _shift(op: Op, x, axis, unshift_inf: bool = True):
     """x minus its max along ``axis`` (keepdims), with all-``-inf`` (or empty) slices left unshifted.
 
+    With ``unshift_inf`` a slice whose max is ``+inf`` is left unshifted too (logsumexp is then
+    ``inf``, as in PyTorch); without it, x - inf makes that slice NaN (softmax, as in PyTorch).
     Integer or boolean input is taken as float64 (exp of it is a float anyway).
     """
     x = np.asarray(x)
@@ -162,7 +168,7 @@ def _shift(op: Op, x, axis):
         m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     except (np.exceptions.AxisError, TypeError) as exc:
         raise ShapeError(f"{op.name}: bad axis {axis!r} for an input of {np.ndim(x)} dimensions ({exc})") from None
-    m = np.where(np.isfinite(m), m, 0)
+    m = np.where(np.isfinite(m) if unshift_inf else m != -np.inf, m, 0)
     return x - m, m
 
 
@@ -179,7 +185,8 @@ class LogSumExp(_Reduction):
     def forward(self, x):
         axes = reduced_axes(self, self.axis, np.ndim(x))
         shifted, m = _shift(self, x, axes)
-        log_s = np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        with np.errstate(divide="ignore"):  # log 0 = -inf: the exact value for an empty or all -inf slice
+            log_s = np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
         # the gradient, softmax: exp(shifted - log_s), not exp(x - lse), which loses digits when x is large
         self.saved = (axes, np.exp(shifted - log_s))
         return _squeezed(m + log_s, axes, self.keepdims)
@@ -216,7 +223,7 @@ class Softmax(_Normalisation):
     functions = methods = ("softmax",)
 
     def forward(self, x):
-        e = np.exp(_shift(self, x, self.axis)[0])
+        e = np.exp(_shift(self, x, self.axis, unshift_inf=False)[0])
         out = e / e.sum(axis=self.axis, keepdims=True)
         self.saved = (out,)
         return out
@@ -235,8 +242,9 @@ class LogSoftmax(_Normalisation):
     functions = methods = ("log_softmax",)
 
     def forward(self, x):
-        shifted = _shift(self, x, self.axis)[0]
-        out = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
+        shifted = _shift(self, x, self.axis, unshift_inf=False)[0]
+        with np.errstate(divide="ignore"):  # log 0 = -inf: the exact value for an empty or all -inf slice
+            out = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
         self.saved = (out,)
         return out
 
