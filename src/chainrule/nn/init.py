@@ -10,11 +10,20 @@ Tensor / Parameter (filled in place, and returned)::
 
 Fans follow PyTorch's layout: for a weight of shape (out, in, *kernel),
 ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``.
+
+Inside ``with init.skeleton():`` every initialiser returns a read-only array that
+takes no memory (``np.broadcast_to`` of one zero, strides 0) and leaves Tensors as
+they are: a model built there has the names, shapes and dtypes of its parameters
+without their values. :func:`chainrule.load` builds such a skeleton from a file's
+``config`` to check the file's tensors before it builds the real model.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -36,8 +45,75 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
     raise TypeError(f"expected a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
+class _Skeleton:
+    """The state of one :func:`skeleton` block: how many arrays it made, and its limit."""
+
+    __slots__ = ("max_arrays", "count")
+
+    def __init__(self, max_arrays: int | None):
+        self.max_arrays = max_arrays
+        self.count = 0
+
+    def fill(self, target: Any, dtype: Any) -> Any:
+        self.count += 1
+        if self.max_arrays is not None and self.count > self.max_arrays:
+            raise ConfigError(f"more than {self.max_arrays} parameter arrays were initialised in this "
+                              f"init.skeleton() block")
+        if isinstance(target, Tensor):
+            return target  # a skeleton's values do not matter: leave them (often already zero-stride)
+        shape = _shape(target)
+        for size in shape:
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+                raise TypeError(f"init: a shape holds integers, got {shape!r}")
+            if size < 0:
+                raise ShapeError(f"init: a shape holds non-negative sizes, got {shape!r}")
+        # strides 0: any shape costs the memory of one element (numpy still refuses absurd sizes)
+        return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+
+
+_SKELETON: ContextVar[_Skeleton | None] = ContextVar("chainrule_init_skeleton", default=None)
+
+
+@contextmanager
+def skeleton(max_arrays: int | None = None) -> Iterator[_Skeleton]:
+    """Within this block, initialisers make parameters that take no memory.
+
+    Every function of this module then returns ``np.broadcast_to(np.zeros((), dtype),
+    shape)`` for a shape (read-only, strides 0: a (10⁹, 10⁹) weight costs 8 bytes) and
+    returns a Tensor it is given unchanged. A model built inside has the parameter
+    names, shapes and dtypes its constructor arguments imply, at no cost; it is for
+    checking, not for running or training. The setting is per thread (a context variable).
+
+    Parameters
+    ----------
+    max_arrays : raise :class:`~chainrule.errors.ConfigError` once more than this many
+        arrays are initialised (a bound on the work a hostile configuration can ask for).
+
+    Yields
+    ------
+    An object whose ``count`` is the number of arrays initialised so far in the block.
+
+    Examples
+    --------
+    >>> from chainrule import nn
+    >>> with nn.init.skeleton():
+    ...     layer = nn.Linear(10**9, 10**9)       # instant, and no memory
+    >>> layer.weight.shape, layer.weight.data.strides
+    ((1000000000, 1000000000), (0, 0))
+    """
+    state = _Skeleton(max_arrays)
+    token = _SKELETON.set(state)
+    try:
+        yield state
+    finally:
+        _SKELETON.reset(token)
+
+
 def _fill(target: Any, values_of_shape, dtype) -> Any:
-    """Fill a Tensor in place, or make an array for a shape."""
+    """Fill a Tensor in place, or make an array for a shape (a free zero-stride one in a skeleton)."""
+    state = _SKELETON.get()
+    if state is not None:
+        return state.fill(target, dtype)
     if isinstance(target, Tensor):
         values = values_of_shape(target.shape)
         if not target.data.flags.writeable:
@@ -149,7 +225,7 @@ he_uniform = kaiming_uniform
 he_normal = kaiming_normal
 
 __all__ = [
-    "as_generator", "calculate_fans", "calculate_gain", "normal", "uniform", "zeros", "ones", "constant",
+    "skeleton", "as_generator", "calculate_fans", "calculate_gain", "normal", "uniform", "zeros", "ones", "constant",
     "xavier_uniform", "xavier_normal", "glorot_uniform", "glorot_normal",
     "kaiming_uniform", "kaiming_normal", "he_uniform", "he_normal",
 ]
