@@ -59,3 +59,13 @@ def test_a_write_keeps_permissions_and_writes_through_a_link(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
+
+
+def test_temporaries_left_by_a_killed_writer_are_cleared(tmp_path):
+    target = tmp_path / "model.bin"
+    dead = tmp_path / ".model.bin.999999999.abcd1234.tmp"  # no such process
+    dead.write_bytes(b"half")
+    mine = tmp_path / f".model.bin.{os.getpid()}.abcd1234.tmp"  # this process: perhaps writing now
+    mine.write_bytes(b"busy")
+    write_text_atomically(target, "new")
+    assert not dead.exists() and mine.exists() and target.read_text() == "new"

@@ -11,6 +11,8 @@ the link stays a link.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import secrets
 import stat
@@ -70,6 +72,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], None], what
     :func:`output_path`) or a write that fails (a full disk, for instance).
     """
     target = output_path(path, what)
+    _remove_stale_temporaries(target)
     mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
     temporary = os.fspath(target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
@@ -85,6 +88,26 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], None], what
         if os.path.exists(temporary):
             os.unlink(temporary)
     return target
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove what an earlier write to ``target`` left behind when its process was killed: its
+    temporary files, whose names carry the writer's process id, when that process is gone."""
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid = leftover.name[len(target.name) + 2:].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to someone else
+        return True
+    return True
 
 
 def write_text_atomically(path: str | os.PathLike, text: str, what: str = "output file") -> Path:

@@ -46,21 +46,22 @@ def owner(array: np.ndarray) -> np.ndarray:
     return base if type(base) is ndarray else array
 
 
-def mark_written(array) -> None:
-    """Stamp ``array`` (an ndarray, or anything else, which is ignored) as written now."""
-    if not isinstance(array, ndarray):
-        return
-    base = array.base
-    root = base if type(base) is ndarray else array
-    key = id(root)
-    ref = _OWNERS.get(key)
-    if ref is None or ref() is not root:
-        if len(_OWNERS) >= _PRUNE_AT:
-            for gone in [k for k, r in _OWNERS.items() if r() is None]:
-                del _OWNERS[gone], _STAMPS[gone]
-        _OWNERS[key] = weakref.ref(root)
-    CLOCK[0] += 1
-    _STAMPS[key] = CLOCK[0]
+def mark_written(*arrays) -> None:
+    """Stamp each of ``arrays`` (ndarrays; anything else is ignored) as written now."""
+    CLOCK[0] = now = CLOCK[0] + 1
+    for array in arrays:
+        if type(array) is not ndarray and not isinstance(array, ndarray):
+            continue
+        base = array.base
+        root = base if type(base) is ndarray else array
+        key = id(root)
+        ref = _OWNERS.get(key)
+        if ref is None or ref() is not root:
+            if len(_OWNERS) >= _PRUNE_AT:
+                for gone in [k for k, r in _OWNERS.items() if r() is None]:
+                    del _OWNERS[gone], _STAMPS[gone]
+            _OWNERS[key] = weakref.ref(root)
+        _STAMPS[key] = now
 
 
 def written_after(array, time: int) -> bool:

@@ -132,10 +132,7 @@ class Optimizer:
         if step is not None:
             @functools.wraps(step)
             def stamped_step(self, *args: Any, **kw: Any) -> Any:
-                for group in self.param_groups:
-                    for p in group["params"]:
-                        if p.grad is not None:
-                            mark_written(p._data)
+                mark_written(*[p._data for group in self.param_groups for p in group["params"]])
                 return step(self, *args, **kw)
 
             cls.step = stamped_step

@@ -86,7 +86,7 @@ class Sequential(Module):
 def _weight_init(name: str, activation: str):
     """An initialiser from chainrule.nn.init by name, with the gain of ``activation`` where it takes one."""
     fn = getattr(nn_init, name, None)
-    if fn is None or name.startswith("_") or name in ("as_generator", "calculate_fans", "calculate_gain"):
+    if fn is None or name.startswith("_") or name in ("as_generator", "calculate_fans", "calculate_gain", "skeleton"):
         raise ValueError(f"MLP: unknown init {name!r}; use a function of chainrule.nn.init such as "
                          f"'xavier_uniform', 'kaiming_normal' or 'normal'")
     if name.startswith(("kaiming", "he_")):

@@ -50,6 +50,7 @@ import numpy as np
 
 from ..errors import ChainruleError, ConfigError, DTypeError, ShapeError
 from ..hooks import HookHandle
+from ..inplace import mark_written
 from ..tensor import Tensor
 
 
@@ -395,6 +396,7 @@ class Module:
             if kind == "parameter":
                 if not target.data.flags.writeable:
                     target.data = target.data.copy()
+                mark_written(target.data)
                 np.copyto(target.data, value, casting="same_kind")
                 target.grad = None
             else:
