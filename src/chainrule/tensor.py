@@ -235,30 +235,30 @@ class Tensor:
     def add_(self, other) -> Tensor:
         """``self += other`` in place; returns ``self``."""
         data = self._written("add_")
-        np.add(data, _data(other), out=data, casting="same_kind")
+        np.add(data, values_of(other), out=data, casting="same_kind")
         return self
 
     def sub_(self, other) -> Tensor:
         """``self -= other`` in place; returns ``self``."""
         data = self._written("sub_")
-        np.subtract(data, _data(other), out=data, casting="same_kind")
+        np.subtract(data, values_of(other), out=data, casting="same_kind")
         return self
 
     def mul_(self, other) -> Tensor:
         """``self *= other`` in place; returns ``self``."""
         data = self._written("mul_")
-        np.multiply(data, _data(other), out=data, casting="same_kind")
+        np.multiply(data, values_of(other), out=data, casting="same_kind")
         return self
 
     def div_(self, other) -> Tensor:
         """``self /= other`` in place; returns ``self``."""
         data = self._written("div_")
-        np.divide(data, _data(other), out=data, casting="same_kind")
+        np.divide(data, values_of(other), out=data, casting="same_kind")
         return self
 
     def fill_(self, value) -> Tensor:
         """Every element set to ``value``, in place; returns ``self``."""
-        self._written("fill_")[...] = _data(value)
+        self._written("fill_")[...] = values_of(value)
         return self
 
     def zero_(self) -> Tensor:
@@ -267,12 +267,12 @@ class Tensor:
 
     def copy_(self, source) -> Tensor:
         """The values of ``source`` (broadcast to this shape) copied in, in place; returns ``self``."""
-        self._written("copy_")[...] = _data(source)
+        self._written("copy_")[...] = values_of(source)
         return self
 
     def __setitem__(self, index, value) -> None:
         """``t[index] = value``, in place (see :meth:`add_` for when it is allowed)."""
-        self._written("t[index] = value")[_plain_index(index)] = _data(value)
+        self._written("t[index] = value")[_plain_index(index)] = values_of(value)
 
     # -- what no single op is --------------------------------------------------------
     def __pos__(self):
@@ -295,22 +295,22 @@ class Tensor:
 
     # -- comparisons give plain boolean arrays (no gradient flows through them) -------
     def __lt__(self, other):
-        return self._data < _data(other)
+        return self._data < values_of(other)
 
     def __le__(self, other):
-        return self._data <= _data(other)
+        return self._data <= values_of(other)
 
     def __gt__(self, other):
-        return self._data > _data(other)
+        return self._data > values_of(other)
 
     def __ge__(self, other):
-        return self._data >= _data(other)
+        return self._data >= values_of(other)
 
     def __eq__(self, other):  # type: ignore[override]
-        return self._data == _data(other)
+        return self._data == values_of(other)
 
     def __ne__(self, other):  # type: ignore[override]
-        return self._data != _data(other)
+        return self._data != values_of(other)
 
     __hash__ = object.__hash__
 
@@ -332,7 +332,11 @@ class Tensor:
         return self._repr_mimebundle_().get("image/svg+xml")
 
 
-def _data(x):
+def values_of(x: Any) -> Any:
+    """The values of a Tensor (its array, never a read-only copy of it), or ``x`` itself.
+
+    For chainrule's own reading of results that the graph may still need, without the
+    read-only guard of :attr:`Tensor.data` (which protects what users write)."""
     return x._data if isinstance(x, Tensor) else x
 
 

@@ -16,12 +16,12 @@ import numpy as np
 
 from .. import ops
 from ..errors import ShapeError
-from ..tensor import Tensor, apply_op
+from ..tensor import Tensor, apply_op, values_of
 from .losses import Loss, _shape_mismatch
 
 
 def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return np.asarray(values_of(x))
 
 
 class CrossEntropyLoss(Loss):

@@ -30,7 +30,7 @@ from ..data.datasets import ArrayDataset
 from ..data.loader import DataLoader, as_dataset
 from ..errors import ConfigError
 from ..grad_mode import no_grad
-from ..tensor import Tensor
+from ..tensor import values_of
 from .history import History
 from .progress import progress_bar
 
@@ -40,7 +40,7 @@ Callback = Callable[[int, History, Any], Any]
 
 
 def _to_array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return np.asarray(values_of(x))
 
 
 def predict(model: Any, X: Any, batch_size: int | None = None) -> np.ndarray:
@@ -200,9 +200,9 @@ def fit(
                 for p in params:
                     p.grad = None
                 loss = loss_fn(model(xb), yb)
-                if check_before_step and _gap(float(loss.data), optimum) <= target_gap:
+                if check_before_step and _gap(loss.item(), optimum) <= target_gap:
                     reached = True
-                    value, count, norm_sum, steps = float(loss.data), len(xb), math.nan, 1
+                    value, count, norm_sum, steps = loss.item(), len(xb), math.nan, 1
                     total = value if combine == "sum" else value * count
                     break
                 loss.backward()
@@ -214,7 +214,7 @@ def fit(
                         sq += float(flat @ flat)
                 norm_sum += math.sqrt(sq)
                 optimizer.step()
-                value = float(loss.data)
+                value = loss.item()
                 b = len(xb)
                 total += value if combine == "sum" else value * b
                 count += b
