@@ -150,6 +150,44 @@ class Optimizer:
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def state_dict(self) -> dict[str, Any]:
+        """The optimiser's state, as ``torch.optim.Optimizer.state_dict``: ``{"state": {i: {name:
+        value}}, "param_groups": [{hyper-parameters, "params": [i, ...]}]}``, ``i`` a parameter's
+        position in :meth:`parameters`. Arrays are copies."""
+        index = {id(p): i for i, p in enumerate(self.parameters())}
+        state = {index[key]: {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v for k, v in s.items()}
+                 for key, s in self.state.items() if key in index}
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+                  for g in self.param_groups]
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Put back a :meth:`state_dict` of an optimiser of the same kind over parameters of the
+        same shapes, in the same groups."""
+        params = self.parameters()
+        groups = state_dict.get("param_groups", [])
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+            raise ConfigError(f"{type(self).__name__}.load_state_dict: the saved parameter groups "
+                              f"{[len(g['params']) for g in groups]} do not match these "
+                              f"{[len(g['params']) for g in self.param_groups]}")
+        state: dict[int, dict[str, Any]] = {}
+        for i, saved in state_dict.get("state", {}).items():
+            i = int(i)
+            if not 0 <= i < len(params):
+                raise ConfigError(f"{type(self).__name__}.load_state_dict: no parameter {i}")
+            entry = {}
+            for name, value in saved.items():
+                if isinstance(value, np.ndarray):
+                    if value.shape != params[i].shape:
+                        raise ConfigError(f"{type(self).__name__}.load_state_dict: {name} of parameter {i} has "
+                                          f"shape {value.shape}, the parameter {params[i].shape}")
+                    value = np.array(value, dtype=params[i].dtype, copy=True)
+                entry[name] = value
+            state[id(params[i])] = entry
+        for group, saved in zip(self.param_groups, groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = state
+
     def parameters(self) -> list[Tensor]:
         return [p for group in self.param_groups for p in group["params"]]
 
@@ -296,6 +334,14 @@ class LRScheduler:
 
     def get_last_lr(self) -> list[float]:
         return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule's position: ``{"last_epoch": ..., "base_lrs": [...]}``."""
+        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.last_epoch = int(state_dict["last_epoch"])
+        self.base_lrs = [float(lr) for lr in state_dict["base_lrs"]]
 
 
 class StepLR(LRScheduler):

@@ -20,6 +20,7 @@ a float; they are recorded as ``train_<name>`` and ``test_<name>``.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -31,6 +32,7 @@ from ..data.loader import DataLoader, as_dataset
 from ..errors import ConfigError
 from ..grad_mode import no_grad
 from ..tensor import values_of
+from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .history import History
 from .progress import progress_bar
 
@@ -112,6 +114,9 @@ def fit(
     callbacks: Iterable[Callback] = (),
     progress: bool | None = None,
     description: str = "training",
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
 ) -> History:
     """Train ``model`` by mini-batch gradient descent and record what happened.
 
@@ -146,6 +151,12 @@ def fit(
     callbacks : functions ``(epoch, history, model)`` called after every epoch; one
         returning True stops training.
     progress : progress bar: None (auto: on a terminal with rich), True, False.
+    checkpoint : a file to write the whole state of the run to (model, optimiser, schedule,
+        mini-batch order, best parameters, history; see :mod:`chainrule.train.checkpoint`),
+        every ``checkpoint_every`` epochs and when training stops.
+    resume : go on from ``checkpoint`` when it exists (the same model, optimiser and data
+        as the run that wrote it): the run ends with the same parameters, bit for bit, as
+        one never interrupted. A checkpoint of a finished run returns its history at once.
 
     Returns
     -------
@@ -166,6 +177,10 @@ def fit(
         raise ConfigError(f"fit: monitor must be 'train', 'test' (with test data) or 'auto', got {monitor!r}")
     if epochs < 0:
         raise ConfigError(f"fit: epochs must be >= 0, got {epochs}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise ConfigError(f"fit: checkpoint_every must be a whole number >= 1, got {checkpoint_every!r}")
+    if resume and checkpoint is None:
+        raise ConfigError("fit: resume=True needs checkpoint= (the file to go on from)")
     metrics = dict(metrics or {})
     params = list(model.parameters())
     combine = _combine(loss_fn)
@@ -176,7 +191,14 @@ def fit(
             history.metrics[f"test_{name}"] = []
     best_state = None
     stale = 0
-    start = time.perf_counter()
+    first_epoch = 1
+    if resume and os.path.exists(checkpoint):
+        state = load_checkpoint(checkpoint)
+        restore(state, model=model, optimizer=optimizer, scheduler=scheduler, rng=loader.rng)
+        history, stale, best_state, first_epoch = state.history, state.stale, state.best, state.epoch + 1
+        if state.finished:
+            return history
+    start = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     callbacks = list(callbacks)
     history.stop_reason = "epochs"
 
@@ -189,7 +211,7 @@ def fit(
                          and loader.batch_size >= len(train_ds))
     reached = False
     with progress_bar(epochs, progress, description) as bar:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(first_epoch, epochs + 1):
             lr = optimizer.param_groups[0]["lr"]
             total = 0.0
             count = 0
@@ -250,25 +272,31 @@ def fit(
                        test_loss if test_ds is not None else None)
 
             watched = test_loss if monitor == "test" else train_loss
+            stop = None
             if not math.isfinite(train_loss) or (monitor == "test" and not math.isfinite(test_loss)):
-                history.stop_reason = "diverged"
-                break
-            improved = watched < history.best_loss
-            small = tol is not None and math.isfinite(history.best_loss) and (
-                history.best_loss - watched <= tol * abs(history.best_loss))
-            if improved:
-                history.best_loss, history.best_epoch = watched, epoch
-                if restore_best:
-                    best_state = model.state_dict()
-            stale = stale + 1 if small else 0
-            if tol is not None and stale >= patience:
-                history.stop_reason = "tolerance"
-                break
-            if reached or (target_gap is not None and history.gap and history.gap[-1] <= target_gap):
-                history.stop_reason = "target"
-                break
-            if any(cb(epoch, history, model) is True for cb in callbacks):
-                history.stop_reason = "callback"
+                stop = "diverged"
+            else:
+                improved = watched < history.best_loss
+                small = tol is not None and math.isfinite(history.best_loss) and (
+                    history.best_loss - watched <= tol * abs(history.best_loss))
+                if improved:
+                    history.best_loss, history.best_epoch = watched, epoch
+                    if restore_best:
+                        best_state = model.state_dict()
+                stale = stale + 1 if small else 0
+                if tol is not None and stale >= patience:
+                    stop = "tolerance"
+                elif reached or (target_gap is not None and history.gap and history.gap[-1] <= target_gap):
+                    stop = "target"
+                elif any(cb(epoch, history, model) is True for cb in callbacks):
+                    stop = "callback"
+            if stop is not None:
+                history.stop_reason = stop
+            if checkpoint is not None and (stop is not None or epoch == epochs or epoch % checkpoint_every == 0):
+                save_checkpoint(checkpoint, model=model, optimizer=optimizer, history=history, epoch=epoch,
+                                stale=stale, scheduler=scheduler, rng=loader.rng, best=best_state,
+                                finished=stop is not None)
+            if stop is not None:
                 break
 
     if restore_best and best_state is not None and history.best_epoch != (history.epoch[-1] if history else None):
