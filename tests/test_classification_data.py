@@ -163,3 +163,52 @@ def test_read_feature_columns(tmp_path):
     with pytest.raises(DataError, match="has 2 columns but the model needs 3"):
         read_feature_columns(bare, None, 3)
     assert read_feature_columns(bare, None, 2, dtype=np.float32).dtype == np.float32
+
+
+# -- bad arguments and hostile files --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, kwargs, text", [
+    (make_moons, dict(n_samples="10"), "n_samples must be"), (make_moons, dict(noise=float("inf")), "noise"),
+    (make_moons, dict(rng=-1), "rng"), (make_moons, dict(dtype="int8"), "dtype"),
+    (make_moons, dict(shuffle="no"), "shuffle"), (make_moons, dict(n_samples=1_000_000_000), "GiB"),
+    (make_spirals, dict(n_classes=1), "n_classes"), (make_spirals, dict(turns=float("nan")), "turns"),
+])
+def test_generators_check_their_arguments(make, kwargs, text):
+    with pytest.raises(DataError, match=text):
+        make(**kwargs)
+
+
+def test_classification_csv_refuses_duplicate_names_and_names_bad_lines(tmp_path):
+    dup = _write(tmp_path / "dup.csv", "a,label,label\n1,x,y\n2,y,x\n")
+    with pytest.raises(DataError, match="duplicate column names in the header: 'label' in columns 2, 3"):
+        load_csv_classification(dup, target="label")
+    unclosed = _write(tmp_path / "unclosed.csv", 'a,label\n1,"x\n2,y\n3,x\n')
+    with pytest.raises(DataError, match="single class"):  # the rest of the file became one label
+        load_csv_classification(unclosed)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("a,label\n1,café\n2,thé\n".encode("latin-1"))
+    with pytest.raises(DataError, match="line 2: not UTF-8"):
+        load_csv_classification(latin)
+    with pytest.raises(DataError, match="is a folder"):
+        load_classification(str(tmp_path))
+    with pytest.raises(DataError, match="classes must be a list"):
+        load_csv_classification(dup, classes="xy")
+
+
+def test_streamed_labels_keep_their_order_over_many_blocks(tmp_path):
+    rows = [f"{i},{['b', 'a', '10', '2'][i % 4]}" for i in range(10_000)]
+    path = _write(tmp_path / "many.csv", "x,label\n" + "\n".join(rows) + "\n")
+    ds = load_csv_classification(path)
+    assert ds.info["classes"] == ["10", "2", "a", "b"]
+    assert [ds.info["classes"][k] for k in ds.Y[:4]] == ["b", "a", "10", "2"] and ds.X[-1, 0] == 9999
+    known = load_csv_classification(path, classes=["a", "b", "2", "10"])
+    assert known.Y[:4].tolist() == [1, 0, 3, 2]
+
+
+def test_feature_columns_refuse_bad_arguments(tmp_path):
+    path = _write(tmp_path / "f.csv", "a,b\n1,2\n")
+    with pytest.raises(DataError, match="feature_names must be"):
+        read_feature_columns(path, "ab")
+    with pytest.raises(DataError, match="n_features must be"):
+        read_feature_columns(path, None, 0)

@@ -110,7 +110,7 @@ def test_train_mlp_errors(capsys, tmp_path):
     code, _, err = run(capsys, "train", "mlp", "--data", "iris", "--plot-boundary", tmp_path / "b.png")
     assert code == 2 and "needs 2-D data; iris has 4 features" in err
     code, _, err = run(capsys, "train", "mlp", "--data", tmp_path / "nope.csv")
-    assert code == 2 and "cannot read" in err
+    assert code == 2 and "nope.csv' does not exist" in err
     with pytest.raises(SystemExit):
         cli.main(["train", "mlp", "--hidden", "64,x"])
     assert parse_hidden("none") == [] and parse_hidden("8, 4") == [8, 4]

@@ -140,7 +140,7 @@ def test_train_without_a_task_and_bad_options(capsys):
         cli.main(["train", "linreg", "--lr", "-1"])
     capsys.readouterr()
     code, _, err = run(capsys, "train", "linreg", "--data", "nowhere.csv")
-    assert code == 2 and "cannot read 'nowhere.csv'" in err
+    assert code == 2 and "'nowhere.csv' does not exist" in err
     code, _, err = run(capsys, "train", "linreg", "--data", "synthetic", "--plot-fit", "x.png")
     assert code == 2 and "one-feature" in err
     code, _, err = run(capsys, "train", "linreg", "--optimizer", "gd", "--batch-size", "8", "--epochs", "1")

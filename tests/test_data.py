@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from chainrule import data
+from chainrule.data import checks
 from chainrule.errors import DataError, MissingDependencyError, ShapeError
 
 
@@ -174,7 +175,7 @@ def test_csv_errors_name_line_and_column(tmp_path, text, message):
 
 
 def test_csv_unreadable_and_too_narrow(tmp_path):
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="nope.csv' does not exist"):
         data.read_csv(tmp_path / "nope.csv")
     (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x01")
     with pytest.raises(DataError, match="UTF-8"):
@@ -223,3 +224,151 @@ def test_synthetic_linear_set_has_known_truth():
         data.make_linear(0)
     with pytest.raises(DataError, match="unknown data set"):
         data.load_dataset("iris")
+
+
+# -- what the data functions accept (chainrule.data.checks) -----------------------------------------------
+
+
+def test_option_ranges_refuse_wrong_types_and_non_finite_values():
+    assert checks.check_option(3, "epochs", "f") == 3 and checks.check_option(0.5, "momentum", "f") == 0.5
+    assert checks.check_option(np.int64(7), "seed", "f") == 7
+    for name, value in [("epochs", 0), ("epochs", 2.0), ("epochs", True), ("seed", -1), ("seed", 2**63),
+                        ("lr", float("nan")), ("lr", 1e308), ("lr", 0), ("momentum", 1.0), ("noise", float("inf")),
+                        ("weight_decay", -1e-9), ("tol", "0.1"), ("test_size", None)]:
+        with pytest.raises(ValueError, match=f"f: {name} must be"):
+            checks.check_option(value, name, "f")
+    assert checks.OPTIONS["lr"].describe() == "a number in (0, 1000]"
+    assert checks.OPTIONS["epochs"].describe() == "a whole number from 1 to 1,000,000"
+
+
+def test_memory_checks_say_how_much():
+    with pytest.raises(DataError, match=r"37\.3 GiB of memory, more than the 2\.0 GiB allowed"):
+        checks.check_generated((50, 100_000_000), "synthetic data")
+    checks.check_generated((1000, 5), "synthetic data")
+    assert checks.memory_budget() > 0 and checks.format_bytes(1536) == "1.5 KiB"
+
+
+def test_columns_that_overflow_or_are_not_finite_are_named():
+    checks.check_columns(np.ones((5, 2)), ["a", "b"], "f")
+    with pytest.raises(DataError, match="column 'b' holds 1e\\+308 \\(row 2\\), too large"):
+        checks.check_columns(np.array([[1.0, 2.0], [3.0, 1e308]]), ["a", "b"], "f")
+    with pytest.raises(DataError, match="column 1 holds nan \\(row 1\\)"):
+        checks.check_columns(np.array([[np.nan], [1.0]]), None, "f")
+    with pytest.raises(DataError, match="float32"):
+        checks.check_columns(np.array([1e20, 1.0]), ["y"], "f", dtype=np.float32)
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    (dict(n_samples="5"), "n_samples must be"), (dict(n_samples=2.5), "n_samples"), (dict(n_features=0), "n_features"),
+    (dict(noise=-1), "noise"), (dict(noise=float("nan")), "noise"), (dict(rng=-1), "rng"), (dict(rng="x"), "rng"),
+    (dict(dtype="int32"), "dtype"), (dict(bias=float("inf")), "bias"),
+    (dict(n_samples=50, n_features=100_000_000), "GiB"),
+])
+def test_make_linear_checks_its_arguments(kwargs, text):
+    with pytest.raises(DataError, match=text):
+        data.make_linear(**kwargs)
+
+
+def test_load_dataset_checks_names_and_arguments(tmp_path):
+    with pytest.raises(DataError, match="target applies to CSV files only"):
+        data.load_dataset("synthetic", target="y")
+    with pytest.raises(DataError, match="delimiter cannot be given for synthetic"):
+        data.load_dataset("synthetic", delimiter=",")
+    with pytest.raises(DataError, match="name must be"):
+        data.load_dataset(3)
+
+
+def test_loader_and_split_check_their_arguments():
+    ds = _ds(10)
+    for kwargs in [dict(batch_size=2.5), dict(batch_size="3"), dict(shuffle="yes"), dict(rng=-3, shuffle=True)]:
+        with pytest.raises(DataError):
+            data.DataLoader(ds, **kwargs)
+    with pytest.raises(DataError, match="test_size"):
+        data.train_test_split(ds, test_size=True)
+    with pytest.raises(DataError, match="rng"):
+        data.train_test_split(ds, rng=-1)
+
+
+def test_standardizer_refuses_text_nan_and_overflowing_columns():
+    with pytest.raises(DataError, match="expected numbers"):
+        data.Standardizer().fit(np.array([["a", "b"]]))
+    with pytest.raises(DataError, match="column 2 holds nan"):
+        data.Standardizer().fit(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    with pytest.raises(DataError, match="too large"):
+        data.Standardizer().fit(np.array([[1e300], [-1e300]]))
+
+
+# -- the CSV reader against hostile files -------------------------------------------------------------------
+@pytest.mark.parametrize("content, message", [
+    ("café,y\n1,2\n".encode("latin-1"), r"line 1: not UTF-8 text at byte offset 3 \(byte 0xe9\)"),
+    ("a,b\n1,2\n".encode("utf-16"), "is UTF-16 text"),
+    (b"a,y,y\n1,2,3\n", "duplicate column names in the header: 'y' in columns 2, 3"),
+    (b"a,b\n1,\"2\n3,4\n", r"line 3, column 2 \('b'\): '2\\n3,4' is not a number"),  # an unclosed quote
+    (b"a,b\n1," + b"9" * 140_000 + b"\n", "line 2: a cell longer than 131,072 characters"),
+    (b"a,b\n1,2\n3,inf\n", "line 3, column 2 \\('b'\\): 'inf' is not a finite number"),
+    (b"a,b\n1,2\n3,-1e999\n", "'-1e999' is not a finite number"),
+    (b"\n \n", "no data rows"),
+])
+def test_csv_reader_names_what_is_wrong(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        data.read_csv(path)
+
+
+def test_csv_reader_refuses_what_is_not_a_regular_file(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    for path, message in [("/dev/zero", "not a regular file"), (tmp_path, "is a folder"),
+                          (tmp_path / "pipe.csv", "not a regular file"), (tmp_path / "nope.csv", "does not exist")]:
+        with pytest.raises(DataError, match=message):
+            data.read_csv(path)
+    with pytest.raises(DataError, match="expected a file name"):
+        data.read_csv(3)
+    with pytest.raises(DataError, match="NUL"):
+        data.read_csv("a\0b.csv")
+
+
+def test_csv_reader_takes_crlf_cr_quotes_bom_and_float32(tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_bytes(b"\xef\xbb\xbf\"a\" ; b\r\n 1 ;\"2.5\"\r\n\r\n3;4\r")
+    table = data.read_csv(path)
+    assert table.names == ["a", "b"] and table.data.tolist() == [[1, 2.5], [3, 4]]
+    path.write_bytes(b"a,b\r1,2\r")
+    assert data.read_csv(path).data.tolist() == [[1, 2]]
+    path.write_text("a,b\n1e39,2\n", encoding="utf-8")
+    with pytest.raises(DataError, match="'1e39' is too large for float32"):
+        data.read_csv(path, dtype=np.float32)
+    with pytest.raises(DataError, match="dtype must be a floating type"):
+        data.read_csv(path, dtype=np.int64)
+
+
+def test_csv_blocks_with_a_bad_row_far_down_name_its_line(tmp_path):
+    path = tmp_path / "long.csv"
+    rows = [f"{i},{2 * i}" for i in range(10_000)]
+    rows[9_000] = "1,x"
+    path.write_text("a,b\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 9002, column 2 \\('b'\\): 'x' is not a number"):
+        data.read_csv(path)
+    rows[9_000] = ""  # a blank line is skipped, in the middle of a block too
+    path.write_text("a,b\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert data.read_csv(path).data.shape == (9_999, 2)
+
+
+def test_a_file_larger_than_the_memory_budget_is_refused(tmp_path, monkeypatch):
+    from chainrule.data import csvfile
+
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n" + "1,2\n" * 100, encoding="utf-8")
+    monkeypatch.setattr(csvfile, "memory_budget", lambda: 100)
+    with pytest.raises(DataError, match="reading this .* file would take"):
+        data.read_csv(path)
+
+
+def test_delimiters_that_cannot_separate_numbers_are_refused(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    for bad in ["", "ab", '"', "\n", "1", "-", "."]:
+        with pytest.raises(DataError, match="delimiter"):
+            data.read_csv(path, delimiter=bad)

@@ -335,3 +335,39 @@ def test_bad_values_give_one_clear_error(source, values, error, text):
         explain(source, **values)
     assert text in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    (dict(wrt=3), "wrt must name inputs"), (dict(wrt=["y", 3]), "wrt must name inputs"),
+    (dict(wrt={"y": 1}), "wrt must name inputs"), (dict(check="yes"), "check must be True or False"),
+    (dict(y=None), "value for y must be"), (dict(y=b"3"), "value for y must be"),
+])
+def test_api_arguments_get_the_command_lines_clear_errors(kwargs, text):
+    values = {"y": 3, **kwargs}
+    with pytest.raises(ExpressionError, match=text):
+        explain("y", **values)
+
+
+def test_lecture_and_render_check_their_arguments():
+    for bad in ["1", 1.5, True, [1], 4]:
+        with pytest.raises(ExpressionError, match="no lecture example"):
+            lecture(bad)
+    with pytest.raises(ExpressionError, match="check must be"):
+        lecture(1, check=None)
+    trace = explain("a * b", a=1, b=2)
+    with pytest.raises(ExpressionError, match="the format must be a name"):
+        trace.render(3)
+    with pytest.raises(ExpressionError, match="path must be a file name"):
+        trace.save(3)
+
+
+def test_trace_save_is_atomic_and_clear_about_bad_paths(tmp_path):
+    trace = explain("a * b", a=1, b=2)
+    with pytest.raises(ChainruleError, match="is a folder"):
+        trace.save(tmp_path)
+    with pytest.raises(ChainruleError, match="does not exist"):
+        trace.save(tmp_path / "missing" / "t.md")
+    (tmp_path / "t.md").write_text("old", encoding="utf-8")
+    trace.save(tmp_path / "t.md")
+    assert (tmp_path / "t.md").read_text(encoding="utf-8").startswith("## Trace")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.md"]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from chainrule import data, nn
+from chainrule.errors import ConfigError, DataError
 from chainrule.train import auto_lr, train_linreg
 
 
@@ -88,3 +89,61 @@ def test_mse_loss_and_float32():
     assert r.model.dtype == np.float32 and r.loss_name == "MSE"
     assert r.loss_gap <= 1e-5
     assert isinstance(r.model, nn.LinearRegression)
+
+
+# -- arguments checked before any work; data that cannot be trained on ----------------------------------
+
+
+def _small():
+    return data.make_linear(30, 2, rng=0)
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    (dict(lr=float("nan")), "lr must be"), (dict(lr=1e308), "lr must be"), (dict(lr="fast"), "lr must be"),
+    (dict(momentum=1.5), "momentum must be"), (dict(momentum=-1), "momentum"), (dict(weight_decay=1e999), "weight"),
+    (dict(tol=float("nan")), "tol must be"), (dict(epochs=0), "epochs"), (dict(epochs=2.5), "epochs"),
+    (dict(seed=-1), "seed"), (dict(test_size=1.0), "test_size"), (dict(optimizer="lbfgs"), "optimizer"),
+    (dict(optimizer="sgd", batch_size=0), "batch_size"), (dict(loss="mae"), "loss"), (dict(schedule="x"), "schedule"),
+    (dict(patience=0), "patience"), (dict(target_gap=-1), "target_gap"), (dict(standardize="yes"), "standardize"),
+    (dict(dtype="int32"), "dtype"), (dict(optimizer="nesterov", momentum=0), "needs momentum > 0"),
+])
+def test_train_linreg_names_the_argument_at_fault(kwargs, text):
+    with pytest.raises(ConfigError, match=f"train_linreg: .*{text}"):
+        train_linreg(_small(), **{"epochs": 1, **kwargs})
+
+
+def test_train_linreg_refuses_data_it_cannot_train_on():
+    with pytest.raises(ConfigError, match="data must be an ArrayDataset"):
+        train_linreg("diabetes", epochs=1)
+    X = np.array([[1.0, 2.0], [3.0, 1e308], [5.0, 6.0]])
+    bad = data.ArrayDataset(X, np.arange(3.0), feature_names=["a", "b"])
+    with pytest.raises(DataError, match="column 'b' holds 1e\\+308"):
+        train_linreg(bad, epochs=1)
+    huge_y = data.ArrayDataset(X[:, :1], np.array([1.0, 1e200, 2.0]), target_name="price")
+    with pytest.raises(DataError, match="column 'price'"):
+        train_linreg(huge_y, epochs=1)
+    assert train_linreg((X[:, :1], np.arange(3.0)), epochs=1, test_size=0).n_train == 3  # a tuple works
+
+
+@pytest.mark.parametrize("Y", [np.array([2.0, 4.0]), np.zeros(2), np.array([5.0, 5.0])])
+def test_a_perfect_fit_reports_a_zero_gap(Y):
+    ds = data.ArrayDataset(np.array([[1.0], [2.0]]), Y)
+    for test_size in (0, 0.5):
+        result = train_linreg(ds, epochs=500, test_size=test_size)
+        assert result.loss_gap == 0.0 and np.isfinite(result.theta_error)
+        assert "gap to the closed form: loss 0.000e+00 relative" in result.report()
+
+
+def test_exact_linear_target_on_many_rows_reports_a_zero_gap():
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    result = train_linreg(data.ArrayDataset(X, X @ [1.0, -2.0, 0.5] + 3), epochs=5000)
+    assert result.loss_gap == 0.0 and result.theta_error < 1e-6
+
+
+def test_auto_lr_uses_the_smaller_gram_matrix_for_wide_data():
+    X = np.random.default_rng(1).standard_normal((20, 5000))
+    A = np.c_[X, np.ones(20)]
+    assert auto_lr(X) == pytest.approx(1 / (2 * np.linalg.eigvalsh(A @ A.T)[-1]))
+    assert auto_lr(np.zeros((4, 2)), bias=False) == 1.0  # all-zero data: nothing to bound
+    with pytest.raises(ConfigError, match="auto_lr"):
+        auto_lr(np.array(["a"]))

@@ -79,3 +79,30 @@ def test_noise_plot(result, tmp_path):
 
     path = plot_sgd_noise(result, tmp_path / "noise.png")
     assert open(path, "rb").read(4) == b"\x89PNG"
+
+
+def test_arguments_are_checked_first(diabetes_train):
+    X, Y = diabetes_train
+    model = nn.LinearRegression(10, rng=0)
+    for kwargs, text in [(dict(batch_sizes="1,2"), "batch_sizes must be"), (dict(batch_sizes=(0,)), "batch_sizes"),
+                         (dict(batch_sizes=(2.5,)), "batch_size"), (dict(samples=2.5), "samples"),
+                         (dict(rng=-1), "rng"), (dict(samples=10**7), "samples")]:
+        with pytest.raises(ChainruleError, match=text):
+            sgd_noise(model, X, Y, **kwargs)
+    with pytest.raises(ChainruleError, match="model must be"):
+        sgd_noise("model", X, Y)
+
+
+def test_a_perfect_fit_has_no_noise_and_plots_without_a_log_scale(tmp_path):
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from chainrule.train.plots import plot_sgd_noise
+
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    model = nn.LinearRegression.closed_form(X, X @ [1.0, 2.0] + 1)
+    r = sgd_noise(model, X, X @ [1.0, 2.0] + 1, batch_sizes=(1, 5), samples=10)
+    assert r.sigma2 < 1e-20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_sgd_noise(r, tmp_path / "flat.png")

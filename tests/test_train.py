@@ -226,3 +226,46 @@ def test_plots_write_images(tmp_path):
     assert (tmp_path / "line.svg").read_text().lstrip().startswith("<?xml")
     with pytest.raises(cr.ChainruleError, match="one feature"):
         plots.plot_fit_line(tr.X, tr.Y, lambda x: x, tmp_path / "x.png")
+
+
+def test_plot_files_are_checked_and_written_atomically(tmp_path):
+    pytest.importorskip("matplotlib")
+    import os
+    import stat as stat_module
+    import warnings
+
+    from chainrule.train import plots
+
+    tr, _ = _problem()
+    model = _model()
+    h = cr.fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.05), tr, epochs=3, progress=False)
+    assert plots.plot_format("a/b.PDF") == "pdf" and plots.plot_format("loss") == "png"
+    with pytest.raises(cr.ChainruleError, match=r"\.xyz is not an image type"):
+        plots.plot_format("loss.xyz")
+    target = tmp_path / "loss.png"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    (tmp_path / "link.png").symlink_to("loss.png")
+    plots.plot_history(h, tmp_path / "link.png")  # through the link; the format given, not guessed from .tmp
+    assert target.read_bytes()[:4] == b"\x89PNG" and (tmp_path / "link.png").is_symlink()
+    assert stat_module.S_IMODE(os.stat(target).st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "loss.png"]
+    with pytest.raises(cr.ChainruleError, match="does not exist"):
+        plots.plot_history(h, tmp_path / "missing" / "x.png")
+    zero = History(epoch=[1, 2], train_loss=[0.0, 0.0], test_loss=[math.nan, math.nan])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a loss of 0 (a perfect fit) stays on a linear axis
+        plots.plot_history(zero, tmp_path / "zero.svg", optimum=0.0)
+
+
+def test_a_diverged_history_plots_without_warnings(tmp_path):
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from chainrule.train import plots
+
+    diverged = History(epoch=[1, 2, 3], train_loss=[1.0, 1e300, math.inf], test_loss=[2.0, 1e290, math.nan])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.plot_history(diverged, tmp_path / "d.png", optimum=0.5)
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"

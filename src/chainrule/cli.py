@@ -39,19 +39,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``chainrule`` with ``argv`` (default: the process's arguments); returns the exit status.
+
+    0: done; 1: training diverged (the report says so); 2: the input cannot be used: argparse's
+    usage and error for a bad option, else one line ``chainrule <command>: error: <message>``
+    on stderr; 130: interrupted. Every output file is checked before any work and written
+    atomically, so a refused or failed run leaves existing files as they were.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    command = " ".join(filter(None, [args.command, getattr(args, "task", None)])) or "chainrule"
     try:
         return int(args.func(args) or 0)
     except ChainruleError as exc:
-        print(f"chainrule {args.command}: error: {exc}", file=sys.stderr)
+        print(f"chainrule {command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"chainrule {command}: error: out of memory; use smaller data or sizes", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `chainrule predict ... | head`: the reader left; say nothing more
+        _silence_stdout()
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again (see the Python
+    documentation on SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

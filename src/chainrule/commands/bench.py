@@ -10,11 +10,13 @@ scikit-learn side by side, with ratios to the floor, under the machine's facts
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
 
 from ..errors import ConfigError
+from ._args import option
 
 
 def register(sub) -> None:
@@ -32,13 +34,32 @@ def register(sub) -> None:
                    help="comma-separated benchmarks to run, of op,linreg,mlp,memory (default: all)")
     p.add_argument("--full", action="store_true",
                    help="the full versions (1,000,000-op chain, large MLP, 10,000 steps of memory; minutes)")
-    p.add_argument("--out", metavar="DIR", help="also write each benchmark's JSON results (and summary.json) here")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
+    p.add_argument("--out", metavar="DIR", help="also write each benchmark's JSON results (and summary.json) here "
+                   "(a folder; made if missing, checked before any benchmark runs)")
+    p.add_argument("--threads", type=option("threads"), default=None, metavar="N",
                    help="limit BLAS and PyTorch to N threads (needs threadpoolctl); default: their own choice")
     add_allocator_argument(p)
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tiny sizes, for the tests
     p.set_defaults(func=run)
+
+
+def check_out_folder(path: str) -> None:
+    """``--out``: a folder that exists and can be written in, or one that can be made (its nearest
+    existing parent is a folder that can be written in). Refused with one line otherwise."""
+    text = os.fspath(path)
+    if not text or "\0" in text:
+        raise ConfigError(f"--out {text[:40]!r} is not a folder name")
+    here = os.path.realpath(text)
+    if os.path.exists(here) and not os.path.isdir(here):
+        raise ConfigError(f"--out {text!r} is a file, not a folder")
+    parent = here
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigError(f"--out {text!r}: {parent!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {text!r}: cannot write in the folder {parent!r}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,13 +77,16 @@ def run(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in bench.BENCHMARKS]
     if unknown or not names:
-        raise ConfigError(f"unknown benchmark(s) {', '.join(unknown) or '(none given)'}; "
+        shown = ", ".join(repr(n[:20]) for n in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise ConfigError(f"unknown benchmark(s) {shown or '(none given)'}; "
                           f"choose from {', '.join(bench.BENCHMARKS)}")
     if args.threads is not None:
         if args.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {args.threads}")
         if optional("threadpoolctl") is None:
             raise ConfigError("--threads needs threadpoolctl to limit the BLAS threads (pip install threadpoolctl)")
+    if args.out is not None:
+        check_out_folder(args.out)
     preset = "tiny" if args.tiny else "full" if args.full else "quick"
 
     all_results: dict[str, dict[str, Any]] = {}

@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 from ..lecture import linreg_three_ways, make_problem
+from ._args import seed
 
 
 def register(sub) -> None:
@@ -16,7 +17,8 @@ def register(sub) -> None:
         description="The lecture's linear regression gradient computed by hand with the op "
         "blocks, through Tensor, and by finite differences, side by side.",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random problem (default 0)")
+    p.add_argument("--seed", type=seed, default=0,
+                   help="seed of the random problem and of training, a whole number >= 0 (default 0)")
     p.set_defaults(func=run)
 
 

@@ -10,13 +10,16 @@ for any other data, every row is scored.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 import numpy as np
 
 from ..data.classification import CLASSIFICATION_SETS
-from ..errors import ChainruleError, DataError
+from ..errors import ChainruleError, ConfigError, DataError
+from ._args import delimiter
+from ._files import PLOT, check_files
+from .predict import finite_outputs, model_metadata, prepare_features
+from .train_mlp import data_file as csv_file
 
 
 def register(sub) -> None:
@@ -31,11 +34,12 @@ def register(sub) -> None:
                    "spirals) or a CSV file with the features and the class column")
     p.add_argument("--target", default=None, metavar="COL",
                    help="CSV class column (default: the training target's name if present, else the last column)")
-    p.add_argument("--delimiter", default=None, help="CSV delimiter (default: detected)")
+    p.add_argument("--delimiter", type=delimiter, default=None, help="CSV delimiter (default: detected)")
     p.add_argument("--split", choices=("auto", "test", "train", "all"), default="auto",
                    help="which rows to score: the saved held-out test part, the training part, or all "
                    "(default auto: test for the model's own data set, else all)")
-    p.add_argument("--plot-confusion", metavar="PNG", help="write the confusion matrix as a heat map")
+    p.add_argument("--plot-confusion", metavar="PNG",
+                   help="write the confusion matrix as a heat map (checked first, written atomically)")
     p.set_defaults(func=run)
 
 
@@ -46,13 +50,16 @@ def _load(args: argparse.Namespace, checkpoint: Any, dtype: Any):
     classes = meta.get("classes")
     key = args.data.strip().lower().replace("_", "-")
     if key in CLASSIFICATION_SETS:
+        if args.target is not None:
+            raise ChainruleError("--target applies to CSV files only")
         gen = meta.get("generator") if meta.get("data") == key else None
         if key in ("moons", "spirals") and gen:
+            if not isinstance(gen, dict) or not {"n_samples", "noise", "seed"} <= set(gen):
+                raise ChainruleError(f"{args.model}: metadata 'generator' must hold n_samples, noise and seed, "
+                                     f"got {str(gen)[:60]!r}")
             make = make_moons if key == "moons" else make_spirals
             return make(gen["n_samples"], noise=gen["noise"], rng=gen["seed"], dtype=dtype)
         return load_classification(key, dtype=dtype)
-    if not os.path.exists(args.data):
-        raise DataError(f"no such file {args.data!r} (and not a built-in set: {', '.join(CLASSIFICATION_SETS)})")
     target = args.target
     if target is None and meta.get("target_name"):
         try:
@@ -80,15 +87,16 @@ def _features(data: Any, feature_names: list[str] | None, n_features: int | None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.preprocessing import Standardizer
     from ..nn.classification_losses import CrossEntropyLoss
     from ..serialization import load
     from ..train.classifier import holdout_split
     from ..train.fit import predict
     from ..train.metrics import accuracy, confusion_matrix, format_confusion_matrix, per_class
 
+    data_file = csv_file(args, "DATA")
+    check_files({"--plot-confusion": (args.plot_confusion, PLOT)}, {"--model": args.model, "DATA": data_file})
     checkpoint = load(args.model, with_metadata=True)
-    meta = checkpoint.metadata
+    meta = model_metadata(checkpoint)
     if checkpoint.task not in (None, "classification") or "classes" not in meta:
         raise ChainruleError(f"{args.model} holds a {checkpoint.task or checkpoint.kind} model; evaluate scores "
                              f"classifiers (use 'chainrule predict' for other models)")
@@ -100,18 +108,21 @@ def run(args: argparse.Namespace) -> int:
     split = args.split if args.split != "auto" else ("test" if own and meta.get("split") else "all")
     if split in ("test", "train"):
         info = meta.get("split") or {}
-        if not info.get("test_size"):
+        if not isinstance(info, dict) or not info.get("test_size"):
             raise ChainruleError(f"{args.model} records no held-out split; use --split all")
-        train_part, test_part = holdout_split(data, info["test_size"], info["seed"])
+        try:
+            train_part, test_part = holdout_split(data, info["test_size"], info.get("seed"))
+        except ConfigError as exc:
+            raise ChainruleError(f"{args.model}: metadata 'split' is damaged ({exc})") from None
         data = test_part if split == "test" else train_part
     cfg = checkpoint.config
-    X = _features(data, meta.get("feature_names"), cfg.get("in_features"))
-    if "standardizer" in meta:
-        X = Standardizer.from_state(meta["standardizer"]).transform(X)
+    n_in = cfg.get("in_features") if isinstance(cfg.get("in_features"), int) else None
+    X = prepare_features(_features(data, meta.get("feature_names"), n_in), meta, data.name)
     y = np.asarray(data.Y)
     if y.size and y.max() >= len(classes):
         raise DataError(f"{data.name}: class index {int(y.max())} but the model knows {len(classes)} classes")
-    logits = predict(model, X.astype(dtype, copy=False))
+    with np.errstate(over="ignore", invalid="ignore"):
+        logits = finite_outputs(predict(model, X.astype(dtype, copy=False)), data.name)
     loss = float(np.asarray(CrossEntropyLoss()(logits, y).data))
     acc = accuracy(y, logits)
     cm = confusion_matrix(y, logits, len(classes))

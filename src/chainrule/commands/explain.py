@@ -11,6 +11,7 @@ one clear message and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import textwrap
@@ -18,6 +19,8 @@ import textwrap
 import numpy as np
 
 from ..errors import ExpressionError, RenderError
+from ._args import seed
+from ._files import FILE, check_files
 
 
 def register(sub) -> None:
@@ -43,11 +46,12 @@ def register(sub) -> None:
     p.add_argument("values", nargs="*", metavar="NAME=VALUE", help="input values: a=2, x=[1,2,3], X=[[1,2],[3,4]]")
     p.add_argument("--lecture", type=int, choices=(1, 2, 3), help="run one of the lecture's three examples")
     p.add_argument("--format", "-f", choices=FORMATS, help="rendering (default: text, or from -o's suffix)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the rendering to FILE")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the rendering to FILE (checked first, written atomically)")
     p.add_argument("--wrt", metavar="a,b", help="show gradients with respect to these inputs only")
     p.add_argument("--random", action="append", default=[], metavar="NAME:SHAPE",
                    help="random N(0, 1) values, e.g. x:3x2 (repeat or separate by commas; NAME alone: a number)")
-    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of --random, a whole number >= 0 (default 0)")
     p.add_argument("--no-check", action="store_true", help="skip the finite-difference gradient check")
     p.set_defaults(func=run)
 
@@ -61,7 +65,8 @@ def parse_assignments(items: list[str]) -> dict[str, np.ndarray]:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier() or not text.strip():
-            raise ExpressionError(f"{item!r} is not NAME=VALUE (e.g. a=2 or x=[1,2,3])")
+            shown = item if len(item) <= 40 else item[:37] + "..."
+            raise ExpressionError(f"{shown!r} is not NAME=VALUE (e.g. a=2 or x=[1,2,3])")
         if name in values:
             raise ExpressionError(f"{name} is given twice")
         values[name] = parse_value(text, name)
@@ -79,15 +84,17 @@ def parse_random(specs: list[str], seed: int) -> dict[str, np.ndarray]:
         name, _, dims = spec.partition(":")
         name = name.strip()
         if not name.isidentifier():
-            raise ExpressionError(f"--random {spec!r}: expected NAME:SHAPE such as x:3x2")
+            raise ExpressionError(f"--random {spec[:40]!r}: expected NAME:SHAPE such as x:3x2")
         shape: tuple[int, ...] = ()
         if dims.strip():
             try:
                 shape = tuple(int(d) for d in dims.lower().replace("×", "x").split("x"))
             except ValueError:
-                raise ExpressionError(f"--random {spec!r}: the shape must be sizes joined by x, e.g. 3x2") from None
-            if any(d < 1 for d in shape) or int(np.prod(shape)) > 1_000_000:
-                raise ExpressionError(f"--random {spec!r}: sizes must be positive and small")
+                raise ExpressionError(f"--random {spec[:40]!r}: the shape must be sizes joined by x, e.g. 3x2"
+                                      ) from None
+            if not shape or any(d < 1 for d in shape) or len(shape) > 32 or math.prod(shape) > 1_000_000:
+                raise ExpressionError(f"--random {spec[:40]!r}: sizes must be positive, at most 1,000,000 "
+                                      f"elements in all")
         if name in out:
             raise ExpressionError(f"--random gives {name} twice")
         out[name] = rng.standard_normal(shape)
@@ -102,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if fmt is None and args.output:
         fmt = SUFFIXES.get(os.path.splitext(args.output)[1].lower(), "text")
     fmt = fmt or "text"
+    check_files({"--output": (args.output, FILE)})
     if args.lecture is not None:
         if args.expression or args.values or args.random:
             raise ExpressionError("--lecture runs a fixed example: give no expression and no values with it")

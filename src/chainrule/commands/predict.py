@@ -27,13 +27,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ChainruleError, DataError
+from ._args import delimiter
+from ._files import FILE, check_files, write_text
 
 Formatter = Callable[[np.ndarray, Any], tuple[list[str], list[list[Any]]]]
 
@@ -87,8 +90,9 @@ def register(sub) -> None:
     )
     p.add_argument("--model", required=True, metavar="FILE", help="model file (.safetensors) written by --save")
     p.add_argument("file", metavar="DATA.csv", help="CSV with the feature columns (a header names them)")
-    p.add_argument("--delimiter", default=None, help="CSV delimiter (default: detected)")
-    p.add_argument("--output", "-o", metavar="CSV", help="write the predictions here instead of stdout")
+    p.add_argument("--delimiter", type=delimiter, default=None, help="CSV delimiter (default: detected)")
+    p.add_argument("--output", "-o", metavar="CSV",
+                   help="write the predictions here instead of stdout (checked first, written atomically)")
     p.set_defaults(func=run)
 
 
@@ -117,27 +121,81 @@ def _n_features(checkpoint: Any) -> int | None:
     return None
 
 
+def model_metadata(checkpoint: Any) -> dict[str, Any]:
+    """The parts of a model file's metadata the commands use, checked: a file written by hand (or damaged)
+    gives one line naming the key, never a crash deep inside."""
+    meta = checkpoint.metadata if isinstance(checkpoint.metadata, dict) else {}
+    where = checkpoint.path or "the model file"
+
+    def bad(key: str, want: str) -> ChainruleError:
+        return ChainruleError(f"{where}: metadata {key!r} must be {want}, got {str(meta.get(key))[:60]!r}")
+
+    names = meta.get("feature_names")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        raise bad("feature_names", "a list of column names")
+    classes = meta.get("classes")
+    if classes is not None and (not isinstance(classes, list) or not classes
+                                or not all(isinstance(c, (str, int, float)) for c in classes)):
+        raise bad("classes", "a list of class names")
+    target = meta.get("target_name")
+    if target is not None and not isinstance(target, str):
+        raise bad("target_name", "a column name")
+    if "standardizer" in meta and not isinstance(meta["standardizer"], dict):
+        raise bad("standardizer", "an object with 'mean' and 'scale'")
+    return meta
+
+
+def finite_outputs(outputs: np.ndarray, where: str) -> np.ndarray:
+    """The model's outputs, refused (naming the first row) when an input so large made them overflow."""
+    outputs = np.asarray(outputs)
+    bad = ~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1) if outputs.size else np.zeros(0, bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where}: the prediction for data row {row + 1} is not a finite number: its values are "
+                        f"too large for the model, or the model's parameters are not finite (a diverged training)")
+    return outputs
+
+
+def prepare_features(X: np.ndarray, meta: dict[str, Any], where: str) -> np.ndarray:
+    """New data as the model saw its training data: standardised with the saved statistics, checked finite."""
+    from ..data.checks import check_columns
+    from ..data.preprocessing import Standardizer
+
+    names = meta.get("feature_names")
+    if "standardizer" in meta:
+        scaler = Standardizer.from_state(meta["standardizer"])
+        if np.shape(scaler.mean) != X.shape[1:]:
+            raise DataError(f"{where}: the model's standardiser has {np.size(scaler.mean)} columns, the data "
+                            f"{X.shape[1] if X.ndim == 2 else 1}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = scaler.transform(X)
+    check_columns(X, names if isinstance(names, list) else None, where)
+    return X
+
+
 def run(args: argparse.Namespace) -> int:
     from ..data.csvfile import read_csv
-    from ..data.preprocessing import Standardizer
     from ..serialization import load
     from ..train.fit import predict
 
+    check_files({"--output": (args.output, FILE)}, {"--model": args.model, "DATA": args.file})
     checkpoint = load(args.model, with_metadata=True)
+    meta = model_metadata(checkpoint)
     model = checkpoint.model
     reader = next((READERS[k] for k in (checkpoint.task, checkpoint.kind) if k and k in READERS), None)
     if reader is not None:
         X = reader(args.file, args.delimiter, checkpoint)
     else:
         table = read_csv(args.file, delimiter=args.delimiter, dtype=model.dtype or np.float64)
-        X = features_from_table(table, checkpoint.metadata.get("feature_names"), _n_features(checkpoint))
-    if "standardizer" in checkpoint.metadata:
-        X = Standardizer.from_state(checkpoint.metadata["standardizer"]).transform(X)
-    outputs = predict(model, X)
-    header, rows = formatter_for(checkpoint)(outputs, checkpoint)
+        X = features_from_table(table, meta.get("feature_names"), _n_features(checkpoint))
+    X = prepare_features(X, meta, args.file)
+    with np.errstate(over="ignore", invalid="ignore"):
+        outputs = predict(model, X)
+    header, rows = formatter_for(checkpoint)(finite_outputs(outputs, args.file), checkpoint)
     if args.output:
-        with open(args.output, "w", newline="", encoding="utf-8") as f:
-            _write(f, header, rows)
+        buffer = io.StringIO()
+        _write(buffer, header, rows)
+        write_text(args.output, buffer.getvalue(), "the predictions")
         print(f"wrote {len(rows)} predictions to {args.output}")
     else:
         _write(sys.stdout, header, rows)

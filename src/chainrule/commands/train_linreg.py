@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from ..data.builtin import load_dataset
+from ..data.builtin import BUILTIN, load_dataset
 from ..errors import ChainruleError
 from ..optim import OPTIMIZERS
-from .train import add_common_arguments, check_test_size, positive_int, write_json
+from ._args import delimiter, option
+from ._files import FILE, MODEL, PLOT, check_files
+from .train import add_common_arguments, check_optimizer, check_test_size, save_model, write_json
 
 
 def register(tasks) -> None:
@@ -23,19 +25,29 @@ def register(tasks) -> None:
                    help="built-in diabetes (needs chainrule[data]), synthetic, or a CSV file (default diabetes)")
     d.add_argument("--target", default=None, metavar="COL",
                    help="CSV target column, by header name or index (default: the last column)")
-    d.add_argument("--delimiter", default=None, help="CSV delimiter (default: detected)")
-    d.add_argument("--n-samples", type=positive_int, default=1000, help="synthetic: objects (default 1000)")
-    d.add_argument("--n-features", type=positive_int, default=5, help="synthetic: features (default 5)")
-    d.add_argument("--noise", type=float, default=0.5, help="synthetic: noise standard deviation (default 0.5)")
+    d.add_argument("--delimiter", type=delimiter, default=None, help="CSV delimiter (default: detected)")
+    d.add_argument("--n-samples", type=option("n_samples"), default=1000,
+                   help="synthetic: objects (default 1000; the data may take at most 2 GiB)")
+    d.add_argument("--n-features", type=option("n_features"), default=5, help="synthetic: features (default 5)")
+    d.add_argument("--noise", type=option("noise"), default=0.5,
+                   help="synthetic: noise standard deviation, in [0, 1e6] (default 0.5)")
     d.add_argument("--no-standardize", dest="standardize", action="store_false",
                    help="keep raw features (default: standardise with training statistics)")
     p.add_argument("--loss", choices=("sse", "mse"), default="sse",
                    help="sse: the lecture's L = ΣΔ² (default); mse: its mean")
-    p.add_argument("--target-gap", type=float, default=None,
+    p.add_argument("--target-gap", type=option("target_gap"), default=None,
                    help="stop once the training loss is within this relative gap of the closed form")
     add_common_arguments(p, optimizers=OPTIMIZERS, default_optimizer="gd", default_epochs=5000)
     p.add_argument("--plot-fit", metavar="PNG", help="one-feature data only: the objects and the fitted line")
     p.set_defaults(func=run)
+
+
+def data_file(args: argparse.Namespace) -> str | None:
+    """The CSV file ``--data`` names (as :func:`~chainrule.data.builtin.load_dataset` reads it), or None."""
+    name = args.data
+    if name in BUILTIN or not (name.lower().endswith((".csv", ".tsv", ".txt")) or "/" in name or "\\" in name):
+        return None
+    return name
 
 
 def load_data(args: argparse.Namespace):
@@ -50,10 +62,15 @@ def load_data(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..serialization import save
     from ..train.linreg import train_linreg
 
     check_test_size(args.test_size)
+    if args.target is not None and args.data in BUILTIN:
+        raise ChainruleError("--target applies to CSV files only")
+    check_optimizer(args)
+    check_files({"--plot": (args.plot, PLOT), "--plot-fit": (args.plot_fit, PLOT),
+                 "--history": (args.history, FILE), "--save": (args.save, MODEL)},
+                {"--data": data_file(args)}, force=args.force)
     data = load_data(args)
     if args.plot_fit and data.n_features != 1:
         raise ChainruleError(f"--plot-fit needs one-feature data; {data.name} has {data.n_features} features")
@@ -84,6 +101,5 @@ def run(args: argparse.Namespace) -> int:
     if args.history:
         write_json(args.history, result.history.to_dict(), "the history")
     if args.save:
-        save(result.model, args.save, metadata=result.metadata())
-        print(f"saved the model to {args.save}")
+        save_model(result.model, args.save, result.metadata())
     return 1 if result.history.stop_reason == "diverged" else 0

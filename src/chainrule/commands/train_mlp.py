@@ -12,24 +12,32 @@ from typing import Any
 
 import numpy as np
 
+from ..data.checks import OPTIONS
 from ..errors import ChainruleError
 from ..optim import OPTIMIZERS
-from ._args import checked, fraction, positive_int
+from ..train.classifier import MAX_LAYERS
+from ._args import checked, delimiter, option
+from ._files import FILE, MODEL, PLOT, check_files
 from .predict import register_formatter, register_reader
-from .train import add_common_arguments, write_json
+from .train import add_common_arguments, check_optimizer, check_test_size, save_model, write_json
 
 ACTIVATION_CHOICES = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "gelu_tanh", "identity")
 
 
 def parse_hidden(text: str) -> list[int]:
-    """``--hidden 64,64`` -> [64, 64]; ``none`` or an empty string -> [] (a linear classifier)."""
+    """``--hidden 64,64`` -> [64, 64]; ``none`` or an empty string -> [] (a linear classifier).
+
+    Each size is a whole number from 1 to 65,536, at most 100 layers.
+    """
     text = text.strip().lower()
     if text in ("", "none", "0"):
         return []
+    spec = OPTIONS["hidden_size"]
     return checked(text, lambda t: [int(part) for part in t.replace(" ", "").split(",") if part],
-                   lambda sizes: all(s >= 1 for s in sizes),
-                   "expected comma-separated layer sizes such as 64,64, got {text!r}",
-                   "layer sizes must be positive, got {text!r}")
+                   lambda sizes: bool(sizes) and len(sizes) <= MAX_LAYERS and all(spec.contains(s) for s in sizes),
+                   "expected comma-separated layer sizes such as 64,64, got {text}",
+                   f"layer sizes must be whole numbers from 1 to {int(spec.high):,}, at most {MAX_LAYERS} "
+                   f"layers, got {{text}}")
 
 
 def register(tasks) -> None:
@@ -46,13 +54,15 @@ def register(tasks) -> None:
                    "whose class column may hold any labels (default digits)")
     d.add_argument("--target", default=None, metavar="COL",
                    help="CSV class column, by header name or index (default: the last column)")
-    d.add_argument("--delimiter", default=None, help="CSV delimiter (default: detected)")
-    d.add_argument("--n-samples", type=positive_int, default=1000, help="moons/spirals: points (default 1000)")
-    d.add_argument("--noise", type=float, default=None,
-                   help="moons/spirals: noise standard deviation (default 0.2 for moons, 0.05 for spirals)")
+    d.add_argument("--delimiter", type=delimiter, default=None, help="CSV delimiter (default: detected)")
+    d.add_argument("--n-samples", type=option("n_samples"), default=1000,
+                   help="moons/spirals: points (default 1000; the data may take at most 2 GiB)")
+    d.add_argument("--noise", type=option("noise"), default=None,
+                   help="moons/spirals: noise standard deviation, in [0, 1e6] (default 0.2 for moons, 0.05 for "
+                   "spirals)")
     d.add_argument("--no-standardize", dest="standardize", action="store_false",
                    help="keep raw features (default: standardise with training statistics)")
-    d.add_argument("--val-size", type=fraction, default=None,
+    d.add_argument("--val-size", type=option("val_size"), default=None,
                    help="fraction of the training part held out for validation: early stopping and keeping the "
                    "best epoch watch it, never the test part (default 0.1 when either is on, else 0; "
                    "0: the test part serves)")
@@ -60,13 +70,16 @@ def register(tasks) -> None:
     n.add_argument("--hidden", type=parse_hidden, default=[64, 64], metavar="64,64",
                    help="hidden layer sizes, comma-separated ('none' for a linear classifier; default 64,64)")
     n.add_argument("--activation", choices=ACTIVATION_CHOICES, default="relu", help="default relu")
-    n.add_argument("--dropout", type=fraction, default=0.0, help="dropout after every hidden layer (default 0)")
-    n.add_argument("--label-smoothing", type=fraction, default=0.0, help="cross-entropy label smoothing (default 0)")
+    n.add_argument("--dropout", type=option("dropout"), default=0.0,
+                   help="dropout after every hidden layer, in [0, 1) (default 0)")
+    n.add_argument("--label-smoothing", type=option("label_smoothing"), default=0.0,
+                   help="cross-entropy label smoothing, in [0, 1) (default 0)")
     n.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
     n.add_argument("--no-restore-best", dest="restore_best", action="store_false",
                    help="keep the last epoch's parameters (default: those with the lowest validation loss)")
     add_common_arguments(p, optimizers=OPTIMIZERS, default_optimizer="adam", default_epochs=30)
-    _set_default(p, "test_size", 0.25, "fraction held out for testing, stratified by class (default 0.25)")
+    _set_default(p, "test_size", 0.25, "fraction held out for testing, stratified by class, in [0, 1) "
+                 "(default 0.25)")
     _set_default(p, "patience", 5, "epochs without improvement beyond --tol before stopping (default 5)")
     _set_default(p, "plot", None, "write the loss and accuracy curves (train/test) to this image")
     out = p.add_argument_group("more plots")
@@ -81,6 +94,23 @@ def _set_default(p: argparse.ArgumentParser, dest: str, value: Any, help_text: s
     for action in p._actions:  # argparse keeps no public handle on an added option
         if action.dest == dest:
             action.help = help_text
+
+
+def data_file(args: argparse.Namespace, flag: str = "--data") -> str | None:
+    """The CSV file ``--data`` (or evaluate's DATA) names, or None for a named set; a word that is
+    neither a set's name nor an existing file is refused listing the sets."""
+    import os
+
+    from ..data.classification import CLASSIFICATION_SETS
+
+    name = args.data
+    if name.strip().lower().replace("_", "-") in CLASSIFICATION_SETS:
+        return None
+    looks_like_a_path = "/" in name or "\\" in name or name.lower().endswith((".csv", ".tsv", ".txt"))
+    if not looks_like_a_path and not os.path.lexists(name):
+        raise ChainruleError(f"{flag}: unknown data set {name[:60]!r}: give one of {', '.join(CLASSIFICATION_SETS)} "
+                             f"or a path to a CSV file")
+    return name
 
 
 def load_data(args: argparse.Namespace):
@@ -108,9 +138,13 @@ def load_data(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..serialization import save
     from ..train.classifier import train_classifier
 
+    check_test_size(args.test_size)
+    check_optimizer(args)
+    check_files({"--plot": (args.plot, PLOT), "--plot-confusion": (args.plot_confusion, PLOT),
+                 "--plot-boundary": (args.plot_boundary, PLOT), "--history": (args.history, FILE),
+                 "--save": (args.save, MODEL)}, {"--data": data_file(args)}, force=args.force)
     data, generator = load_data(args)
     if args.plot_boundary and data.n_features != 2:
         raise ChainruleError(f"--plot-boundary needs 2-D data; {data.name} has {data.n_features} features")
@@ -146,8 +180,7 @@ def run(args: argparse.Namespace) -> int:
         meta = result.metadata()
         if generator:
             meta["generator"] = {**generator, "seed": args.seed}
-        save(result.model, args.save, metadata=meta)
-        print(f"saved the model to {args.save}")
+        save_model(result.model, args.save, meta)
     return 1 if result.history.stop_reason == "diverged" else 0
 
 

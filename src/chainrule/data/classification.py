@@ -29,7 +29,17 @@ import numpy as np
 
 from ..errors import DataError, require
 from ..nn.init import as_generator
-from .csvfile import _column_position, _is_number, _parse_row, _read_rows
+from .checks import (
+    check_bool,
+    check_float_dtype,
+    check_generated,
+    check_option,
+    check_path,
+    check_seed,
+    is_int,
+    is_real,
+)
+from .csvfile import _check_header, _column_position, _first_row, _is_number, _Numbers, _read_rows, listed
 from .datasets import ArrayDataset
 from .loader import _count_test_rows
 
@@ -57,6 +67,7 @@ def _classification_set(X, y, classes, name, feature_names=None, dtype=np.float6
 
 
 def _sklearn_set(loader_name: str, name: str, dtype, classes=None) -> ArrayDataset:
+    dtype = check_float_dtype(dtype, f"load_{name.replace('-', '_')}", DataError)
     datasets = require("sklearn.datasets", "data", f"the {name} data set")
     bunch = getattr(datasets, loader_name)()
     names = classes if classes is not None else [str(c) for c in bunch.target_names]
@@ -99,6 +110,18 @@ def _shuffle_and_jitter(X: np.ndarray, y: np.ndarray, g: np.random.Generator, sh
     return X, y
 
 
+def _generator_args(who: str, n_samples: Any, noise: Any, rng: Any, dtype: Any, shuffle: Any
+                    ) -> tuple[int, float, np.random.Generator, np.dtype]:
+    """The arguments every 2-D generator shares, checked: sizes, noise, seed, dtype, and the memory it takes."""
+    n_samples = check_option(n_samples, "n_samples", who, DataError)
+    noise = check_option(noise, "noise", who, DataError)
+    rng = check_seed(rng, who, DataError)
+    dtype = check_float_dtype(dtype, who, DataError)
+    check_bool(shuffle, "shuffle", who, DataError)
+    check_generated((n_samples, 2), f"{who}: points")
+    return n_samples, noise, as_generator(rng), dtype
+
+
 def make_moons(n_samples: int = 1000, noise: float = 0.2, rng: np.random.Generator | int | None = 0,
                dtype: Any = np.float64, shuffle: bool = True) -> ArrayDataset:
     """Two interleaving half circles, as scikit-learn's ``make_moons``.
@@ -114,9 +137,9 @@ def make_moons(n_samples: int = 1000, noise: float = 0.2, rng: np.random.Generat
     rng : Generator or seed (default 0: the same points every run).
     shuffle : shuffle the points (otherwise class 0 first).
     """
+    n_samples, noise, g, dtype = _generator_args("make_moons", n_samples, noise, rng, dtype, shuffle)
     if n_samples < 2:
         raise DataError(f"make_moons: n_samples must be at least 2, got {n_samples}")
-    g = as_generator(rng)
     n_out = n_samples // 2
     n_in = n_samples - n_out
     t_out = np.linspace(0, np.pi, n_out)
@@ -146,11 +169,13 @@ def make_spirals(n_samples: int = 1000, n_classes: int = 3, noise: float = 0.05,
     turns : how many times each arm winds around the centre.
     rng : Generator or seed (default 0).
     """
-    if n_classes < 2:
-        raise DataError(f"make_spirals: n_classes must be at least 2, got {n_classes}")
+    n_samples, noise, g, dtype = _generator_args("make_spirals", n_samples, noise, rng, dtype, shuffle)
+    if not is_int(n_classes) or not 2 <= n_classes <= 1000:
+        raise DataError(f"make_spirals: n_classes must be a whole number from 2 to 1,000, got {n_classes!r}")
+    if not is_real(turns) or not 0 <= turns <= 1000:
+        raise DataError(f"make_spirals: turns must be a number in [0, 1000], got {turns!r}")
     if n_samples < n_classes:
         raise DataError(f"make_spirals: n_samples ({n_samples}) must be at least n_classes ({n_classes})")
-    g = as_generator(rng)
     sizes = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
     parts, labels = [], []
     for k, n_k in enumerate(sizes):
@@ -175,9 +200,11 @@ def stratified_split_indices(y: Any, test_size: float | int = 0.25, rng: np.rand
     least one training row. Both index arrays come out shuffled.
     """
     y = np.asarray(y)
+    if y.ndim != 1:
+        raise DataError(f"stratified split: expected class labels of shape (n,), got shape {y.shape}")
     n = len(y)
     n_test = _count_test_rows(n, test_size, "stratified split", least=1)
-    g = as_generator(rng)
+    g = as_generator(check_seed(rng, "stratified split", DataError))
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     if n_test < len(classes) or n - n_test < len(classes):
         raise DataError(f"stratified split: {n_test} test rows out of {n} cannot hold each of "
@@ -246,61 +273,68 @@ def load_csv_classification(path: str | os.PathLike, target: str | int | None = 
         positions and an unknown label is an error. Default: learnt from the file
         with :func:`encode_labels`.
 
+    The rows are streamed (see :mod:`chainrule.data.csvfile`): the features go into a
+    compact buffer, each label is kept once.
+
     Raises
     ------
     DataError : unreadable file, a ragged row, an empty cell, a non-numeric feature
-        cell (naming line and column), an unknown label, or fewer than two classes.
+        cell (naming line and column), an unknown label, duplicate column names, or
+        fewer than two classes.
     """
-    path, delimiter, rows = _nonempty_rows(path, delimiter)
-    width = len(rows[0][1])
+    who = "load_csv_classification"
+    dtype = check_float_dtype(dtype, who, DataError)
+    if header is not None:
+        header = check_bool(header, "header", who, DataError)
+    if classes is not None and (isinstance(classes, str) or not isinstance(classes, (list, tuple))):
+        raise DataError(f"{who}: classes must be a list of class names, got {classes!r}")
+    if name is not None and not isinstance(name, str):
+        raise DataError(f"{who}: name must be a string, got {name!r}")
+    path, delimiter, blocks = _read_rows(path, delimiter)
+    first = _first_row(blocks)
+    if first is None:
+        raise DataError(f"{path}: the file is empty")
+    line, cells, blocks = first
+    width = len(cells)
     if width < 2:
         raise DataError(f"{path}: needs at least two columns (features and a class), found {width}")
-    first = rows[0][1]
-    names: list[str] | None = None
     if header is None:  # a header unless every feature-looking cell is a number
-        t_guess = width - 1 if target is None or not isinstance(target, (int, np.integer)) else int(target) % width
-        header = isinstance(target, str) and target in first or not all(
-            _is_number(c) for j, c in enumerate(first) if j != t_guess)
+        t_guess = width - 1
+        if isinstance(target, (int, np.integer)) and not isinstance(target, (bool, np.bool_)):
+            t_guess = int(target) % width
+        header = isinstance(target, str) and target in cells or not all(
+            _is_number(c) for j, c in enumerate(cells) if j != t_guess)
+    names: list[str] | None = None
     if header:
-        names = first
-        rows = rows[1:]
-        if not rows:
-            raise DataError(f"{path}: no data rows (only a header)")
+        _check_header(path, line, cells)
+        names = cells
     t = _column_position(-1 if target is None else target, names, width, path)
     keep = [j for j in range(width) if j != t]
-    X = np.empty((len(rows), len(keep)), dtype=np.float64)
-    labels = []
-    for i, (line, cells) in enumerate(rows):
-        X[i] = _parse_row(path, line, cells, width, delimiter, keep, names)
-        if not cells[t]:
-            raise DataError(f"{path}, line {line}, column {t + 1}: missing class label (empty cell)")
-        labels.append(cells[t])
+    numbers = _Numbers(path, width, keep, names, delimiter, dtype, label=t)
+    if not header:
+        numbers.read([([line], [cells])])
+    numbers.read(blocks)
+    if not numbers.rows:
+        raise DataError(f"{path}: no data rows (only a header)")
+    seen = list(numbers.index)
     if classes is None:
-        y, classes = encode_labels(labels)
+        remap, classes = encode_labels(seen)
         if len(classes) < 2:
-            raise DataError(f"{path}: the class column holds a single class {classes!r}; need at least two")
+            raise DataError(f"{path}: the class column holds a single class {listed(classes)}; need at least two")
     else:
         classes = [str(c) for c in classes]
-        index = {c: i for i, c in enumerate(classes)}
-        try:
-            y = np.array([index[label] for label in labels], dtype=np.int64)
-        except KeyError as exc:
-            raise DataError(f"{path}: class label {exc.args[0]!r} is not one of the model's classes "
-                            f"{classes}") from None
+        position = {c: i for i, c in enumerate(classes)}
+        unknown = [label for label in seen if label not in position]
+        if unknown:
+            raise DataError(f"{path}: class label {unknown[0][:40]!r} is not one of the model's classes "
+                            f"{listed(classes)}")
+        remap = np.array([position[label] for label in seen], dtype=np.int64)
+    y = remap[numbers.label_codes()]
     features = [names[j] for j in keep] if names else [f"x{j}" for j in keep]
-    ds = _classification_set(X, y, classes, name or os.path.basename(path), features, dtype,
+    ds = _classification_set(numbers.array(), y, classes, name or os.path.basename(path), features, dtype,
                              path=path, delimiter=delimiter)
     ds.target_name = names[t] if names else f"x{t}"
     return ds
-
-
-def _nonempty_rows(path: str | os.PathLike, delimiter: str | None) -> tuple[str, str, list[tuple[int, list[str]]]]:
-    """(path, delimiter, [(line number, stripped cells)]) of the non-blank rows of a CSV file."""
-    path, delimiter, rows = _read_rows(path, delimiter)
-    rows = list(rows)
-    if not rows:
-        raise DataError(f"{path}: the file is empty")
-    return path, delimiter, rows
 
 
 def read_feature_columns(path: str | os.PathLike, feature_names: list[str] | None, n_features: int | None = None,
@@ -313,32 +347,46 @@ def read_feature_columns(path: str | os.PathLike, feature_names: list[str] | Non
 
     Raises
     ------
-    DataError : a missing column (naming it), a non-numeric feature cell (line and column), a ragged row.
+    DataError : a missing column (naming it), a non-numeric feature cell (line and column), a ragged row,
+        duplicate column names.
     """
-    path, delimiter, rows = _nonempty_rows(path, delimiter)
-    first = rows[0][1]
-    width = len(first)
-    has_header = not all(_is_number(c) for c in first) or bool(feature_names and set(feature_names) & set(first))
-    names = first if has_header else None
-    if names is not None:
-        rows = rows[1:]
+    who = "read_feature_columns"
+    dtype = check_float_dtype(dtype, who, DataError)
+    if feature_names is not None and (isinstance(feature_names, str) or not isinstance(feature_names, (list, tuple))
+                                      or not all(isinstance(f, str) for f in feature_names)):
+        raise DataError(f"{who}: feature_names must be a list of column names, got {feature_names!r}")
+    if n_features is not None and not (is_int(n_features) and n_features >= 1):
+        raise DataError(f"{who}: n_features must be a whole number >= 1, got {n_features!r}")
+    path, delimiter, blocks = _read_rows(path, delimiter)
+    first = _first_row(blocks)
+    if first is None:
+        raise DataError(f"{path}: the file is empty")
+    line, cells, blocks = first
+    width = len(cells)
+    has_header = (not all(_is_number(c) for c in cells)
+                  or bool(feature_names and set(feature_names) & set(cells)))
+    names: list[str] | None = None
+    if has_header:
+        _check_header(path, line, cells)
+        names = cells
         missing = [f for f in feature_names or [] if f not in names]
         if missing:
-            raise DataError(f"{path}: the model needs columns {feature_names}, but {missing} "
-                            f"{'is' if len(missing) == 1 else 'are'} missing (header: {names})")
+            raise DataError(f"{path}: the model needs columns {listed(list(feature_names))}, but {listed(missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} missing (header: {listed(names)})")
         cols = [names.index(f) for f in feature_names] if feature_names else list(range(width))
     else:
         want = len(feature_names) if feature_names else n_features
         if want is not None and width != want:
-            raise DataError(f"{path}: has {width} columns but the model needs {want} features; add a header row "
-                            f"naming the columns to select them")
+            raise DataError(f"{path}: has {width} columns but the model needs {want} features; add a "
+                            f"header row naming the columns to select them")
         cols = list(range(width))
-    if not rows:
+    numbers = _Numbers(path, width, cols, names, delimiter, dtype)
+    if not has_header:
+        numbers.read([([line], [cells])])
+    numbers.read(blocks)
+    if not numbers.rows:
         raise DataError(f"{path}: no data rows")
-    X = np.empty((len(rows), len(cols)), dtype=np.float64)
-    for i, (line, cells) in enumerate(rows):
-        X[i] = _parse_row(path, line, cells, width, delimiter, cols, names)
-    return X.astype(dtype, copy=False)
+    return numbers.array()
 
 
 def load_classification(name: str, target: str | int | None = None, dtype: Any = np.float64,
@@ -348,7 +396,11 @@ def load_classification(name: str, target: str | int | None = None, dtype: Any =
     ``rng`` seeds the generated sets (moons: 1,000 points, noise 0.2; spirals:
     1,000 points, 3 arms); ``target`` names the class column of a CSV file.
     """
+    if not isinstance(name, str):
+        raise DataError(f"load_classification: name must be a data set name or a path (str), got {name!r}")
     key = name.strip().lower().replace("_", "-")
+    if target is not None and key in CLASSIFICATION_SETS:
+        raise DataError(f"load_classification: target applies to CSV files only, not to {key}")
     if key == "digits":
         return load_digits(dtype)
     if key == "iris":
@@ -361,9 +413,11 @@ def load_classification(name: str, target: str | int | None = None, dtype: Any =
         return make_moons(1000, noise=0.2, rng=rng, dtype=dtype)
     if key == "spirals":
         return make_spirals(1000, rng=rng, dtype=dtype)
-    if os.path.exists(name) or name.lower().endswith((".csv", ".tsv", ".txt")):
+    if "/" in name or "\\" in name or name.lower().endswith((".csv", ".tsv", ".txt")) or os.path.lexists(
+            check_path(name, "load_classification")):
         return load_csv_classification(name, target=target, dtype=dtype)
-    raise DataError(f"unknown data set {name!r}: give one of {', '.join(CLASSIFICATION_SETS)} or a path to a CSV file")
+    raise DataError(f"unknown data set {name[:60]!r}: give one of {', '.join(CLASSIFICATION_SETS)} "
+                    f"or a path to a CSV file")
 
 
 __all__ = [

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..nn.init import as_generator
+from .checks import check_bool, check_seed, is_int
 from .datasets import ArrayDataset
 
 
@@ -45,12 +46,13 @@ class DataLoader:
         self.dataset = as_dataset(dataset)
         n = len(self.dataset)
         if batch_size is None:
-            batch_size = n
-        if int(batch_size) < 1:
-            raise DataError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+            batch_size = max(n, 1)
+        if not is_int(batch_size) or batch_size < 1:
+            raise DataError(f"DataLoader: batch_size must be a whole number >= 1 or None, got {batch_size!r}")
         self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
+        self.shuffle = check_bool(shuffle, "shuffle", "DataLoader", DataError)
+        self.drop_last = check_bool(drop_last, "drop_last", "DataLoader", DataError)
+        rng = check_seed(rng, "DataLoader", DataError)
         self.rng = as_generator(rng if rng is not None else 0) if shuffle else None
         if self.drop_last and self.batch_size > n:
             raise DataError(f"DataLoader: batch_size {self.batch_size} > {n} objects with drop_last=True "
@@ -83,9 +85,9 @@ class DataLoader:
 def _count_test_rows(n: int, test_size: float | int, who: str, least: int = 0) -> int:
     """How many of ``n`` rows go to the test part: ``ceil(test_size · n)`` for a fraction in (0, 1),
     or ``test_size`` itself for a count from ``least`` up to ``n - 1``; a :class:`DataError` otherwise."""
-    if isinstance(test_size, float) and 0 < test_size < 1:
+    if isinstance(test_size, (float, np.floating)) and 0 < test_size < 1:
         return int(math.ceil(test_size * n))
-    if isinstance(test_size, (int, np.integer)) and least <= test_size < n:
+    if is_int(test_size) and least <= test_size < n:
         return int(test_size)
     raise DataError(f"{who}: test_size must be a fraction in (0, 1) or a count below {n}, got {test_size!r}")
 
@@ -93,9 +95,13 @@ def _count_test_rows(n: int, test_size: float | int, who: str, least: int = 0) -
 def split_indices(n: int, test_size: float | int = 0.2, rng: np.random.Generator | int | None = 0,
                   shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Row indices ``(train, test)`` for ``n`` objects; ``test_size`` a fraction in (0, 1) or a count."""
+    if not is_int(n) or n < 0:
+        raise DataError(f"train_test_split: the number of objects must be a whole number >= 0, got {n!r}")
     n_test = _count_test_rows(n, test_size, "train_test_split")
     if n - n_test < 1:
         raise DataError(f"train_test_split: {n} objects leave nothing to train on with test_size={test_size}")
+    rng = check_seed(rng, "train_test_split", DataError)
+    shuffle = check_bool(shuffle, "shuffle", "train_test_split", DataError)
     order = as_generator(rng).permutation(n) if shuffle else np.arange(n)
     return order[n_test:], order[:n_test]
 

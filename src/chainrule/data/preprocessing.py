@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, ShapeError
+from .checks import check_columns
 
 
 class Standardizer:
@@ -33,10 +34,13 @@ class Standardizer:
 
     def fit(self, X: Any) -> Standardizer:
         """Learn the column means and standard deviations of X (n, d) (or (n,) for one column)."""
-        X = np.asarray(X)
+        X = np.asarray(getattr(X, "data", X))
         if X.ndim not in (1, 2) or len(X) == 0:
             raise ShapeError(f"Standardizer.fit: expected a non-empty (n, d) or (n,) array, got shape {X.shape}")
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"Standardizer.fit: expected numbers, got an array of {X.dtype}")
         Xf = X.astype(np.float64)
+        check_columns(Xf, None, "Standardizer.fit")  # finite, and squares that do not overflow
         self.mean = Xf.mean(axis=0)
         scale = Xf.std(axis=0)
         self.scale = np.where(scale > 0, scale, 1.0)
@@ -45,7 +49,9 @@ class Standardizer:
     def _check(self, X: Any, what: str) -> np.ndarray:
         if not self.fitted:
             raise DataError(f"Standardizer.{what}: call fit(X_train) first")
-        X = np.asarray(X)
+        X = np.asarray(getattr(X, "data", X))
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"Standardizer.{what}: expected numbers, got an array of {X.dtype}")
         if X.shape[1:] != np.shape(self.mean):
             raise ShapeError(f"Standardizer.{what}: fitted on {np.size(self.mean)} columns, got shape {X.shape}")
         return X

@@ -55,7 +55,9 @@ def lecture(number: int, check: bool = True) -> Trace:
     """The trace of the lecture's example ``number`` (1, 2 or 3); see :data:`LECTURES`."""
     from ..errors import ExpressionError
 
-    if number not in LECTURES:
-        raise ExpressionError(f"there is no lecture example {number}; choose 1, 2 or 3")
+    if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or number not in LECTURES:
+        raise ExpressionError(f"there is no lecture example {number!r}; choose 1, 2 or 3")
+    if not isinstance(check, (bool, np.bool_)):
+        raise ExpressionError(f"check must be True or False, got {check!r}")
     ex = LECTURES[number]
     return explain(ex.source, wrt=list(ex.wrt) if ex.wrt else None, check=check, **ex.values)

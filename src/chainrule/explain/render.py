@@ -26,6 +26,8 @@ SUFFIXES = {
 
 def render(trace, fmt: str, **options) -> str | bytes:
     """Dispatch to the rendering ``fmt`` (see :data:`FORMATS`)."""
+    if fmt is not None and not isinstance(fmt, str):
+        raise ExpressionError(f"the format must be a name, one of {', '.join(FORMATS)}; got {fmt!r}")
     fmt = (fmt or "text").lower()
     if fmt in ("text", "txt"):
         return rich_text(trace) if options.get("color") else plain_text(trace)
@@ -49,15 +51,22 @@ def render(trace, fmt: str, **options) -> str | bytes:
         from .render_html import to_html
 
         return to_html(trace)
-    raise ExpressionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    raise ExpressionError(f"unknown format {fmt[:40]!r}; choose one of {', '.join(FORMATS)}")
 
 
 def write_rendering(data: str | bytes, path: Path) -> Path:
-    """Write a rendering to ``path``: bytes (png) as they are, text as UTF-8; returns ``path``."""
+    """Write a rendering to ``path``: bytes (png) as they are, text as UTF-8; returns ``path``.
+
+    The file is written atomically (:func:`chainrule.files.write_atomically`: a temporary file
+    in the same folder replaces it at once, keeping its permissions, through a symbolic link);
+    a path that cannot be written is a :class:`~chainrule.errors.ChainruleError` of one line.
+    """
+    from ..files import write_bytes_atomically, write_text_atomically
+
     if isinstance(data, bytes):
-        path.write_bytes(data)
+        write_bytes_atomically(path, data, "rendering")
     else:
-        path.write_text(data, encoding="utf-8")
+        write_text_atomically(path, data, "rendering")
     return path
 
 

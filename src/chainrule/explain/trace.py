@@ -187,7 +187,9 @@ class Trace:
         return render.render(self, fmt, **options)
 
     def save(self, path: str | Path, fmt: str | None = None) -> Path:
-        """Write a rendering to ``path``; the format is guessed from the suffix unless given."""
+        """Write a rendering to ``path`` (atomically); the format is guessed from the suffix unless given."""
+        if not isinstance(path, (str, Path)) and not hasattr(path, "__fspath__"):
+            raise ExpressionError(f"Trace.save: path must be a file name (str or os.PathLike), got {path!r}")
         path = Path(path)
         fmt = fmt or SUFFIXES.get(path.suffix.lower(), "text")
         return write_rendering(self.render(fmt), path)
@@ -222,6 +224,9 @@ class Trace:
 def _as_array(name: str, value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
         value = value.data
+    if value is None or isinstance(value, (bytes, dict, set)) or callable(value):
+        raise ExpressionError(f"value for {name} must be a number, a (nested) list of numbers, an array or a "
+                              f"Tensor, got {type(value).__name__}")
     if isinstance(value, str):
         from .parse import parse_value
 
@@ -240,6 +245,9 @@ def _wrt_names(wrt, names: list[str]) -> list[str]:
         return list(names)
     if isinstance(wrt, str):
         wrt = [w.strip() for w in wrt.split(",") if w.strip()]
+    if not isinstance(wrt, (list, tuple, set, frozenset)) or not all(isinstance(w, str) for w in wrt):
+        raise ExpressionError(f"wrt must name inputs: a string such as 'a,b' or a list of names, got "
+                              f"{str(wrt)[:60]!r} ({type(wrt).__name__})")
     wrt = list(wrt)
     unknown = [w for w in wrt if w not in names]
     if unknown:
@@ -330,6 +338,9 @@ def explain(source: str | Callable, /, *, wrt=None, check: bool = True, **values
     >>> float(t.value), float(t.gradients["A"])
     (12.0, 4.0)
     """
+    if not isinstance(check, (bool, np.bool_)):
+        raise ExpressionError(f"check must be True or False, got {check!r}")
+    check = bool(check)
     if isinstance(source, str):
         return _explain_program(parse(source), wrt, check, values)
     if isinstance(source, Program):

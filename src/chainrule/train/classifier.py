@@ -16,15 +16,25 @@ from typing import Any
 
 import numpy as np
 
+from ..data.checks import (
+    check_bool,
+    check_columns,
+    check_float_dtype,
+    check_memory,
+    check_option,
+    check_optional,
+)
 from ..data.classification import classes_of, stratified_split
 from ..data.datasets import ArrayDataset
 from ..data.preprocessing import Standardizer
-from ..errors import ChainruleError
+from ..errors import ChainruleError, ConfigError, DataError
+from ..nn.activations import activation as make_activation
 from ..nn.classification_losses import CrossEntropyLoss
 from ..nn.containers import MLP
 from ..optim import build, build_scheduler
 from .fit import evaluate_loss, fit, predict
 from .history import History
+from .linreg import _checked_args
 from .metrics import ConfusionTracker, accuracy, accuracy_metric, confusion_matrix, format_confusion_matrix, softmax
 
 #: The step size ``lr="auto"`` picks for each optimiser (tuned on digits and moons).
@@ -145,7 +155,23 @@ def holdout_split(data: ArrayDataset, test_size: float, seed: int) -> tuple[Arra
 
     ``chainrule evaluate`` uses it to score a saved model on the very test part it never trained on.
     """
+    check_option(test_size, "test_size", "holdout_split")
+    check_option(seed, "seed", "holdout_split")
     return stratified_split(data, test_size, rng=_streams(seed)[0])
+
+
+#: The most hidden layers :func:`train_classifier` builds.
+MAX_LAYERS = 100
+
+
+def _checked_hidden(who: str, hidden: Any) -> list[int]:
+    """Hidden layer sizes: a list (or tuple) of whole numbers in :data:`~chainrule.data.checks.OPTIONS`
+    ["hidden_size"], at most :data:`MAX_LAYERS` of them."""
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)):
+        raise ConfigError(f"{who}: hidden must be a list of layer sizes such as [64, 64], got {hidden!r}")
+    if len(hidden) > MAX_LAYERS:
+        raise ConfigError(f"{who}: hidden lists {len(hidden)} layers, more than {MAX_LAYERS}")
+    return [check_option(h, "hidden_size", f"{who}: hidden") for h in hidden]
 
 
 def train_classifier(
@@ -198,15 +224,46 @@ def train_classifier(
     track_confusion : record a confusion matrix after every epoch (``result.confusions``).
     dtype : float64 or float32, kept end to end.
     """
+    who = "train_classifier"
+    data = _checked_args(who, data, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
+                         test_size=test_size, standardize=standardize, momentum=momentum,
+                         weight_decay=weight_decay, schedule=schedule, tol=tol, patience=patience,
+                         target_gap=None, progress=progress)
+    hidden = _checked_hidden(who, hidden)
+    if not isinstance(activation, str):
+        raise ConfigError(f"{who}: activation must be a name such as 'relu', got {activation!r}")
+    try:
+        make_activation(activation)
+    except ValueError as exc:
+        raise ConfigError(f"{who}: {exc}") from None
+    check_option(dropout, "dropout", who)
+    check_optional(val_size, "val_size", who)
+    check_option(label_smoothing, "label_smoothing", who)
+    check_bool(restore_best, "restore_best", who)
+    check_bool(track_confusion, "track_confusion", who)
+    dtype = check_float_dtype(dtype, who)
     if optimizer == "gd":
         batch_size = None
     elif batch_size is None:
         batch_size = 32
+    X, y = data.arrays[0], data.arrays[1] if len(data.arrays) > 1 else None
+    if X.ndim != 2 or y is None or y.ndim != 1:
+        raise ChainruleError(f"train_classifier: features must be a 2-D array (n, d) with class indices y (n,), "
+                             f"got shapes {X.shape} and {None if y is None else y.shape}")
+    if X.dtype.kind not in "biuf" or y.dtype.kind not in "iu" or (y.size and y.min() < 0):
+        raise DataError(f"{who}: features must be numbers and y class indices 0..K-1, got {X.dtype} and "
+                        f"{y.dtype} values")
+    n, d = X.shape
+    widths = [d, *hidden, max(len(classes_of(data)), 1)]
+    n_params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    # parameters, gradients and Adam's two moments; the data's copies; the activations of the widest layer
+    need = 8.0 * (4 * n_params + 6 * n * (d + 1) + 3 * n * max(widths))
+    check_memory(need, f"{who}: a {' → '.join(f'{w:,}' for w in widths)} network on {n:,} objects",
+                 error=ConfigError)
     split_rng, init_rng, batch_rng = _streams(seed)
     data = data.astype(dtype)
+    check_columns(data.X, data.feature_names, f"{who}: {data.name}", dtype, n_columns=d)
     classes = classes_of(data)
-    if data.X.ndim != 2:
-        raise ChainruleError(f"train_classifier: features must be a 2-D array (n, d), got shape {data.X.shape}")
     if test_size:
         train_ds, test_ds = stratified_split(data, test_size, rng=split_rng)
     else:
@@ -227,28 +284,28 @@ def train_classifier(
                 rng=init_rng)
     loss_fn = CrossEntropyLoss(label_smoothing=label_smoothing)
     if isinstance(lr, str):
-        if lr != "auto" or optimizer not in AUTO_LR:
-            raise ChainruleError(f"train_classifier: lr must be a positive number or 'auto', got {lr!r}")
         lr = AUTO_LR[optimizer]
     opt = build(optimizer, model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     sched = build_scheduler(schedule, opt, epochs)
     watch = test_ds if test_ds is not None else train_ds
     tracker = ConfusionTracker(watch.X, watch.Y, k) if track_confusion else None
-    history = fit(model, loss_fn, opt, train_ds, test_data=val_ds if val_ds is not None else test_ds,
-                  epochs=epochs, batch_size=batch_size,
-                  seed=batch_rng, scheduler=sched, tol=tol, patience=patience, restore_best=restore_best,
-                  metrics={"accuracy": accuracy_metric}, callbacks=[tracker] if tracker else (),
-                  progress=progress, description=f"mlp {optimizer}")
-    train_loss, _ = evaluate_loss(model, loss_fn, train_ds)
-    train_pred = predict(model, train_ds.X)
-    if test_ds is not None:
-        test_loss, _ = evaluate_loss(model, loss_fn, test_ds)
-        test_pred = predict(model, test_ds.X)
-        test_acc = accuracy(test_ds.Y, test_pred)
-        cm = confusion_matrix(test_ds.Y, test_pred, k)
-    else:
-        test_loss, test_acc = math.nan, math.nan
-        cm = confusion_matrix(train_ds.Y, train_pred, k)
+    # a diverging run is stopped by fit and reported as "diverged"; NumPy's warnings would only repeat that
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        history = fit(model, loss_fn, opt, train_ds, test_data=val_ds if val_ds is not None else test_ds,
+                      epochs=epochs, batch_size=batch_size,
+                      seed=batch_rng, scheduler=sched, tol=tol, patience=patience, restore_best=restore_best,
+                      metrics={"accuracy": accuracy_metric}, callbacks=[tracker] if tracker else (),
+                      progress=progress, description=f"mlp {optimizer}")
+        train_loss, _ = evaluate_loss(model, loss_fn, train_ds)
+        train_pred = predict(model, train_ds.X)
+        if test_ds is not None:
+            test_loss, _ = evaluate_loss(model, loss_fn, test_ds)
+            test_pred = predict(model, test_ds.X)
+            test_acc = accuracy(test_ds.Y, test_pred)
+            cm = confusion_matrix(test_ds.Y, test_pred, k)
+        else:
+            test_loss, test_acc = math.nan, math.nan
+            cm = confusion_matrix(train_ds.Y, train_pred, k)
     return ClassifierResult(
         model=model, history=history, standardizer=standardizer, classes=classes,
         feature_names=list(data.feature_names), data_name=data.name, target_name=data.target_name,

@@ -25,13 +25,24 @@ from typing import Any
 
 import numpy as np
 
+from ..data.checks import (
+    OPTIONS,
+    check_bool,
+    check_choice,
+    check_columns,
+    check_float_dtype,
+    check_memory,
+    check_option,
+    check_optional,
+    is_int,
+)
 from ..data.datasets import ArrayDataset
-from ..data.loader import train_test_split
+from ..data.loader import as_dataset, train_test_split
 from ..data.preprocessing import Standardizer
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..nn.linear import LinearRegression, least_squares
 from ..nn.losses import MSELoss, SumSquaredError
-from ..optim import build, build_scheduler
+from ..optim import OPTIMIZERS, build, build_scheduler
 from .fit import evaluate_loss, fit, predict
 from .history import History
 
@@ -46,21 +57,35 @@ def auto_lr(X: Any, batch_size: int | None = None, bias: bool = True, reduction:
     bias : the model has an intercept (a column of ones joins X).
     reduction : the loss's reduction, "sum" (L = ΣΔ²) or "mean" (MSE).
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(getattr(X, "data", X))
+    if X.ndim != 2 or X.dtype.kind not in "biuf" or len(X) == 0:
+        raise ConfigError(f"auto_lr: expected a non-empty numeric array X (n, d), got shape {X.shape} of {X.dtype}")
+    if batch_size is not None:
+        check_option(batch_size, "batch_size", "auto_lr")
+    check_choice(reduction, "reduction", "auto_lr", ("sum", "mean"))
+    X = X.astype(np.float64, copy=False)
     n = len(X)
     A = np.concatenate([X, np.ones((n, 1))], axis=1) if bias else X
-    lam_full = float(np.linalg.eigvalsh(A.T @ A)[-1])
+    # λmax(AᵀA) = λmax(AAᵀ): the smaller of the two Gram matrices gives it (wide data: n × n, not d × d)
+    k = min(A.shape)
+    check_memory(k * k * 8.0, f"auto_lr: the {k:,} × {k:,} Gram matrix", error=ConfigError)
+    gram = A.T @ A if A.shape[1] <= A.shape[0] else A @ A.T
+    lam_full = float(np.linalg.eigvalsh(gram)[-1])
     b = n if batch_size is None else min(int(batch_size), n)
     lam = lam_full if b >= n else min(lam_full, b * float(np.max(np.einsum("ij,ij->i", A, A))))
     if reduction == "mean":
         lam /= b
-    return 1.0 / (2.0 * lam)
+    if not lam > 0 or not math.isfinite(lam):  # all-zero data: any step is as good (and as useless) as another
+        return 1.0
+    return min(1.0 / (2.0 * lam), OPTIONS["lr"].high)
 
 
 def relative_error(a: Any, b: Any) -> float:
-    """‖a − b‖ / ‖b‖."""
+    """‖a − b‖ / ‖b‖; the plain ‖a − b‖ when b = 0 (never a division by zero)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged θ: the error is inf or nan, as it should be
+        diff, norm = float(np.linalg.norm(a - b)), float(np.linalg.norm(b))
+    return diff / norm if norm > 0 else diff
 
 
 @dataclass
@@ -90,15 +115,31 @@ class LinregResult:
     loss_name: str
     seed: int
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The training loss of predicting 0 for every object (ΣY², or its mean): the scale a perfect fit is judged on.
+    reference_loss: float = 0.0
 
     @property
     def loss_gap(self) -> float:
-        """(L(θ) − L(θ*)) / L(θ*) on the training part: the gap to the closed form."""
-        return (self.train_loss - self.optimum_loss) / abs(self.optimum_loss)
+        """(L(θ) − L(θ*)) / |L(θ*)| on the training part: the gap to the closed form.
+
+        When the closed form fits exactly (L(θ*) at most 1e-12 of :attr:`reference_loss`, the
+        loss of predicting 0: two objects, or a target that is an exact linear function),
+        L(θ*) is rounding noise; the gap is then (L(θ) − L(θ*)) / reference_loss, and 0 once
+        that is below 1e-12. It never divides by zero.
+        """
+        diff = self.train_loss - self.optimum_loss
+        if not math.isfinite(diff):  # diverged
+            return diff
+        reference = self.reference_loss
+        if abs(self.optimum_loss) > 1e-12 * reference:
+            return diff / abs(self.optimum_loss)
+        if reference > 0:
+            return 0.0 if diff <= 1e-12 * reference else diff / reference
+        return 0.0 if diff <= 0 else diff  # every target 0: the plain difference
 
     @property
     def theta_error(self) -> float:
-        """‖θ − θ*‖ / ‖θ*‖ (θ = weights then intercept)."""
+        """‖θ − θ*‖ / ‖θ*‖ (θ = weights then intercept; the plain ‖θ − θ*‖ when θ* = 0)."""
         return relative_error(self.model.theta, self.closed_form.theta)
 
     def predict(self, X_raw: Any) -> np.ndarray:
@@ -198,13 +239,31 @@ def train_linreg(
     progress : progress bar (None: auto).
     dtype : floating dtype of data and model.
     """
+    who = "train_linreg"
+    data = _checked_args(who, data, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
+                         test_size=test_size, standardize=standardize, momentum=momentum,
+                         weight_decay=weight_decay, schedule=schedule, tol=tol, patience=patience,
+                         target_gap=target_gap, progress=progress)
+    check_choice(loss, "loss", who, ("sse", "mse"))
+    dtype = check_float_dtype(dtype, who)
     if optimizer == "gd":
         if batch_size not in (None, 0):
             raise ConfigError("train_linreg: optimizer 'gd' is full-batch; use 'sgd' with a batch size")
         batch_size = None
     elif batch_size is None:
         batch_size = 32
+    X, Y = data.arrays[0], data.arrays[1] if len(data.arrays) > 1 else None
+    if X.ndim != 2 or Y is None or Y.ndim != 1:
+        raise ConfigError(f"{who}: expected features X (n, d) and a target Y (n,), got shapes "
+                          f"{X.shape} and {None if Y is None else Y.shape}")
+    if X.dtype.kind not in "biuf" or Y.dtype.kind not in "biuf":
+        raise DataError(f"{who}: features and target must be numbers, got {X.dtype} and {Y.dtype}")
+    # the data, its split parts and their standardised copies: about six copies of X at once
+    check_memory(6.0 * X.shape[0] * (X.shape[1] + 1) * dtype.itemsize,
+                 f"{who}: training on {X.shape[0]:,} × {X.shape[1]:,} {dtype.name} values (with its copies)")
     data = data.astype(dtype)
+    check_columns(data.X, data.feature_names, f"{who}: {data.name}", dtype, n_columns=data.n_features + 1)
+    check_columns(data.Y, [data.target_name], f"{who}: {data.name}", dtype, n_columns=data.n_features + 1)
     if test_size:
         train_ds, test_ds = train_test_split(data, test_size=test_size, rng=seed)
     else:
@@ -215,28 +274,31 @@ def train_linreg(
         train_ds = train_ds.with_arrays(standardizer.transform(train_ds.X), train_ds.Y)
         if test_ds is not None:
             test_ds = test_ds.with_arrays(standardizer.transform(test_ds.X), test_ds.Y)
-    if loss not in ("sse", "mse"):
-        raise ConfigError(f"train_linreg: loss must be 'sse' or 'mse', got {loss!r}")
     loss_fn = SumSquaredError() if loss == "sse" else MSELoss()
     X, Y = train_ds.X, train_ds.Y
-    if X.ndim != 2:
-        raise ConfigError(f"train_linreg: features must be a 2-D array (n, d), got shape {X.shape}")
     rng = np.random.default_rng(seed)
     model = LinearRegression(X.shape[1], dtype=dtype, rng=rng)
-    best = LinearRegression.closed_form(X, Y, dtype=dtype)
+    try:
+        best = LinearRegression.closed_form(X, Y, dtype=dtype)
+    except np.linalg.LinAlgError as exc:
+        raise DataError(f"{who}: the least-squares solution on {data.name} failed ({exc}); the data are badly "
+                        f"scaled: standardise or rescale the columns") from None
     optimum, _ = evaluate_loss(best, loss_fn, train_ds)
     optimum_test = evaluate_loss(best, loss_fn, test_ds)[0] if test_ds is not None else math.nan
+    y64 = np.asarray(Y, dtype=np.float64)
+    reference = float(y64 @ y64) / (1.0 if loss == "sse" else max(len(y64), 1))
     if isinstance(lr, str):
-        if lr != "auto":
-            raise ConfigError(f"train_linreg: lr must be a number or 'auto', got {lr!r}")
         lr = 0.1 if optimizer == "adam" else auto_lr(X, batch_size, reduction=loss_fn.reduction)
     opt = build(optimizer, model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     sched = build_scheduler(schedule, opt, epochs)
-    history = fit(model, loss_fn, opt, train_ds, test_data=test_ds, epochs=epochs, batch_size=batch_size,
-                  seed=rng, scheduler=sched, tol=tol, patience=patience, monitor="train", optimum=optimum,
-                  target_gap=target_gap, progress=progress, description=f"linreg {optimizer}")
-    train_loss, _ = evaluate_loss(model, loss_fn, train_ds)
-    test_loss = evaluate_loss(model, loss_fn, test_ds)[0] if test_ds is not None else math.nan
+    # a step size too large makes the loss overflow: fit stops and says "diverged", the report says so;
+    # NumPy's overflow warnings on the way would only repeat it, many times over
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        history = fit(model, loss_fn, opt, train_ds, test_data=test_ds, epochs=epochs, batch_size=batch_size,
+                      seed=rng, scheduler=sched, tol=tol, patience=patience, monitor="train", optimum=optimum,
+                      target_gap=target_gap, progress=progress, description=f"linreg {optimizer}")
+        train_loss, _ = evaluate_loss(model, loss_fn, train_ds)
+        test_loss = evaluate_loss(model, loss_fn, test_ds)[0] if test_ds is not None else math.nan
     return LinregResult(
         model=model, closed_form=best, history=history, standardizer=standardizer, data_name=data.name,
         feature_names=list(data.feature_names), target_name=data.target_name, optimizer=optimizer, lr=float(lr),
@@ -245,7 +307,40 @@ def train_linreg(
         loss_name="SSE" if loss == "sse" else "MSE", seed=seed,
         extra={"true_weight": data.info.get("true_weight"), "true_bias": data.info.get("true_bias")}
         if "true_weight" in data.info else {},
+        reference_loss=reference,
     )
+
+
+def _checked_args(who: str, data: Any, *, optimizer: Any, lr: Any, epochs: Any, batch_size: Any, seed: Any,
+                  test_size: Any, standardize: Any, momentum: Any, weight_decay: Any, schedule: Any, tol: Any,
+                  patience: Any, target_gap: Any, progress: Any) -> ArrayDataset:
+    """The arguments :func:`train_linreg` and :func:`~chainrule.train.classifier.train_classifier` share,
+    checked before any work (ranges: :data:`chainrule.data.checks.OPTIONS`); returns the data set."""
+    if not isinstance(data, (ArrayDataset, tuple, list)):
+        raise ConfigError(f"{who}: data must be an ArrayDataset or a tuple (X, Y), got {type(data).__name__}")
+    data = as_dataset(data)
+    check_choice(optimizer, "optimizer", who, OPTIMIZERS)
+    if isinstance(lr, str) and lr != "auto":
+        raise ConfigError(f"{who}: lr must be {OPTIONS['lr'].describe()} or 'auto', got {lr[:40]!r}")
+    if not isinstance(lr, str):
+        check_option(lr, "lr", who)
+    check_option(epochs, "epochs", who)
+    if batch_size is not None and not (optimizer == "gd" and is_int(batch_size) and batch_size == 0):
+        check_option(batch_size, "batch_size", who)
+    check_option(seed, "seed", who)
+    check_option(test_size, "test_size", who)
+    check_bool(standardize, "standardize", who)
+    check_option(momentum, "momentum", who)
+    if optimizer == "nesterov" and momentum == 0:
+        raise ConfigError(f"{who}: optimizer 'nesterov' needs momentum > 0")
+    check_option(weight_decay, "weight_decay", who)
+    check_choice(schedule, "schedule", who, (None, "none", "step", "cosine"))
+    check_optional(tol, "tol", who)
+    check_option(patience, "patience", who)
+    check_optional(target_gap, "target_gap", who)
+    if progress is not None:
+        check_bool(progress, "progress", who)
+    return data
 
 
 __all__ = ["auto_lr", "train_linreg", "LinregResult", "least_squares", "relative_error"]

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from .plots import _figure, _save
+from .plots import _figure, _save, quiet_numpy
 
 
+@quiet_numpy
 def plot_curves(history: Any, path: str | os.PathLike, title: str | None = None, test_label: str = "test") -> str:
     """Loss (left, log scale) and accuracy (right) against the epoch, for the train and test parts.
 
@@ -58,6 +59,7 @@ def plot_curves(history: Any, path: str | os.PathLike, title: str | None = None,
     return _save(fig, path)
 
 
+@quiet_numpy
 def plot_confusion_matrix(cm: Any, path: str | os.PathLike, labels: list[str] | None = None,
                           normalize: bool = False, title: str | None = None) -> str:
     """The confusion matrix as a heat map: rows true classes, columns predicted, numbers in the cells.
@@ -93,6 +95,7 @@ def plot_confusion_matrix(cm: Any, path: str | os.PathLike, labels: list[str] | 
     return _save(fig, path)
 
 
+@quiet_numpy
 def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], X: Any, y: Any,
                            path: str | os.PathLike, classes: list[str] | None = None, resolution: int = 250,
                            title: str | None = None, margin: float = 0.5) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.checks import check_memory, check_option, check_seed, is_int
 from ..errors import ConfigError, ShapeError
 from ..nn.init import as_generator
 from ..nn.losses import MSELoss
@@ -159,17 +160,30 @@ def sgd_noise(
 
     Cost: n + S · len(batch_sizes) + 1 backward passes.
     """
+    who = "sgd_noise"
+    if not callable(model) or not hasattr(model, "parameters"):
+        raise ConfigError(f"{who}: model must be a chainrule Module, got {type(model).__name__}")
     X, Y = np.asarray(getattr(X, "data", X)), np.asarray(getattr(Y, "data", Y))
+    if X.ndim == 0 or Y.ndim == 0 or X.dtype.kind not in "biuf" or Y.dtype.kind not in "biuf":
+        raise ShapeError(f"{who}: expected numeric arrays X (n, ...) and Y (n, ...), got {X.dtype} {X.shape} "
+                         f"and {Y.dtype} {Y.shape}")
     n = len(X)
     if len(Y) != n:
         raise ShapeError(f"sgd_noise: X has {n} objects but Y has {len(Y)}")
     if n < 2:
         raise ConfigError("sgd_noise: needs at least two objects")
-    sizes = [int(b) for b in batch_sizes]
-    if any(b < 1 or b > n for b in sizes):
+    if isinstance(batch_sizes, (str, bytes)) or not isinstance(batch_sizes, Sequence) or not batch_sizes:
+        raise ConfigError(f"{who}: batch_sizes must be a non-empty list of whole numbers, got {batch_sizes!r}")
+    sizes = [check_option(b, "batch_size", f"{who}: batch_sizes") for b in batch_sizes]
+    if any(b > n for b in sizes):
         raise ConfigError(f"sgd_noise: batch sizes must lie in [1, n = {n}], got {sizes}")
-    if samples < 2:
-        raise ConfigError(f"sgd_noise: needs at least 2 samples per batch size, got {samples}")
+    if not is_int(samples) or samples < 2:
+        raise ConfigError(f"sgd_noise: needs at least 2 samples per batch size, got {samples!r}")
+    samples = check_option(samples, "samples", who)
+    rng = check_seed(rng, who)
+    n_params = sum(int(np.size(p.data)) for p in model.parameters())
+    check_memory(8.0 * (n + samples) * max(n_params, 1), f"{who}: {n:,} + {samples:,} gradients of "
+                 f"{n_params:,} numbers", error=ConfigError)
     loss_fn = loss_fn if loss_fn is not None else MSELoss()
     is_sum = getattr(loss_fn, "reduction", "mean") == "sum"
     g = as_generator(rng)
