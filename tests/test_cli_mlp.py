@@ -136,3 +136,16 @@ def test_demo_ends_with_a_digits_run(capsys):
     tail = out[out.index("Part two"):]
     assert "MLP classifier on digits" in tail and out.rstrip().endswith("digits)")
     assert _test_accuracy(tail) >= 0.9
+
+
+def test_train_mlp_resumes_from_a_checkpoint(capsys, tmp_path):
+    common = ("train", "mlp", "--data", "moons", "--hidden", "8", "--optimizer", "adam", "--batch-size", "32",
+              "--seed", "2", "--quiet")
+    ckpt = tmp_path / "mlp.ckpt"
+    assert run(capsys, *common, "--epochs", "2", "--checkpoint", ckpt)[0] == 0
+    assert run(capsys, *common, "--epochs", "4", "--checkpoint", ckpt, "--resume",
+               "--history", tmp_path / "resumed.json")[0] == 0
+    assert run(capsys, *common, "--epochs", "4", "--history", tmp_path / "fresh.json")[0] == 0
+    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    fresh = json.loads((tmp_path / "fresh.json").read_text())
+    assert len(resumed["train_loss"]) == 4 and resumed["train_loss"] == fresh["train_loss"]

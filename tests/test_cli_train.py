@@ -164,3 +164,32 @@ def test_demo_continues_with_training_on_diabetes(capsys):
     assert code == 0
     assert "Training it: full-batch gradient descent on the diabetes data" in out
     assert _number(r"gap to the closed form: loss (\S+) relative", out) <= 1e-6
+
+
+def test_checkpoint_and_resume_end_where_an_uninterrupted_run_ends(capsys, tmp_path):
+    common = ("train", "linreg", "--data", "synthetic", "--n-samples", "200", "--n-features", "3",
+              "--optimizer", "sgd", "--batch-size", "16", "--momentum", "0.9", "--seed", "4", "--quiet")
+    ckpt = tmp_path / "run.ckpt"
+    code, _, _ = run(capsys, *common, "--epochs", "3", "--checkpoint", str(ckpt))
+    assert code == 0 and ckpt.exists()
+    code, _, _ = run(capsys, *common, "--epochs", "6", "--checkpoint", str(ckpt), "--resume",
+                     "--history", str(tmp_path / "resumed.json"))
+    assert code == 0
+    code, _, _ = run(capsys, *common, "--epochs", "6", "--history", str(tmp_path / "fresh.json"))
+    assert code == 0
+    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    fresh = json.loads((tmp_path / "fresh.json").read_text())
+    assert len(resumed["train_loss"]) == 6
+    assert resumed["train_loss"] == fresh["train_loss"]
+
+
+def test_resume_needs_a_checkpoint_and_a_checkpoint_is_not_a_model(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "linreg", "--data", "synthetic", "--resume")
+    assert code == 2 and "--resume needs --checkpoint" in err
+    # a checkpoint may not overwrite a CSV file by accident
+    victim = tmp_path / "data.csv"
+    victim.write_text("a,b\n1,2\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "linreg", "--data", "synthetic", "--epochs", "2",
+                       "--checkpoint", str(victim))
+    assert code == 2 and "--checkpoint" in err
+    assert victim.read_text(encoding="utf-8") == "a,b\n1,2\n"

@@ -69,3 +69,11 @@ def test_temporaries_left_by_a_killed_writer_are_cleared(tmp_path):
     mine.write_bytes(b"busy")
     write_text_atomically(target, "new")
     assert not dead.exists() and mine.exists() and target.read_text() == "new"
+
+
+@pytest.mark.parametrize("name", ["out\0.csv", b"out\0.csv"])
+def test_a_nul_in_a_file_name_is_a_clear_error(tmp_path, name):
+    with pytest.raises(ChainruleError, match="NUL"):
+        output_path(name, "--save")
+    with pytest.raises(ChainruleError, match="--data .*NUL"):
+        input_file(name, "--data")

@@ -28,7 +28,7 @@ def output_path(path: str | os.PathLike, what: str = "output file") -> Path:
 
     Raises :class:`ChainruleError` with one line naming ``what`` and the path.
     """
-    given = Path(os.fspath(path))
+    given = _path(path, what)
     target = Path(os.path.realpath(given))
     if target.is_dir():
         raise ChainruleError(f"{what} {os.fspath(given)!r} is a folder, not a file")
@@ -48,7 +48,7 @@ def input_file(path: str | os.PathLike, what: str = "input file") -> Path:
 
     Raises :class:`ChainruleError` with one line naming ``what`` and the path.
     """
-    given = Path(os.fspath(path))
+    given = _path(path, what)
     if not given.exists():
         raise ChainruleError(f"{what} {os.fspath(given)!r} does not exist")
     if given.is_dir():
@@ -58,6 +58,13 @@ def input_file(path: str | os.PathLike, what: str = "input file") -> Path:
     if not os.access(given, os.R_OK):
         raise ChainruleError(f"{what} {os.fspath(given)!r} cannot be read (permission denied)")
     return given
+
+
+def _path(path: str | os.PathLike, what: str) -> Path:
+    text = os.fsdecode(path)
+    if "\0" in text:
+        raise ChainruleError(f"{what} {text[:40]!r}: a file name cannot hold a NUL character")
+    return Path(text)
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[str], None], what: str = "output file") -> Path:

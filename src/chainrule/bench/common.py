@@ -536,10 +536,12 @@ def finish(results: Mapping[str, Any], report: Callable[[Mapping[str, Any]], str
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as JSON (atomically: see :mod:`chainrule.files`), making the folder if needed."""
+    from ..files import write_text_atomically
+
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=2, default=_json_default), encoding="utf-8")
-    return out
+    return write_text_atomically(out, json.dumps(data, indent=2, default=_json_default), "results file")
 
 
 def _json_default(obj: Any) -> Any:

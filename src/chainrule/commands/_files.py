@@ -25,8 +25,9 @@ from typing import Any
 from ..errors import ChainruleError, SerializationError
 from ..files import input_file, output_path, write_text_atomically
 
-#: Output kinds: a plot must name an image type, a model file is only replaced when it is one.
-PLOT, MODEL, FILE = "plot", "model", "file"
+#: Output kinds: a plot must name an image type, a model file (or a training checkpoint) is only
+#: replaced when it is one.
+PLOT, MODEL, CHECKPOINT, FILE = "plot", "model", "checkpoint", "file"
 
 
 def _text(path: Any, flag: str) -> str:
@@ -67,20 +68,22 @@ def check_input(path: Any, flag: str) -> str:
     return text
 
 
-def check_model_target(path: str, flag: str = "--save", force: bool = False) -> None:
-    """An existing file at ``path`` may be replaced by a model only when it is a chainrule model file
-    (its safetensors metadata says ``format: chainrule``), or when ``force`` is set."""
-    from ..serialization import FORMAT, read_file
+def check_model_target(path: str, flag: str = "--save", force: bool = False, kind: str = MODEL) -> None:
+    """An existing file at ``path`` may be replaced by a model (or a training checkpoint) only when it
+    is one (its safetensors metadata says so), or when ``force`` is set."""
+    from ..serialization import FORMAT, read_metadata
+    from ..train.checkpoint import FORMAT as CHECKPOINT_FORMAT
 
     target = os.path.realpath(path)
     if force or not os.path.exists(target):
         return
     try:
-        _, meta = read_file(target)
+        meta = read_metadata(target)
     except SerializationError:
         meta = {}
-    if meta.get("format") != FORMAT:
-        raise ChainruleError(f"{flag} {path!r}: the file exists and is not a chainrule model file; "
+    wanted, what = (FORMAT, "model") if kind == MODEL else (CHECKPOINT_FORMAT, "training checkpoint")
+    if meta.get("format") != wanted:
+        raise ChainruleError(f"{flag} {path!r}: the file exists and is not a chainrule {what} file; "
                              f"pass --force to replace it")
 
 
@@ -119,8 +122,8 @@ def check_files(outputs: dict[str, tuple[Any, str]], inputs: dict[str, Any] | No
             if _same(path, other):
                 raise ChainruleError(f"{other_flag} and {flag} both name {path!r}; give each output its own file")
         seen[flag] = path
-        if kind == MODEL:
-            check_model_target(path, flag, force)
+        if kind in (MODEL, CHECKPOINT):
+            check_model_target(path, flag, force, kind)
 
 
 def write_text(path: str, text: str, what: str) -> None:

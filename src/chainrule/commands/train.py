@@ -86,6 +86,11 @@ def add_common_arguments(p: argparse.ArgumentParser, *, optimizers: tuple[str, .
     out.add_argument("--force", action="store_true",
                      help="let --save replace an existing file that is not a chainrule model file")
     out.add_argument("--history", metavar="JSON", help="write the per-epoch history as JSON")
+    out.add_argument("--checkpoint", metavar="FILE",
+                     help="write the whole state of the run (model, optimiser, batch order, history) to this file "
+                     "after every epoch; with --resume, go on from it")
+    out.add_argument("--resume", action="store_true",
+                     help="go on from --checkpoint when it exists: the run ends as if never interrupted")
     bar = out.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="show a progress bar (default: only on a terminal, with rich installed)")

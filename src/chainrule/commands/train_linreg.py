@@ -8,7 +8,7 @@ from ..data.builtin import BUILTIN, load_dataset
 from ..errors import ChainruleError
 from ..optim import OPTIMIZERS
 from ._args import delimiter, option
-from ._files import FILE, MODEL, PLOT, check_files
+from ._files import CHECKPOINT, FILE, MODEL, PLOT, check_files
 from .train import add_common_arguments, check_optimizer, check_test_size, save_model, write_json
 
 
@@ -68,8 +68,11 @@ def run(args: argparse.Namespace) -> int:
     if args.target is not None and args.data in BUILTIN:
         raise ChainruleError("--target applies to CSV files only")
     check_optimizer(args)
+    if args.resume and not args.checkpoint:
+        raise ChainruleError("--resume needs --checkpoint FILE (the run to go on from)")
     check_files({"--plot": (args.plot, PLOT), "--plot-fit": (args.plot_fit, PLOT),
-                 "--history": (args.history, FILE), "--save": (args.save, MODEL)},
+                 "--history": (args.history, FILE), "--save": (args.save, MODEL),
+                 "--checkpoint": (args.checkpoint, CHECKPOINT)},
                 {"--data": data_file(args)}, force=args.force)
     data = load_data(args)
     if args.plot_fit and data.n_features != 1:
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         test_size=args.test_size, standardize=args.standardize, loss=args.loss, momentum=args.momentum,
         weight_decay=args.weight_decay, schedule=args.schedule, tol=args.tol, patience=args.patience,
         target_gap=args.target_gap, progress=args.progress,
+        checkpoint=args.checkpoint, resume=args.resume,
     )
     print(result.report())
     if result.extra.get("true_weight") is not None:

@@ -17,7 +17,7 @@ from ..errors import ChainruleError
 from ..optim import OPTIMIZERS
 from ..train.classifier import MAX_LAYERS
 from ._args import checked, delimiter, option
-from ._files import FILE, MODEL, PLOT, check_files
+from ._files import CHECKPOINT, FILE, MODEL, PLOT, check_files
 from .predict import register_formatter, register_reader
 from .train import add_common_arguments, check_optimizer, check_test_size, save_model, write_json
 
@@ -142,9 +142,12 @@ def run(args: argparse.Namespace) -> int:
 
     check_test_size(args.test_size)
     check_optimizer(args)
+    if args.resume and not args.checkpoint:
+        raise ChainruleError("--resume needs --checkpoint FILE (the run to go on from)")
     check_files({"--plot": (args.plot, PLOT), "--plot-confusion": (args.plot_confusion, PLOT),
                  "--plot-boundary": (args.plot_boundary, PLOT), "--history": (args.history, FILE),
-                 "--save": (args.save, MODEL)}, {"--data": data_file(args)}, force=args.force)
+                 "--save": (args.save, MODEL),
+                 "--checkpoint": (args.checkpoint, CHECKPOINT)}, {"--data": data_file(args)}, force=args.force)
     data, generator = load_data(args)
     if args.plot_boundary and data.n_features != 2:
         raise ChainruleError(f"--plot-boundary needs 2-D data; {data.name} has {data.n_features} features")
@@ -154,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         val_size=args.val_size, standardize=args.standardize, label_smoothing=args.label_smoothing,
         momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule, tol=args.tol,
         patience=args.patience, restore_best=args.restore_best, progress=args.progress, dtype=np.dtype(args.dtype),
+        checkpoint=args.checkpoint, resume=args.resume,
     )
     print(result.report())
     label = "validation" if result.n_val else "test"

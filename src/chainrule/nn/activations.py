@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..errors import ConfigError
 from ..serialization import register_model
 from ..tensor import Tensor, apply_op
 from .module import Module
@@ -159,7 +160,7 @@ def activation(name: str | Module, **kwargs: Any) -> Module:
         return GELU("tanh")
     cls = ACTIVATIONS.get(key)
     if cls is None:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join([*ACTIVATIONS, 'gelu_tanh'])}")
+        raise ConfigError(f"unknown activation {name!r}; choose one of {', '.join([*ACTIVATIONS, 'gelu_tanh'])}")
     return cls(**kwargs)
 
 

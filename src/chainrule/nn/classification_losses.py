@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from ..tensor import Tensor, apply_op, values_of
 from .losses import Loss, _shape_mismatch
 
@@ -108,7 +108,7 @@ class HuberLoss(Loss):
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
         if delta <= 0:
-            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+            raise ConfigError(f"HuberLoss: delta must be positive, got {delta}")
         self.delta = float(delta)
 
     def forward(self, prediction: Any, target: Any) -> Tensor:

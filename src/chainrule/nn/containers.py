@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from ..serialization import build_module, module_spec, register_model
 from . import init as nn_init
 from .activations import activation as make_activation
@@ -87,7 +87,7 @@ def _weight_init(name: str, activation: str):
     """An initialiser from chainrule.nn.init by name, with the gain of ``activation`` where it takes one."""
     fn = getattr(nn_init, name, None)
     if fn is None or name.startswith("_") or name in ("as_generator", "calculate_fans", "calculate_gain", "skeleton"):
-        raise ValueError(f"MLP: unknown init {name!r}; use a function of chainrule.nn.init such as "
+        raise ConfigError(f"MLP: unknown init {name!r}; use a function of chainrule.nn.init such as "
                          f"'xavier_uniform', 'kaiming_normal' or 'normal'")
     if name.startswith(("kaiming", "he_")):
         nonlinearity = activation if activation in ("relu", "leaky_relu", "tanh", "sigmoid") else "linear"
@@ -134,7 +134,7 @@ class MLP(Sequential):
             raise ShapeError(f"MLP: layer sizes must be positive, got in={in_features}, hidden={hidden}, "
                              f"out={out_features}")
         if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"MLP: dropout must be in [0, 1), got {dropout}")
+            raise ConfigError(f"MLP: dropout must be in [0, 1), got {dropout}")
         make_activation(activation)  # validate the name before building anything
         g = nn_init.as_generator(rng)
         layers: list[Module] = []

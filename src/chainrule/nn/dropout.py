@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..errors import ConfigError
 from ..serialization import register_model
 from ..tensor import Tensor, apply_op
 from .init import as_generator
@@ -31,7 +32,7 @@ class Dropout(Module):
         super().__init__()
         p = float(p)
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+            raise ConfigError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
         self.rng = as_generator(rng)
 

@@ -198,6 +198,8 @@ def train_classifier(
     track_confusion: bool = True,
     progress: bool | None = False,
     dtype: Any = np.float64,
+    checkpoint: Any = None,
+    resume: bool = False,
 ) -> ClassifierResult:
     """Train an MLP classifier on ``data`` (X (n, d), class indices y (n,)) and score it.
 
@@ -295,7 +297,7 @@ def train_classifier(
                       epochs=epochs, batch_size=batch_size,
                       seed=batch_rng, scheduler=sched, tol=tol, patience=patience, restore_best=restore_best,
                       metrics={"accuracy": accuracy_metric}, callbacks=[tracker] if tracker else (),
-                      progress=progress, description=f"mlp {optimizer}")
+                      progress=progress, description=f"mlp {optimizer}", checkpoint=checkpoint, resume=resume)
         train_loss, _ = evaluate_loss(model, loss_fn, train_ds)
         train_pred = predict(model, train_ds.X)
         if test_ds is not None:

@@ -81,9 +81,10 @@ def evaluate_loss(model: Any, loss_fn: Any, data: Any, metrics: Mapping[str, Met
     return loss, values
 
 
-def _gap(loss: float, optimum: float) -> float:
-    """(loss − optimum) / |optimum| (the plain difference when the optimum is 0)."""
-    return (loss - optimum) / abs(optimum) if optimum else loss - optimum
+def _gap(loss: float, optimum: float, scale: float) -> float:
+    """(loss − optimum) / |optimum|, relative to 1e-12 of ``scale`` (the first loss) when the optimum
+    is smaller than that: a data set fitted exactly has an optimum of rounding noise, not a scale."""
+    return (loss - optimum) / max(abs(optimum), 1e-12 * abs(scale), np.finfo(np.float64).tiny)
 
 
 def _combine(loss_fn: Any) -> str:
@@ -192,6 +193,7 @@ def fit(
     best_state = None
     stale = 0
     first_epoch = 1
+    scale = None  # the first loss: what a gap to an optimum of (nearly) zero is measured against
     if resume and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint)
         restore(state, model=model, optimizer=optimizer, scheduler=scheduler, rng=loader.rng)
@@ -222,7 +224,7 @@ def fit(
                 for p in params:
                     p.grad = None
                 loss = loss_fn(model(xb), yb)
-                if check_before_step and _gap(loss.item(), optimum) <= target_gap:
+                if check_before_step and _gap(loss.item(), optimum, scale or loss.item()) <= target_gap:
                     reached = True
                     value, count, norm_sum, steps = loss.item(), len(xb), math.nan, 1
                     total = value if combine == "sum" else value * count
@@ -243,6 +245,7 @@ def fit(
                 steps += 1
             history.samples_seen += count
             train_loss = total if combine == "sum" else total / max(count, 1)
+            scale = scale or (history.train_loss[0] if history.train_loss else train_loss)
             if scheduler is not None:
                 scheduler.step()
 
@@ -267,7 +270,7 @@ def fit(
             history.lr.append(lr)
             history.seconds.append(elapsed)
             if optimum is not None:
-                history.gap.append(_gap(train_loss, optimum))
+                history.gap.append(_gap(train_loss, optimum, scale or train_loss))
             bar.update(epoch, train_loss, history.samples_seen / elapsed if elapsed > 0 else 0.0,
                        test_loss if test_ds is not None else None)
 

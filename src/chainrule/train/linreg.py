@@ -220,6 +220,8 @@ def train_linreg(
     target_gap: float | None = None,
     progress: bool | None = False,
     dtype: Any = np.float64,
+    checkpoint: Any = None,
+    resume: bool = False,
 ) -> LinregResult:
     """Train the lecture's linear regression on ``data`` and compare it with least squares.
 
@@ -296,7 +298,8 @@ def train_linreg(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         history = fit(model, loss_fn, opt, train_ds, test_data=test_ds, epochs=epochs, batch_size=batch_size,
                       seed=rng, scheduler=sched, tol=tol, patience=patience, monitor="train", optimum=optimum,
-                      target_gap=target_gap, progress=progress, description=f"linreg {optimizer}")
+                      target_gap=target_gap, progress=progress, description=f"linreg {optimizer}",
+                      checkpoint=checkpoint, resume=resume)
         train_loss, _ = evaluate_loss(model, loss_fn, train_ds)
         test_loss = evaluate_loss(model, loss_fn, test_ds)[0] if test_ds is not None else math.nan
     return LinregResult(
