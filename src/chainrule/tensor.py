@@ -232,29 +232,26 @@ class Tensor:
         mark_written(self._data)
         return self._data
 
+    def _ufunc_in_place(self, name: str, ufunc: np.ufunc, other) -> Tensor:
+        data = self._written(name)
+        ufunc(data, values_of(other), out=data, casting="same_kind")
+        return self
+
     def add_(self, other) -> Tensor:
         """``self += other`` in place; returns ``self``."""
-        data = self._written("add_")
-        np.add(data, values_of(other), out=data, casting="same_kind")
-        return self
+        return self._ufunc_in_place("add_", np.add, other)
 
     def sub_(self, other) -> Tensor:
         """``self -= other`` in place; returns ``self``."""
-        data = self._written("sub_")
-        np.subtract(data, values_of(other), out=data, casting="same_kind")
-        return self
+        return self._ufunc_in_place("sub_", np.subtract, other)
 
     def mul_(self, other) -> Tensor:
         """``self *= other`` in place; returns ``self``."""
-        data = self._written("mul_")
-        np.multiply(data, values_of(other), out=data, casting="same_kind")
-        return self
+        return self._ufunc_in_place("mul_", np.multiply, other)
 
     def div_(self, other) -> Tensor:
         """``self /= other`` in place; returns ``self``."""
-        data = self._written("div_")
-        np.divide(data, values_of(other), out=data, casting="same_kind")
-        return self
+        return self._ufunc_in_place("div_", np.divide, other)
 
     def fill_(self, value) -> Tensor:
         """Every element set to ``value``, in place; returns ``self``."""

@@ -65,7 +65,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"size": "tiny", "steps": 20, "sample_every": 5, "warmup": 5, "peak_steps": 3, "rounds": 1},
     "quick": {"size": "medium", "steps": 1_000, "sample_every": 50, "warmup": 100, "peak_steps": 5, "rounds": 1},
     "full": {"size": "medium", "steps": 10_000, "sample_every": 250, "warmup": 500, "peak_steps": 5, "rounds": 3},
+    "soak": {"size": "medium", "steps": 100_000, "sample_every": 1_000, "warmup": 1_000, "peak_steps": 5,
+             "rounds": 1},
 }
+#: The soak's promise: after warm-up, the resident set of a long run grows by less than this (bytes).
+SOAK_GROWTH_LIMIT = 1 * MB
 #: For the peak, glibc's malloc maps every block of this size or more on its own and unmaps it when
 #: freed (``mallopt(M_MMAP_THRESHOLD)``, which also stops its moving threshold), in both processes
 #: alike: the RSS then follows the arrays alive, not the freed memory the allocator decides to keep.
@@ -224,8 +228,14 @@ def _subprocess_env() -> dict[str, str]:
     return env
 
 
-def measure_in_subprocess(contender: str, *, timeout: float = 900, **config: Any) -> dict[str, Any]:
-    """Run :func:`measure` in a fresh interpreter (``python -c``) and return its figures."""
+def measure_in_subprocess(contender: str, *, timeout: float | None = None, **config: Any) -> dict[str, Any]:
+    """Run :func:`measure` in a fresh interpreter (``python -c``) and return its figures.
+
+    ``timeout`` (seconds) defaults to 15 minutes plus 50 ms a step, so a soak of 100,000 steps
+    on a slow shared machine is not cut short.
+    """
+    if timeout is None:
+        timeout = 900 + 0.05 * config.get("steps", 0)
     code = "import sys; from chainrule.bench.memory import _worker_main; _worker_main(sys.argv[1])"
     payload = json.dumps({"contender": contender, **config})
     proc = subprocess.run([sys.executable, "-c", code, payload], capture_output=True, text=True, timeout=timeout,
@@ -291,6 +301,12 @@ def run(preset: str = "quick", *, threads: int | None = None, **overrides: Any) 
         "same_last_loss": check(abs(ln[-1] - lc[-1]) <= 1e-2 * max(1.0, abs(ln[-1])),
                                 f"loss after {params['steps']} steps: numpy {ln[-1]:.6g}, chainrule {lc[-1]:.6g}"),
     }
+    if preset == "soak":
+        grown = growth(runs["chainrule"][0]["samples"], params["warmup"])["final_minus_after_warmup"]
+        checks["flat_memory"] = check(grown is not None and grown < SOAK_GROWTH_LIMIT,
+                                      f"chainrule's RSS grew by {0 if grown is None else grown / MB:+.3f} MB from step "
+                                      f"{params['warmup']:,} to {params['steps']:,} (limit: under "
+                                      f"{SOAK_GROWTH_LIMIT / MB:.0f} MB)")
     facts = machine_facts(())
     facts["threads_limit"] = threads
     return {
@@ -359,11 +375,14 @@ def report(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None, *, default_out: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog="memory", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 steps instead of 10,000, one process each")
+    parser.add_argument("--soak", action="store_true",
+                        help="100,000 steps, one process each: the resident set must grow by under 1 MB after "
+                        "warm-up (about an hour on two cores)")
     parser.add_argument("--steps", type=int, default=None, help="steps of the long run")
     parser.add_argument("--threads", type=int, default=None, help="limit BLAS threads (threadpoolctl)")
     add_script_arguments(parser, default_out)
     args = parser.parse_args(argv)
-    preset = "tiny" if args.tiny else "quick" if args.quick else "full"
+    preset = "tiny" if args.tiny else "quick" if args.quick else "soak" if args.soak else "full"
     overrides = {"steps": args.steps} if args.steps else {}
     results = run(preset, threads=args.threads, **overrides)
     return finish(results, report, args.out)

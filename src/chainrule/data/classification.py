@@ -39,7 +39,7 @@ from .checks import (
     is_int,
     is_real,
 )
-from .csvfile import _check_header, _column_position, _first_row, _is_number, _Numbers, _read_rows, listed
+from .csvfile import _check_header, _column_position, _is_number, _Numbers, _open_table, listed
 from .datasets import ArrayDataset
 from .loader import _count_test_rows
 
@@ -290,11 +290,7 @@ def load_csv_classification(path: str | os.PathLike, target: str | int | None = 
         raise DataError(f"{who}: classes must be a list of class names, got {classes!r}")
     if name is not None and not isinstance(name, str):
         raise DataError(f"{who}: name must be a string, got {name!r}")
-    path, delimiter, blocks = _read_rows(path, delimiter)
-    first = _first_row(blocks)
-    if first is None:
-        raise DataError(f"{path}: the file is empty")
-    line, cells, blocks = first
+    path, delimiter, line, cells, blocks = _open_table(path, delimiter)
     width = len(cells)
     if width < 2:
         raise DataError(f"{path}: needs at least two columns (features and a class), found {width}")
@@ -357,11 +353,7 @@ def read_feature_columns(path: str | os.PathLike, feature_names: list[str] | Non
         raise DataError(f"{who}: feature_names must be a list of column names, got {feature_names!r}")
     if n_features is not None and not (is_int(n_features) and n_features >= 1):
         raise DataError(f"{who}: n_features must be a whole number >= 1, got {n_features!r}")
-    path, delimiter, blocks = _read_rows(path, delimiter)
-    first = _first_row(blocks)
-    if first is None:
-        raise DataError(f"{path}: the file is empty")
-    line, cells, blocks = first
+    path, delimiter, line, cells, blocks = _open_table(path, delimiter)
     width = len(cells)
     has_header = (not all(_is_number(c) for c in cells)
                   or bool(feature_names and set(feature_names) & set(cells)))

@@ -241,6 +241,19 @@ def _first_row(blocks: Iterator[Block]) -> tuple[int, list[str], Iterator[Block]
     return None
 
 
+def _open_table(path: str | os.PathLike, delimiter: str | None) -> tuple[str, str, int, list[str], Iterator[Block]]:
+    """Open a CSV file at its first non-blank row: ``(path, delimiter, line, cells, blocks after it)``.
+
+    Raises :class:`DataError` as :func:`_read_rows` does, and for a file with no rows at all.
+    """
+    path, delimiter, blocks = _read_rows(path, delimiter)
+    first = _first_row(blocks)
+    if first is None:
+        raise DataError(f"{path}: no data rows (the file is empty)")
+    line, cells, blocks = first
+    return path, delimiter, line, cells, blocks
+
+
 def _parse_row(path: str, line: int, cells: list[str], width: int, delimiter: str, columns: Iterable[int],
                names: list[str] | None) -> list[float]:
     """The numbers in ``cells[j]`` for j in ``columns``, once the row is checked to hold ``width`` cells.
@@ -413,11 +426,7 @@ def read_csv(path: str | os.PathLike, delimiter: str | None = None, header: bool
     dtype = check_float_dtype(dtype, "read_csv", DataError)
     if header is not None:
         header = check_bool(header, "header", "read_csv", DataError)
-    path, delimiter, blocks = _read_rows(path, delimiter)
-    first = _first_row(blocks)
-    if first is None:
-        raise DataError(f"{path}: no data rows (the file is empty)")
-    line, cells, blocks = first
+    path, delimiter, line, cells, blocks = _open_table(path, delimiter)
     width = len(cells)
     names: list[str] | None = None
     has_header = header if header is not None else not all(_is_number(c) for c in cells)
