@@ -62,6 +62,24 @@ def test_an_optimiser_step_between_forward_and_backward_is_refused():
         loss.backward()
 
 
+def test_every_step_stamps_even_after_a_parameter_got_new_data():
+    # the optimiser remembers the arrays it stamped last; a replaced array must be stamped too
+    model = nn.Linear(3, 2, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = cr.tensor(np.ones((4, 3)), requires_grad=True)  # so that Linear saves the weight, for dx
+    for replace in (False, True, False):
+        if replace:
+            with cr.no_grad():
+                model.weight.data = model.weight.data.copy()
+        out = model(x).sum()
+        model.weight.grad, model.bias.grad = np.ones((2, 3)), np.ones(2)
+        opt.step()
+        with pytest.raises(cr.GraphError, match="saved its input 'weight'"):
+            out.backward()
+        opt.zero_grad()
+        model(x).sum().backward()  # after the step, a new forward is fine
+
+
 def test_no_false_alarms():
     model = nn.MLP(3, [4], 2, rng=0)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)

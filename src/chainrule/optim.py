@@ -27,7 +27,7 @@ import numpy as np
 from numpy import multiply, subtract
 
 from .errors import ConfigError
-from .inplace import mark_written
+from .inplace import RepeatedStamp
 from .tensor import Tensor
 
 #: Parameters of more elements than this are updated slice by slice (:func:`subtract_scaled`);
@@ -100,6 +100,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}  # keyed by id(parameter)
+        self._stamp = RepeatedStamp()  # each step stamps the parameters it writes (see __init_subclass__)
         items = list(params)
         if not items:
             raise ConfigError(f"{type(self).__name__}: got an empty parameter list")
@@ -132,7 +133,7 @@ class Optimizer:
         if step is not None:
             @functools.wraps(step)
             def stamped_step(self, *args: Any, **kw: Any) -> Any:
-                mark_written(*[p._data for group in self.param_groups for p in group["params"]])
+                self._stamp.stamp([p._data for group in self.param_groups for p in group["params"]])
                 return step(self, *args, **kw)
 
             cls.step = stamped_step
