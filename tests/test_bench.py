@@ -209,6 +209,16 @@ def test_memory_structure_and_checks(memory_results):
     json.dumps(r)
 
 
+def test_the_soak_fails_on_a_megabyte_of_growth_after_warmup():
+    mb = memory.MB
+    flat = [[s, 100 * mb + (5 * mb if s < 1000 else 0.01 * mb * s / 100_000)] for s in range(0, 100_001, 1000)]
+    grows = [[s, 100 * mb + 1.5 * mb * s / 100_000] for s in range(0, 100_001, 1000)]
+    assert memory.flat_memory(flat, warmup=1000)["passed"]  # the warm-up's growth does not count
+    result = memory.flat_memory(grows, warmup=1000)
+    assert not result["passed"] and "+1.485 MB" in result["detail"]
+    assert not memory.flat_memory(flat[:1], warmup=1000)["passed"]
+
+
 def test_memory_growth_is_a_least_squares_slope_after_warmup():
     samples = [[10, 100.0, 0.0], [20, 500.0, 0.0], [30, 1000.0, 0.0], [40, 1010.0, 0.0], [50, 1020.0, 0.0]]
     g = memory.growth(samples, warmup=30)

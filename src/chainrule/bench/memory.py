@@ -257,6 +257,16 @@ def growth(samples: list[list[float]], warmup: int) -> dict[str, float | None]:
             "max_minus_min": float(rss.max() - rss.min()), "from_step": int(steps_[0]), "to_step": int(steps_[-1])}
 
 
+def flat_memory(samples: list[list[float]], warmup: int) -> dict[str, Any]:
+    """The soak's check: the RSS grew by less than :data:`SOAK_GROWTH_LIMIT` from ``warmup`` to the end."""
+    g = growth(samples, warmup)
+    grown = g["final_minus_after_warmup"]
+    if grown is None:
+        return check(False, f"no RSS samples after step {warmup:,}: run more steps than the warm-up")
+    return check(grown < SOAK_GROWTH_LIMIT, f"chainrule's RSS grew by {grown / MB:+.3f} MB from step "
+                 f"{g['from_step']:,} to {g['to_step']:,} (limit: under {SOAK_GROWTH_LIMIT / MB:.0f} MB)")
+
+
 def _growth_mb(samples: list[list[float]], warmup: int) -> dict[str, Any]:
     g = growth(samples, warmup)
     mb = {k: (None if g.get(k) is None else g[k] / MB) for k in ("final_minus_after_warmup", "max_minus_min")}
@@ -302,11 +312,7 @@ def run(preset: str = "quick", *, threads: int | None = None, **overrides: Any) 
                                 f"loss after {params['steps']} steps: numpy {ln[-1]:.6g}, chainrule {lc[-1]:.6g}"),
     }
     if preset == "soak":
-        grown = growth(runs["chainrule"][0]["samples"], params["warmup"])["final_minus_after_warmup"]
-        checks["flat_memory"] = check(grown is not None and grown < SOAK_GROWTH_LIMIT,
-                                      f"chainrule's RSS grew by {0 if grown is None else grown / MB:+.3f} MB from step "
-                                      f"{params['warmup']:,} to {params['steps']:,} (limit: under "
-                                      f"{SOAK_GROWTH_LIMIT / MB:.0f} MB)")
+        checks["flat_memory"] = flat_memory(runs["chainrule"][0]["samples"], params["warmup"])
     facts = machine_facts(())
     facts["threads_limit"] = threads
     return {
