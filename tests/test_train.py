@@ -106,6 +106,17 @@ def test_target_gap_and_callbacks_stop_training():
     assert h.stop_reason == "callback" and len(h) == 4 and seen == [1, 2, 3, 4]
 
 
+def test_the_target_gap_is_reached_on_data_fitted_exactly():
+    # the optimum is 0 (or rounding noise): the gap is measured against the first loss instead
+    X = np.random.default_rng(0).standard_normal((40, 2))
+    Y = X @ np.array([1.5, -2.0]) + 0.5
+    model = nn.LinearRegression(2, rng=0)
+    h = cr.fit(model, nn.SumSquaredError(), optim.SGD(model.parameters(), lr=cr.train.auto_lr(X)), (X, Y),
+               epochs=100_000, optimum=0.0, target_gap=1e-6, progress=False)
+    assert h.stop_reason == "target" and len(h) < 100_000
+    assert h.train_loss[-1] <= 1e-6 * 1e-12 * h.train_loss[0] and h.gap[0] > 1e6
+
+
 def test_metrics_are_recorded_for_train_and_test():
     tr, te = _problem()
     model = _model()

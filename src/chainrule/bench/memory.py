@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None, *, default_out: str | None = None) -> in
     parser.add_argument("--quick", action="store_true", help="1,000 steps instead of 10,000, one process each")
     parser.add_argument("--soak", action="store_true",
                         help="100,000 steps, one process each: the resident set must grow by under 1 MB after "
-                        "warm-up (about an hour on two cores)")
+                        "warm-up (about 15 minutes on two idle cores)")
     parser.add_argument("--steps", type=int, default=None, help="steps of the long run")
     parser.add_argument("--threads", type=int, default=None, help="limit BLAS threads (threadpoolctl)")
     add_script_arguments(parser, default_out)
