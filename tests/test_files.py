@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 import pytest
 
 from chainrule.errors import ChainruleError
-from chainrule.files import input_file, output_path, write_atomically, write_text_atomically
+from chainrule.files import STALE_AFTER, input_file, output_path, write_atomically, write_text_atomically
 
 
 def test_output_paths_that_cannot_be_written_are_refused(tmp_path):
@@ -63,12 +64,22 @@ def test_a_write_keeps_permissions_and_writes_through_a_link(tmp_path):
 
 def test_temporaries_left_by_a_killed_writer_are_cleared(tmp_path):
     target = tmp_path / "model.bin"
-    dead = tmp_path / ".model.bin.999999999.abcd1234.tmp"  # no such process
-    dead.write_bytes(b"half")
-    mine = tmp_path / f".model.bin.{os.getpid()}.abcd1234.tmp"  # this process: perhaps writing now
-    mine.write_bytes(b"busy")
+    old = time.time() - 2 * STALE_AFTER
+
+    def leftover(name: str, age: float = old):
+        path = tmp_path / name
+        path.write_bytes(b"half")
+        os.utime(path, (age, age))
+        return path
+
+    dead = leftover(".model.bin.999999999.abcd1234.tmp")  # no such process, untouched for long
+    fresh = leftover(".model.bin.999999998.abcd1234.tmp", time.time())  # perhaps a writer we cannot see
+    mine = leftover(f".model.bin.{os.getpid()}.abcd1234.tmp")  # this process: perhaps writing now
+    other_target = leftover(".model.bin.4000000.999999997.abcd1234.tmp")  # a write to "model.bin.4000000"
+    users = leftover(".model.bin.999999996.tmp")  # not named as chainrule names its temporaries
     write_text_atomically(target, "new")
-    assert not dead.exists() and mine.exists() and target.read_text() == "new"
+    assert target.read_text() == "new" and not dead.exists()
+    assert fresh.exists() and mine.exists() and other_target.exists() and users.exists()
 
 
 @pytest.mark.parametrize("name", ["out\0.csv", b"out\0.csv"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -80,6 +83,64 @@ def test_every_step_stamps_even_after_a_parameter_got_new_data():
         model(x).sum().backward()  # after the step, a new forward is fine
 
 
+def test_a_write_made_during_backward_by_a_hook_is_caught():
+    w = cr.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x = cr.tensor(np.ones(3), requires_grad=True)
+    z = (w * x) * 1.0
+
+    def hook(grad):
+        with cr.no_grad():
+            w.mul_(10.0)  # changes what the first Mul saved, after backward started
+
+    z.register_hook(hook)
+    with pytest.raises(cr.GraphError, match="mul saved its input 'a'"):
+        z.sum().backward()
+
+
+def test_a_step_does_not_stamp_a_parameter_it_leaves_alone():
+    w1 = cr.tensor(np.ones(3), requires_grad=True)
+    w2 = cr.tensor(np.full(3, 2.0), requires_grad=True)
+    x = cr.tensor(np.arange(3.0))
+    opt = optim.SGD([w1, w2], lr=0.1)
+    loss_b = (w2 * x).sum()  # saves w2
+    (w1 * x).sum().backward()
+    opt.step()  # w2 has no gradient: the step skips it, as PyTorch's does
+    loss_b.backward()
+    np.testing.assert_array_equal(w2.grad, [0.0, 1.0, 2.0])
+
+
+def test_a_failed_in_place_write_changes_nothing_and_is_not_counted():
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    c = cr.tensor(np.ones(3))
+    y = (w * c).sum()  # Mul saves c
+    with cr.no_grad(), pytest.raises(ValueError):
+        c.add_(np.ones(4))  # shapes that do not broadcast: nothing written
+    y.backward()
+    np.testing.assert_array_equal(w.grad, np.ones(3))
+
+
+def test_reading_data_of_a_view_and_its_base_then_backward():
+    x = cr.tensor(np.ones(4), requires_grad=True)
+    h = x * 2
+    v = h.reshape(2, 2)
+    assert not v.data.flags.writeable and not h.data.flags.writeable  # backward frees v's node before h's
+    v.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(4, 2.0))
+    assert h.data.flags.writeable and v.data.flags.writeable  # both writeable again once their graph is gone
+
+
+def test_reading_a_result_never_locks_the_users_own_array_and_a_shared_write_is_a_clear_error():
+    mine = np.array([1.0, 2.0, 3.0])
+    y = cr.identity(cr.from_numpy(mine).requires_grad_())  # the result is the user's array itself
+    assert y.data is mine
+    mine[0] = 10.0  # still the user's to write
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    r = w * 2
+    assert not r.data.flags.writeable  # while backward may need it
+    with cr.no_grad(), pytest.raises(cr.GraphError, match="add_: this tensor's data is read-only"):
+        r.detach().add_(1.0)  # shares r's memory
+
+
 def test_no_false_alarms():
     model = nn.MLP(3, [4], 2, rng=0)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -138,3 +199,31 @@ def test_numpy_and_array_share_the_rules_of_data():
     y = x * 3.0
     assert not y.numpy().flags.writeable and not np.asarray(y).flags.writeable
     assert x.numpy() is x.data and x.numpy().flags.writeable  # a leaf's data is its own array
+
+
+def test_stamping_from_many_threads_while_thousands_of_stamped_arrays_live():
+    kept = [cr.tensor(np.zeros(2)) for _ in range(5000)]
+    with cr.no_grad():
+        for t in kept:
+            t.zero_()  # each stamped once, and alive
+    errors = []
+
+    def write():
+        try:
+            with cr.no_grad():
+                for _ in range(1000):
+                    cr.tensor(np.ones(3)).mul_(2.0)  # a fresh array each time: registered, then gone
+        except Exception as exc:  # noqa: BLE001 - any escaping error is the failure
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can
+    try:
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors

@@ -50,6 +50,11 @@ def test_clipping_edge_cases(rng):
     p.grad = np.array([np.nan, 1.0, 2.0])
     with pytest.raises(cr.GraphError, match="total norm"):
         nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    q = cr.tensor(np.ones(2), requires_grad=True)
+    q.grad = np.array([4.0, 1.0])
+    for order in ([p, q], [q, p]):  # the infinity norm sees a NaN wherever it is
+        with pytest.raises(cr.GraphError, match="is nan"):
+            nn.utils.clip_grad_norm_(order, 1.0, norm_type=float("inf"), error_if_nonfinite=True)
     assert float(nn.utils.clip_grad_norm_([cr.tensor(np.ones(2), requires_grad=True)], 1.0)) == 0.0  # no grads
     with pytest.raises(cr.ConfigError):
         nn.utils.clip_grad_norm_(p, -1.0)

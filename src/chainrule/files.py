@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import re
 import secrets
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,13 +99,24 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], None], what
     return target
 
 
+#: A temporary untouched for this many seconds, whose writer's process id is not running here,
+#: was left by a killed writer (a live writer touches its file as it writes; one in another
+#: process namespace, whose id means nothing here, is spared by the wait).
+STALE_AFTER = 60.0
+
+
 def _remove_stale_temporaries(target: Path) -> None:
     """Remove what an earlier write to ``target`` left behind when its process was killed: its
-    temporary files, whose names carry the writer's process id, when that process is gone."""
+    temporary files, named exactly as :func:`write_atomically` names them (so never another
+    target's, nor a user's file), when the writer is gone and the file is old."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp")
+    now = time.time()
     for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        pid = leftover.name[len(target.name) + 2:].split(".")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
-            with contextlib.suppress(OSError):
+        match = pattern.fullmatch(leftover.name)
+        if match is None or int(match.group(1)) == os.getpid() or _running(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if now - leftover.lstat().st_mtime > STALE_AFTER and leftover.is_file():
                 leftover.unlink()
 
 

@@ -45,7 +45,7 @@ class Node:
     freed the node. ``hooks`` are called with the gradient of the op's output before the
     op's backward (``Tensor.register_hook``, ``retain_grad``). ``stamp`` is the time on the
     clock of in-place writes when the node was made (see :mod:`chainrule.inplace`);
-    ``locked`` is the output's array while ``Tensor.data`` has made it read-only; ``site``
+    ``locked`` is (the output's array, its finalizer) while ``Tensor.data`` has made it read-only; ``site``
     and ``prints`` are kept under :func:`chainrule.detect_anomaly`. During a
     backward run, ``grad`` sums what has arrived, ``owned`` says whether that array is the
     engine's alone, and ``pending`` counts the consumers still to pass their contribution
@@ -84,7 +84,7 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
     unlinked and its op's saved values dropped once it has run.
     """
     captured = None if capture is None else [None] * len(capture)
-    now, anomalous = CLOCK[0], anomaly.enabled()
+    anomalous = anomaly.enabled()
     top = root._node
     if top is None:  # backward of a leaf: a pass-through node hands it dL/dL
         top, hook = Node(_LeafRoot(), (root,)), None
@@ -99,7 +99,8 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
             in_grads = (None,) * len(nexts)
         else:
             owned = node.owned and hook is None
-            if node.stamp != now or anomalous:  # something was written since the node was made
+            # something was written since the node was made (read each time: a hook may write)
+            if node.stamp != CLOCK[0] or anomalous:
                 check_saved(node, anomalous)
             if node.hooks is not None:
                 upstream, owned = run_hooks(node.hooks, upstream), False

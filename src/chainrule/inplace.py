@@ -27,7 +27,9 @@ make a user's own array read-only behind their back. Measurements: ``benchmarks/
 
 from __future__ import annotations
 
+import functools
 import inspect
+import threading
 import weakref
 from operator import is_
 
@@ -39,12 +41,12 @@ from .errors import GraphError
 
 #: The clock: how many writes have been stamped. Nodes read ``CLOCK[0]`` when they are made.
 CLOCK = [0]
-#: ``id(owner array) -> time of its last write``, and a weak reference to that array (an id
-#: is only reused once the array is gone, which the reference tells).
+#: ``id(owner array) -> time of its last write``, and a weak reference to that array whose
+#: callback forgets the entry when the array goes (an id is reused only after that).
 _STAMPS: dict[int, int] = {}
 _OWNERS: dict[int, weakref.ref] = {}
-#: Past this many entries, those whose array is gone are dropped.
-_PRUNE_AT = 4096
+#: Stamping is made of several steps (tick, then write the stamps); threads take turns.
+_STAMPING = threading.Lock()
 
 
 def owner(array: np.ndarray) -> np.ndarray:
@@ -53,30 +55,37 @@ def owner(array: np.ndarray) -> np.ndarray:
     return base if type(base) is ndarray else array
 
 
+def _forget(ref: weakref.ref, key: int) -> None:
+    """The weak reference's callback: the array stamped under ``key`` is gone."""
+    if _OWNERS.get(key) is ref:
+        _OWNERS.pop(key, None)
+        _STAMPS.pop(key, None)
+
+
+def _register(root: np.ndarray) -> int:
+    """The key of ``root`` (an owner array) in the stamps, registering it if new."""
+    key = id(root)
+    ref = _OWNERS.get(key)
+    if ref is None or ref() is not root:
+        _OWNERS[key] = weakref.ref(root, functools.partial(_forget, key=key))
+    return key
+
+
 def mark_written(*arrays) -> None:
     """Stamp each of ``arrays`` (ndarrays; anything else is ignored) as written now."""
-    CLOCK[0] = now = CLOCK[0] + 1
-    for array in arrays:
-        if type(array) is not ndarray and not isinstance(array, ndarray):
-            continue
-        base = array.base
-        root = base if type(base) is ndarray else array
-        key = id(root)
-        ref = _OWNERS.get(key)
-        if ref is None or ref() is not root:
-            if len(_OWNERS) >= _PRUNE_AT:
-                for gone in [k for k, r in _OWNERS.items() if r() is None]:
-                    del _OWNERS[gone], _STAMPS[gone]
-            _OWNERS[key] = weakref.ref(root)
-        _STAMPS[key] = now
+    with _STAMPING:
+        CLOCK[0] = now = CLOCK[0] + 1
+        for array in arrays:
+            if isinstance(array, ndarray):
+                _STAMPS[_register(owner(array))] = now
 
 
 class RepeatedStamp:
     """Stamps the same arrays again and again (an optimiser's parameters, once a step), cheaply.
 
-    ``stamp(arrays)`` (ndarrays) is :func:`mark_written` ``(*arrays)``; while they are the very arrays of
-    the last call (the common case: a parameter's data is replaced rarely), it skips the
-    per-array bookkeeping and writes all the stamps in one dict update.
+    ``stamp(arrays)`` (ndarrays) is :func:`mark_written` ``(*arrays)``; while they are the very
+    arrays of the last call (the common case: a parameter's data is replaced rarely), it skips
+    the per-array bookkeeping and writes all the stamps in one dict update.
     """
 
     __slots__ = ("_arrays", "_keys")
@@ -87,8 +96,9 @@ class RepeatedStamp:
 
     def stamp(self, arrays: list) -> None:
         if len(arrays) == len(self._arrays) and all(map(is_, arrays, self._arrays)):
-            CLOCK[0] = now = CLOCK[0] + 1
-            _STAMPS.update(dict.fromkeys(self._keys, now))
+            with _STAMPING:
+                CLOCK[0] = now = CLOCK[0] + 1
+                _STAMPS.update(dict.fromkeys(self._keys, now))
             return
         mark_written(*arrays)  # registers each owner (and its weak reference) for the fast path
         self._arrays = list(arrays)  # held, so their owners stay registered under these ids
@@ -148,15 +158,27 @@ def lock(node, array: np.ndarray) -> None:
     """Make ``array`` (the output of ``node``'s op) read-only until backward frees ``node``, or
     ``node`` goes: the graph may still need it."""
     array.flags.writeable = False
-    node.locked = array
-    weakref.finalize(node, _writeable, array)
+    node.locked = (array, weakref.finalize(node, _writeable, array))
 
 
 def unlock(node) -> None:
     """Make the array :func:`lock` protected writeable again (backward has freed ``node``)."""
-    _writeable(node.locked)
+    array, finalizer = node.locked
+    finalizer.detach()
     node.locked = None
+    _writeable(array)
+
+
+#: Views whose base was still locked when their own lock went: ``id(base) -> [views]``, made
+#: writeable when the base is (a view cannot be writeable while its base is read-only).
+_WAITING: dict[int, list[np.ndarray]] = {}
 
 
 def _writeable(array: np.ndarray) -> None:
-    array.flags.writeable = True
+    try:
+        array.flags.writeable = True
+    except ValueError:  # a view of another live result, whose lock goes later in backward
+        _WAITING.setdefault(id(owner(array)), []).append(array)
+        return
+    for view in _WAITING.pop(id(array), ()):
+        _writeable(view)

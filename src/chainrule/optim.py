@@ -128,12 +128,14 @@ class Optimizer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Every optimiser's step writes its parameters in place: stamped first, so that a graph
         # recorded before the step, which may have saved them, refuses to run backward on them.
+        # A parameter without a gradient is skipped by every step (as in PyTorch), so not stamped.
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
         if step is not None:
             @functools.wraps(step)
             def stamped_step(self, *args: Any, **kw: Any) -> Any:
-                self._stamp.stamp([p._data for group in self.param_groups for p in group["params"]])
+                self._stamp.stamp([p._data for group in self.param_groups for p in group["params"]
+                                   if p.grad is not None])
                 return step(self, *args, **kw)
 
             cls.step = stamped_step
@@ -341,8 +343,17 @@ class LRScheduler:
         return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.last_epoch = int(state_dict["last_epoch"])
-        self.base_lrs = [float(lr) for lr in state_dict["base_lrs"]]
+        """Put back a :meth:`state_dict` (checked whole before anything changes)."""
+        epoch, base_lrs = state_dict.get("last_epoch"), state_dict.get("base_lrs")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ConfigError(f"{type(self).__name__}.load_state_dict: last_epoch must be a whole number >= 0, "
+                              f"got {epoch!r}")
+        if (not isinstance(base_lrs, list) or len(base_lrs) != len(self.base_lrs)
+                or not all(isinstance(lr, (int, float)) and not isinstance(lr, bool) for lr in base_lrs)):
+            raise ConfigError(f"{type(self).__name__}.load_state_dict: base_lrs must be {len(self.base_lrs)} "
+                              f"numbers, one per parameter group, got {base_lrs!r}")
+        self.last_epoch = epoch
+        self.base_lrs = [float(lr) for lr in base_lrs]
 
 
 class StepLR(LRScheduler):

@@ -95,7 +95,9 @@ class Tensor:
         """
         data, node = self._data, self._node
         if node is not None and node.next is not None and node.locked is None and data.flags.writeable:
-            lock(node, data)
+            # not an array a leaf handed in unchanged (an identity op's result): that one is the user's
+            if not any(type(n) is Tensor and n._data is data for n in node.next):
+                lock(node, data)
         return data
 
     @data.setter
@@ -222,41 +224,46 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     # -- in-place changes, which the graph checks (see chainrule.inplace) ---------------
-    def _written(self, what: str) -> np.ndarray:
-        """The array an in-place change of this tensor writes into, stamped as written."""
+    def _write(self, what: str, value, index=Ellipsis, ufunc: np.ufunc | None = None) -> Tensor:
+        """Write ``value`` into this tensor's array in place (``data[index] = value``, or
+        ``ufunc(data, value, out=data)``), then stamp the array as written: after, because a
+        write that raises has changed nothing and must not look as if it had."""
         if self._req and grad_recording():
             raise GraphError(
                 f"{what}: an in-place change of a tensor that requires grad would not be recorded in the graph; "
                 f"make it under chainrule.no_grad() (as an optimiser step does), or use the out-of-place form"
             )
-        mark_written(self._data)
-        return self._data
-
-    def _ufunc_in_place(self, name: str, ufunc: np.ufunc, other) -> Tensor:
-        data = self._written(name)
-        ufunc(data, values_of(other), out=data, casting="same_kind")
+        data, value = self._data, values_of(value)
+        if not data.flags.writeable:
+            raise GraphError(f"{what}: this tensor's data is read-only: it is, or shares memory with, the result "
+                             f"of a recorded op that backward still needs (or it was read-only when given); "
+                             f"change a copy instead")
+        if ufunc is None:
+            data[index] = value
+        else:
+            ufunc(data, value, out=data, casting="same_kind")
+        mark_written(data)
         return self
 
     def add_(self, other) -> Tensor:
         """``self += other`` in place; returns ``self``."""
-        return self._ufunc_in_place("add_", np.add, other)
+        return self._write("add_", other, ufunc=np.add)
 
     def sub_(self, other) -> Tensor:
         """``self -= other`` in place; returns ``self``."""
-        return self._ufunc_in_place("sub_", np.subtract, other)
+        return self._write("sub_", other, ufunc=np.subtract)
 
     def mul_(self, other) -> Tensor:
         """``self *= other`` in place; returns ``self``."""
-        return self._ufunc_in_place("mul_", np.multiply, other)
+        return self._write("mul_", other, ufunc=np.multiply)
 
     def div_(self, other) -> Tensor:
         """``self /= other`` in place; returns ``self``."""
-        return self._ufunc_in_place("div_", np.divide, other)
+        return self._write("div_", other, ufunc=np.divide)
 
     def fill_(self, value) -> Tensor:
         """Every element set to ``value``, in place; returns ``self``."""
-        self._written("fill_")[...] = values_of(value)
-        return self
+        return self._write("fill_", value)
 
     def zero_(self) -> Tensor:
         """Every element set to 0, in place; returns ``self``."""
@@ -264,12 +271,11 @@ class Tensor:
 
     def copy_(self, source) -> Tensor:
         """The values of ``source`` (broadcast to this shape) copied in, in place; returns ``self``."""
-        self._written("copy_")[...] = values_of(source)
-        return self
+        return self._write("copy_", source)
 
     def __setitem__(self, index, value) -> None:
         """``t[index] = value``, in place (see :meth:`add_` for when it is allowed)."""
-        self._written("t[index] = value")[_plain_index(index)] = values_of(value)
+        self._write("t[index] = value", value, _plain_index(index))
 
     # -- what no single op is --------------------------------------------------------
     def __pos__(self):

@@ -37,7 +37,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         return np.float64(0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         if norm_type == math.inf:
-            total = max(float(np.max(np.abs(p.grad), initial=0.0)) for p in params)
+            total = float(np.max([np.max(np.abs(p.grad), initial=0.0) for p in params]))  # NaN wins, in any order
         else:
             norms = [float(np.sum(np.abs(p.grad, dtype=np.float64) ** norm_type)) for p in params]
             total = math.fsum(norms) ** (1.0 / norm_type)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..data.datasets import ArrayDataset
 from ..data.loader import DataLoader, as_dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, SerializationError
 from ..grad_mode import no_grad
 from ..tensor import values_of
 from .checkpoint import load_checkpoint, restore, save_checkpoint
@@ -157,7 +157,8 @@ def fit(
         every ``checkpoint_every`` epochs and when training stops.
     resume : go on from ``checkpoint`` when it exists (the same model, optimiser and data
         as the run that wrote it): the run ends with the same parameters, bit for bit, as
-        one never interrupted. A checkpoint of a finished run returns its history at once.
+        one never interrupted. From a checkpoint of a run that had stopped, only the ending
+        is done again (``restore_best``).
 
     Returns
     -------
@@ -194,15 +195,22 @@ def fit(
     stale = 0
     first_epoch = 1
     scale = None  # the first loss: what a gap to an optimum of (nearly) zero is measured against
+    finished = False  # a resumed run that had already stopped: only its ending is left to do
     if resume and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint)
-        restore(state, model=model, optimizer=optimizer, scheduler=scheduler, rng=loader.rng)
+        try:
+            restore(state, model=model, optimizer=optimizer, scheduler=scheduler, rng=loader.rng)
+        except SerializationError as exc:
+            raise SerializationError(f"cannot resume from {os.fspath(checkpoint)!r}: {exc}") from None
         history, stale, best_state, first_epoch = state.history, state.stale, state.best, state.epoch + 1
-        if state.finished:
-            return history
+        scale = history.train_loss[0] if history.train_loss else None
+        finished = state.finished
     start = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     callbacks = list(callbacks)
-    history.stop_reason = "epochs"
+    if finished:
+        first_epoch = epochs + 1
+    else:
+        history.stop_reason = "epochs"
 
     has_train = hasattr(model, "train")
     if has_train:
