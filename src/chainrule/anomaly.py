@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -32,6 +33,7 @@ from .errors import GraphError
 
 #: How many ``detect_anomaly`` contexts are open, in any thread (read on every recorded op).
 ACTIVE = [0]
+_COUNTING = threading.Lock()  # ``ACTIVE[0] += 1`` is a read and a write: threads take turns
 _enabled: ContextVar[bool] = ContextVar("chainrule_detect_anomaly", default=False)
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -46,11 +48,13 @@ def detect_anomaly():
     ...     loss.backward()
     """
     token = _enabled.set(True)
-    ACTIVE[0] += 1
+    with _COUNTING:
+        ACTIVE[0] += 1
     try:
         yield
     finally:
-        ACTIVE[0] -= 1
+        with _COUNTING:
+            ACTIVE[0] -= 1
         _enabled.reset(token)
 
 
