@@ -61,6 +61,10 @@ class Tensor:
     ``Tensor(data)`` wraps ``data`` without copying when it already is an array of the
     right dtype; :func:`tensor` copies, as ``torch.tensor`` does.
 
+    ``t += x`` makes a new tensor (``t = t + x``, recorded in the graph), unlike PyTorch,
+    where it writes in place; the in-place methods (``add_``, ``mul_``, ``t[i] = v``, ...)
+    write in place, and the graph checks them (:mod:`chainrule.inplace`).
+
     Parameters
     ----------
     data : array-like; Python floats become float64, a float32 array stays float32.
@@ -246,19 +250,19 @@ class Tensor:
         return self
 
     def add_(self, other) -> Tensor:
-        """``self += other`` in place; returns ``self``."""
+        """``self + other`` written into this tensor's array; returns ``self``."""
         return self._write("add_", other, ufunc=np.add)
 
     def sub_(self, other) -> Tensor:
-        """``self -= other`` in place; returns ``self``."""
+        """``self - other`` written into this tensor's array; returns ``self``."""
         return self._write("sub_", other, ufunc=np.subtract)
 
     def mul_(self, other) -> Tensor:
-        """``self *= other`` in place; returns ``self``."""
+        """``self * other`` written into this tensor's array; returns ``self``."""
         return self._write("mul_", other, ufunc=np.multiply)
 
     def div_(self, other) -> Tensor:
-        """``self /= other`` in place; returns ``self``."""
+        """``self / other`` written into this tensor's array; returns ``self``."""
         return self._write("div_", other, ufunc=np.divide)
 
     def fill_(self, value) -> Tensor:
