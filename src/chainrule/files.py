@@ -20,6 +20,7 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .errors import ChainruleError
 
@@ -62,11 +63,31 @@ def input_file(path: str | os.PathLike, what: str = "input file") -> Path:
     return given
 
 
-def _path(path: str | os.PathLike, what: str) -> Path:
-    text = os.fsdecode(path)
+def check_path(path: Any, who: str, error: type[Exception] = ChainruleError) -> str:
+    """A file name given as ``str`` or ``os.PathLike`` (to text), without NUL characters, as text.
+
+    Raises ``error`` with one line naming ``who`` otherwise: the one check of a file name that
+    the readers, the writers and the command line share.
+    """
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        text = None
+    if not isinstance(text, str):
+        raise error(f"{who}: expected a file name (str or os.PathLike), got {_shown(path)}")
     if "\0" in text:
-        raise ChainruleError(f"{what} {text[:40]!r}: a file name cannot hold a NUL character")
-    return Path(text)
+        raise error(f"{who}: the file name {_shown(text)} contains a NUL character")
+    return text
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _path(path: str | os.PathLike | bytes, what: str) -> Path:
+    """:func:`check_path`, a file name in bytes decoded first (as the OS would)."""
+    return Path(check_path(os.fsdecode(path) if isinstance(path, bytes) else path, what))
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[str], None], what: str = "output file") -> Path:

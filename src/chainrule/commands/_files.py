@@ -23,18 +23,11 @@ import tempfile
 from typing import Any
 
 from ..errors import ChainruleError, SerializationError
-from ..files import input_file, output_path, write_text_atomically
+from ..files import check_path, input_file, output_path, write_text_atomically
 
 #: Output kinds: a plot must name an image type, a model file (or a training checkpoint) is only
 #: replaced when it is one.
 PLOT, MODEL, CHECKPOINT, FILE = "plot", "model", "checkpoint", "file"
-
-
-def _text(path: Any, flag: str) -> str:
-    text = os.fspath(path)
-    if "\0" in text:
-        raise ChainruleError(f"{flag}: the file name {text[:40]!r} contains a NUL character")
-    return text
 
 
 def _same(a: str, b: str) -> bool:
@@ -63,7 +56,7 @@ def probe_folder(target: str, flag: str, path: str) -> None:
 
 def check_input(path: Any, flag: str) -> str:
     """``path`` checked as a file to read (:func:`chainrule.files.input_file`); one line naming ``flag`` if not."""
-    text = _text(path, flag)
+    text = check_path(path, flag)
     input_file(text, f"{flag} file")
     return text
 
@@ -99,14 +92,14 @@ def check_files(outputs: dict[str, tuple[Any, str]], inputs: dict[str, Any] | No
         files, and never to be written).
     force : ``--force``: a model output may replace any existing file.
     """
-    given_inputs = {flag: _text(path, flag) for flag, path in (inputs or {}).items() if path is not None}
+    given_inputs = {flag: check_path(path, flag) for flag, path in (inputs or {}).items() if path is not None}
     for flag, path in given_inputs.items():
         check_input(path, flag)
     seen: dict[str, str] = {}
     for flag, (path, kind) in outputs.items():
         if path is None:
             continue
-        path = _text(path, flag)
+        path = check_path(path, flag)
         if not path:
             raise ChainruleError(f"{flag}: the file name is empty")
         probe_folder(str(output_path(path, f"{flag} file")), flag, path)

@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import files
 from ..errors import ConfigError, DataError
+from ..files import _shown  # a value in a message: its repr, cut to 40 characters
 
 #: Generated (synthetic) data sets may take at most this many bytes (2 GiB).
 MAX_GENERATED_BYTES = 2 * 1024**3
@@ -93,11 +95,6 @@ OPTIONS: dict[str, Range] = {
     "hidden_size": Range(int, 1, 65_536),
     "threads": Range(int, 1, 4096),
 }
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def is_int(value: Any) -> bool:
@@ -171,16 +168,8 @@ def check_float_dtype(dtype: Any, who: str, error: type[Exception] = ConfigError
 
 
 def check_path(path: Any, who: str, error: type[Exception] = DataError) -> str:
-    """A file name given as ``str`` or ``os.PathLike`` (to text), without NUL characters."""
-    try:
-        text = os.fspath(path)
-    except TypeError:
-        text = None
-    if not isinstance(text, str):
-        raise error(f"{who}: expected a file name (str or os.PathLike), got {_shown(path)}")
-    if "\0" in text:
-        raise error(f"{who}: the file name {_shown(text)} contains a NUL character")
-    return text
+    """:func:`chainrule.files.check_path`, raising :class:`~chainrule.errors.DataError` by default."""
+    return files.check_path(path, who, error)
 
 
 # -- memory ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ChainruleError, require
+from ..files import check_path
 
 
 def quiet_numpy(plot: Callable[..., str]) -> Callable[..., str]:
@@ -54,12 +55,7 @@ def plot_format(path: str | os.PathLike, what: str = "plot") -> str:
     Raises :class:`ChainruleError` naming ``what`` and the path for a suffix that is not an image
     type (:data:`PLOT_FORMATS`), so a command can refuse it before any training.
     """
-    try:
-        text = os.fspath(path)
-    except TypeError:
-        text = None
-    if not isinstance(text, str):
-        raise ChainruleError(f"{what}: expected a file name (str or os.PathLike), got {path!r}")
+    text = check_path(path, what)
     suffix = os.path.splitext(text)[1].lower().lstrip(".")
     if not suffix:
         return "png"
