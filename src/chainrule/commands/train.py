@@ -24,7 +24,7 @@ from . import _files
 from ._args import option, parse_lr, positive_int, seed
 
 __all__ = ["TASKS", "register", "add_common_arguments", "write_json", "save_model", "check_test_size",
-           "check_optimizer", "positive_int"]
+           "check_combinations", "positive_int"]
 
 #: Task modules, in the order ``chainrule train --help`` lists them.
 TASKS = [
@@ -110,12 +110,15 @@ def save_model(model: Any, path: str, metadata: dict[str, Any]) -> None:
     print(f"saved the model to {path}")
 
 
-def check_optimizer(args: argparse.Namespace) -> None:
-    """Options that only fail together, refused before any work: gd with a batch size, nesterov without momentum."""
+def check_combinations(args: argparse.Namespace) -> None:
+    """Options that only fail together, refused before any work: gd with a batch size, nesterov without
+    momentum, --resume without --checkpoint."""
     if args.optimizer == "gd" and args.batch_size is not None and getattr(args, "task", None) == "linreg":
         raise ChainruleError("--optimizer gd is full-batch; use --optimizer sgd with --batch-size")
     if args.optimizer == "nesterov" and args.momentum == 0:
         raise ChainruleError("--optimizer nesterov needs --momentum > 0")
+    if args.resume and not args.checkpoint:
+        raise ChainruleError("--resume needs --checkpoint FILE (the run to go on from)")
 
 
 def check_test_size(value: float) -> None:

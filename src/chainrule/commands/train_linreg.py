@@ -9,7 +9,7 @@ from ..errors import ChainruleError
 from ..optim import OPTIMIZERS
 from ._args import delimiter, option
 from ._files import CHECKPOINT, FILE, MODEL, PLOT, check_files
-from .train import add_common_arguments, check_optimizer, check_test_size, save_model, write_json
+from .train import add_common_arguments, check_combinations, check_test_size, save_model, write_json
 
 
 def register(tasks) -> None:
@@ -67,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
     check_test_size(args.test_size)
     if args.target is not None and args.data in BUILTIN:
         raise ChainruleError("--target applies to CSV files only")
-    check_optimizer(args)
-    if args.resume and not args.checkpoint:
-        raise ChainruleError("--resume needs --checkpoint FILE (the run to go on from)")
+    check_combinations(args)
     check_files({"--plot": (args.plot, PLOT), "--plot-fit": (args.plot_fit, PLOT),
                  "--history": (args.history, FILE), "--save": (args.save, MODEL),
                  "--checkpoint": (args.checkpoint, CHECKPOINT)},

@@ -19,7 +19,7 @@ from ..train.classifier import MAX_LAYERS
 from ._args import checked, delimiter, option
 from ._files import CHECKPOINT, FILE, MODEL, PLOT, check_files
 from .predict import register_formatter, register_reader
-from .train import add_common_arguments, check_optimizer, check_test_size, save_model, write_json
+from .train import add_common_arguments, check_combinations, check_test_size, save_model, write_json
 
 ACTIVATION_CHOICES = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "gelu_tanh", "identity")
 
@@ -141,9 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.classifier import train_classifier
 
     check_test_size(args.test_size)
-    check_optimizer(args)
-    if args.resume and not args.checkpoint:
-        raise ChainruleError("--resume needs --checkpoint FILE (the run to go on from)")
+    check_combinations(args)
     check_files({"--plot": (args.plot, PLOT), "--plot-confusion": (args.plot_confusion, PLOT),
                  "--plot-boundary": (args.plot_boundary, PLOT), "--history": (args.history, FILE),
                  "--save": (args.save, MODEL),
