@@ -44,7 +44,7 @@ def initial_gradient(root, gradient) -> np.ndarray:
             )
         # shared and read-only: never the engine's own, so nothing writes into it
         return one_of(data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
-    gradient = np.asarray(getattr(gradient, "data", gradient), dtype=data.dtype)
+    gradient = np.asarray(getattr(gradient, "_data", gradient), dtype=data.dtype)  # a Tensor's own array
     if gradient.shape != data.shape:
         raise ShapeError(
             f"backward: gradient of shape {gradient.shape} given for an output of shape {data.shape}"
