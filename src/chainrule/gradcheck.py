@@ -17,7 +17,7 @@ import numpy as np
 from .errors import DTypeError, GradcheckError, ShapeError
 from .grad_mode import no_grad
 from .ops.base import Op
-from .tensor import Tensor
+from .tensor import Tensor, values_of
 
 
 @dataclass
@@ -121,7 +121,7 @@ def _evaluator(f) -> tuple[str, Callable, Callable]:
             out = f(*xs)
         if not isinstance(out, Tensor):
             raise TypeError(f"gradcheck: {name} must return a Tensor, got {type(out).__name__}")
-        return out.data
+        return values_of(out)
 
     def analytic(xs, upstream, positions):
         for i in positions:
@@ -170,7 +170,7 @@ def gradcheck(
         if isinstance(x, Tensor):
             if x.dtype.kind == "f" and x.dtype != np.float64:
                 raise DTypeError(f"gradcheck: input {i} is {x.dtype}; gradient checks run in float64")
-            xs.append(x.data if is_op else x)
+            xs.append(values_of(x) if is_op else x)
             if x.dtype.kind == "f":
                 positions.append(i)
                 saved_grads[i] = x.grad
@@ -187,7 +187,7 @@ def gradcheck(
             xs.append(arr if is_op else x)
 
     def array_of(i):
-        return xs[i] if is_op or not isinstance(xs[i], Tensor) else xs[i].data
+        return values_of(xs[i])
 
     out = value(xs)
     upstream = np.random.default_rng(seed).standard_normal(np.shape(out))

@@ -21,7 +21,7 @@ import numpy as np
 from .. import ops
 from ..errors import ChainruleError
 from ..graph import Node as GraphNode
-from ..tensor import Tensor
+from ..tensor import Tensor, values_of
 from .notation import LATEX, UNICODE, fmt_value
 from .parse import Sink
 from .rules import OpText, describe, replayable
@@ -114,10 +114,10 @@ class GraphBuilder(Sink):
         self.reserved = set(reserved or ())
 
     def input(self, name: str, tensor: Tensor) -> int:
-        return self._var(name, "input", tensor.data, named=True)
+        return self._var(name, "input", values_of(tensor), named=True)
 
     def leaf(self, tensor: Tensor, name: str | None = None) -> int:
-        v = self._var(name, "leaf", tensor.data, named=name is not None)
+        v = self._var(name, "leaf", values_of(tensor), named=name is not None)
         self.vars[v].grad = None if tensor.grad is None else np.asarray(tensor.grad)
         return v
 
@@ -125,7 +125,7 @@ class GraphBuilder(Sink):
         return self._var(name, "constant", value, named=name is not None)
 
     def op(self, op: ops.Op, inputs: list[int], output, name: str | None, value_known: bool = True) -> int:
-        data = output.data if isinstance(output, Tensor) else output
+        data = values_of(output)
         v = self._var(name, "intermediate", data if value_known else None, named=name is not None)
         node = Node(len(self.nodes), op, type(op).__name__, op.name, list(inputs), v)
         self.vars[v].producer = node.index
@@ -301,7 +301,8 @@ def graph_from_tensor(
     for node in order:
         op = node.op
         if node.next is None:  # freed by backward: what made it is gone, so it is drawn as a leaf
-            value = outputs[id(op)][1].data if id(op) in outputs else (root.data if node is root_node else None)
+            made = outputs[id(op)][1] if id(op) in outputs else (root if node is root_node else None)
+            value = values_of(made)
             out_var[id(node)] = builder._var(names.get(id(op)), "leaf", value, named=id(op) in names)
             continue
         in_vars = []
@@ -313,9 +314,9 @@ def graph_from_tensor(
             else:
                 in_vars.append(leaf_var(nxt))
         if id(op) in outputs:
-            value, known = outputs[id(op)][1].data, True
+            value, known = values_of(outputs[id(op)][1]), True
         elif node is root_node:
-            value, known = root.data, True
+            value, known = values_of(root), True
         else:
             value = _replay(op, [builder.vars[i].value for i in in_vars])
             known = value is not None

@@ -30,7 +30,7 @@ import numpy as np
 from .. import ops
 from ..errors import ChainruleError, ExpressionError, ShapeError
 from ..ops.base import REGISTRY
-from ..tensor import Tensor, apply_op
+from ..tensor import Tensor, apply_op, values_of
 
 #: Longest expression accepted, in characters.
 MAX_LENGTH = 2000
@@ -564,7 +564,7 @@ class Val:
 
     @property
     def array(self) -> np.ndarray:
-        return self.data.data if isinstance(self.data, Tensor) else np.asarray(self.data)
+        return values_of(self.data) if isinstance(self.data, Tensor) else np.asarray(self.data)
 
 
 class Sink:

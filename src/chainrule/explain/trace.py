@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import ExpressionError
 from ..grad_mode import no_grad
 from ..graph import run_backward
-from ..tensor import Tensor
+from ..tensor import Tensor, values_of
 from .model import Graph, graph_from_tensor
 from .notation import LATEX, UNICODE, fmt_scalar, fmt_shape
 from .parse import Program, parse
@@ -222,8 +222,7 @@ class Trace:
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
-    if isinstance(value, Tensor):
-        value = value.data
+    value = values_of(value)
     if value is None or isinstance(value, (bytes, dict, set)) or callable(value):
         raise ExpressionError(f"value for {name} must be a number, a (nested) list of numbers, an array or a "
                               f"Tensor, got {type(value).__name__}")
@@ -431,7 +430,7 @@ def _finish(source, kind, graph: Graph, root: Tensor, tensors: dict[str, Tensor]
             n.formula_tex,
         ))
 
-    value = np.array(root.data, dtype=np.float64)
+    value = np.array(values_of(root), dtype=np.float64)
     seed = np.ones_like(value)
     if value.size != 1:
         notes.append(
