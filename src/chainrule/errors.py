@@ -1,4 +1,4 @@
-"""chainrule's own exception types.
+"""chainrule's own exception types, and :func:`shorten`, how their messages quote what a user gave.
 
 Every error the library raises on purpose is a :class:`ChainruleError`, so a
 caller can catch them all with one ``except``. The subclasses also derive from
@@ -7,6 +7,12 @@ against NumPy's habits keeps working.
 """
 
 from __future__ import annotations
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with "...": how a message quotes what a
+    user gave (a cell, an argument, a name in a file), which can be megabytes long."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ChainruleError(Exception):

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import ChainruleError
+from .errors import ChainruleError, shorten
 
 
 def output_path(path: str | os.PathLike, what: str = "output file") -> Path:
@@ -81,8 +81,7 @@ def check_path(path: Any, who: str, error: type[Exception] = ChainruleError) -> 
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shorten(repr(value))
 
 
 def _path(path: str | os.PathLike | bytes, what: str) -> Path:

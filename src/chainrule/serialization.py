@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ChainruleError, SerializationError, require
+from .errors import ChainruleError, SerializationError, require, shorten
 from .files import write_atomically
 
 FORMAT = "chainrule"
@@ -719,7 +719,7 @@ def load(path: str | os.PathLike, *, with_metadata: bool = False) -> Any:
     header = _read_header(path)
     meta = header.metadata
     if meta.get("format") != FORMAT:
-        names = ", ".join(f"{k if len(k) <= 60 else k[:57] + '...'} {e.shape}"
+        names = ", ".join(f"{shorten(k, 60)} {e.shape}"
                           for k, e in list(header.tensors.items())[:6])
         raise SerializationError(
             f"load: {path!r} is a safetensors file but was not written by chainrule "

@@ -18,7 +18,7 @@ import textwrap
 
 import numpy as np
 
-from ..errors import ExpressionError, RenderError
+from ..errors import ExpressionError, RenderError, shorten
 from ._args import seed
 from ._files import FILE, check_files
 
@@ -65,8 +65,7 @@ def parse_assignments(items: list[str]) -> dict[str, np.ndarray]:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier() or not text.strip():
-            shown = item if len(item) <= 40 else item[:37] + "..."
-            raise ExpressionError(f"{shown!r} is not NAME=VALUE (e.g. a=2 or x=[1,2,3])")
+            raise ExpressionError(f"{shorten(item)!r} is not NAME=VALUE (e.g. a=2 or x=[1,2,3])")
         if name in values:
             raise ExpressionError(f"{name} is given twice")
         values[name] = parse_value(text, name)

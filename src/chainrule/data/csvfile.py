@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ChainruleError, DataError
+from ..errors import ChainruleError, DataError, shorten
 from .checks import check_bool, check_float_dtype, check_memory, check_path, format_bytes, memory_budget
 from .datasets import ArrayDataset
 
@@ -77,8 +77,7 @@ def _column_position(column: str | int, names: list[str] | None, width: int, pat
         j = int(column)
     except (TypeError, ValueError):
         have = f"columns are {listed(names)}" if names else "the file has no header; give an index"
-        shown = column if len(column) <= 60 else column[:57] + "..."
-        raise DataError(f"{path}: no column named {shown!r} ({have})") from None
+        raise DataError(f"{path}: no column named {shorten(column, 60)!r} ({have})") from None
     if not -width <= j < width:
         raise DataError(f"{path}: column index {j} is out of range for {width} columns")
     return j % width
@@ -279,8 +278,7 @@ def _number(cell: str, path: str, line: int, j: int, names: list[str] | None, li
     where = f"{path}, line {line}, column {j + 1}" + (f" ({names[j][:40]!r})" if names else "")
     if not cell:
         raise DataError(f"{where}: missing value (empty cell)")
-    shown = cell if len(cell) <= 40 else cell[:37] + "..."
-    raise DataError(f"{where}: {shown!r} {problem}")
+    raise DataError(f"{where}: {shorten(cell)!r} {problem}")
 
 
 def listed(names: list[str], limit: int = 8) -> str:
