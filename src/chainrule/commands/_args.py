@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..data.checks import OPTIONS
+from ..errors import shorten
 
 T = TypeVar("T")
 
 
 def shown(text: str, limit: int = 40) -> str:
     """``repr(text)``, cut to about ``limit`` characters (a pasted megabyte stays one short line)."""
-    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+    return repr(shorten(text, limit))
 
 
 def checked(text: str, read: Callable[[str], T], valid: Callable[[T], object], unreadable: str,
