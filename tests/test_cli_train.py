@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 
@@ -111,6 +112,7 @@ def test_predict_dispatches_on_the_task(capsys, tmp_path, monkeypatch):
         labels = checkpoint.metadata["labels"]
         return ["label"], [[labels[int(np.argmax(row))]] for row in outputs]
 
+    importlib.import_module("chainrule.commands.train_mlp")  # registers its formatter now, not over the patch
     monkeypatch.setitem(predict_cmd.FORMATTERS, "classification", classes)
     csv = tmp_path / "x.csv"
     csv.write_text("u,v\n1,0\n0,1\n", encoding="utf-8")
