@@ -253,7 +253,8 @@ def fit(
                 steps += 1
             history.samples_seen += count
             train_loss = total if combine == "sum" else total / max(count, 1)
-            scale = scale or (history.train_loss[0] if history.train_loss else train_loss)
+            if scale is None:  # the first epoch (a resumed run has it from its history)
+                scale = train_loss
             if scheduler is not None:
                 scheduler.step()
 
