@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..data.checks import OPTIONS
+from ..data.csvfile import separates_numbers
 from ..errors import shorten
 
 T = TypeVar("T")
@@ -106,6 +107,6 @@ def delimiter(text: str) -> str:
     value = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
     if len(value) != 1:
         raise argparse.ArgumentTypeError(f"expected one character such as , ; | or tab, got {shown(text)}")
-    if value in '"\r\n\0.-+' or value.isalnum():
+    if not separates_numbers(value):
         raise argparse.ArgumentTypeError(f"{shown(text)} cannot separate numbers; use , ; | or tab")
     return value

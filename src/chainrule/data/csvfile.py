@@ -101,12 +101,18 @@ def detect_delimiter(sample: str) -> str:
         return best if counts[best] else ","
 
 
+def separates_numbers(delimiter: str) -> bool:
+    """Whether one character can stand between numbers: not a quote, a line end, NUL, a letter,
+    a digit, or part of a number (``.``, ``-``, ``+``)."""
+    return delimiter not in '"\r\n\0.-+' and not delimiter.isalnum()
+
+
 def _check_delimiter(delimiter: Any) -> str | None:
     if delimiter is None:
         return None
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise DataError(f"the delimiter must be one character, got {delimiter!r}")
-    if delimiter in '"\r\n\0' or delimiter.isalnum() or delimiter in ".-+":
+    if not separates_numbers(delimiter):
         raise DataError(f"the delimiter {delimiter!r} cannot separate numbers; use one of , ; TAB |")
     return delimiter
 
