@@ -105,6 +105,17 @@ class RepeatedStamp:
         self._keys = tuple(id(owner(a)) for a in arrays)
 
 
+def overwrite(tensor, values) -> None:
+    """chainrule's own write of new values into a parameter (an initialiser, ``load_state_dict``,
+    ``set_theta``): read-only data (a skeleton's, a shared array's) is first replaced by a
+    writeable copy; ``values`` are cast as NumPy's ``same_kind`` allows, broadcast, written,
+    and the array is stamped after the write (a graph that saved the old values refuses them)."""
+    if not tensor._data.flags.writeable:
+        tensor._data = tensor._data.copy()
+    np.copyto(tensor._data, values, casting="same_kind")
+    mark_written(tensor._data)
+
+
 def written_after(array, time: int) -> bool:
     """Whether ``array``'s memory was written (through chainrule) after ``time``."""
     if not isinstance(array, ndarray):

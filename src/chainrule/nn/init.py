@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
-from ..inplace import mark_written
+from ..inplace import overwrite
 from ..tensor import Tensor
 
 
@@ -116,11 +116,7 @@ def _fill(target: Any, values_of_shape, dtype) -> Any:
     if state is not None:
         return state.fill(target, dtype)
     if isinstance(target, Tensor):
-        values = values_of_shape(target.shape)
-        if not target.data.flags.writeable:
-            target.data = target.data.copy()
-        mark_written(target.data)  # a graph that saved the old values must not use them
-        target.data[...] = values
+        overwrite(target, values_of_shape(target.shape))
         return target
     return np.asarray(values_of_shape(_shape(target)), dtype=dtype)
 

@@ -16,7 +16,7 @@ import numpy as np
 from numpy import add, dot, ndarray
 
 from ..errors import ShapeError
-from ..inplace import mark_written
+from ..inplace import overwrite
 from ..ops import Linear as LinearOp
 from ..ops.base import Chain, Op, Written, shape_of
 from ..serialization import register_model
@@ -201,10 +201,9 @@ class LinearRegression(Module):
         n = self.n_features + (self.bias is not None)
         if theta.shape != (n,):
             raise ShapeError(f"set_theta: expected shape ({n},), got {theta.shape}")
-        mark_written(self.weight.data, None if self.bias is None else self.bias.data)
-        self.weight.data[...] = theta[: self.n_features]
+        overwrite(self.weight, theta[: self.n_features])
         if self.bias is not None:
-            self.bias.data[...] = theta[self.n_features:]
+            overwrite(self.bias, theta[self.n_features:])
         return self
 
     @classmethod

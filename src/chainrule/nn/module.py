@@ -50,7 +50,7 @@ import numpy as np
 
 from ..errors import ChainruleError, ConfigError, DTypeError, ShapeError
 from ..hooks import HookHandle
-from ..inplace import mark_written
+from ..inplace import overwrite
 from ..tensor import Tensor
 
 
@@ -394,10 +394,7 @@ class Module:
                     f"but the model's {kind} has shape {current.shape}"
                 )
             if kind == "parameter":
-                if not target.data.flags.writeable:
-                    target.data = target.data.copy()
-                mark_written(target.data)
-                np.copyto(target.data, value, casting="same_kind")
+                overwrite(target, value)
                 target.grad = None
             else:
                 module._registries()[1][bname] = value.astype(current.dtype, copy=True)
