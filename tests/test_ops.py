@@ -318,6 +318,16 @@ def getitem_case(draw):
 
 
 @st.composite
+def scatter_add_case(draw):
+    """GetItem's backward as an op: the values of x[index] put back into zeros shaped like x."""
+    rng = rng_from(draw)
+    picked = draw(getitem_case())
+    index, shape = picked.op.index, picked.inputs[0].shape
+    values = smooth(rng, np.zeros(shape)[index].shape)
+    return Case(ops.ScatterAdd(index, shape), lambda t: ops.ScatterAdd.apply(t, index=index, shape=shape), [values])
+
+
+@st.composite
 def broadcast_to_case(draw):
     rng = rng_from(draw)
     shape = draw(small_shapes)
@@ -386,6 +396,7 @@ CASES = {
     "Reshape": reshape_case(),
     "Transpose": transpose_case(),
     "GetItem": getitem_case(),
+    "ScatterAdd": scatter_add_case(),
     "BroadcastTo": broadcast_to_case(),
     "Concatenate": concatenate_case(),
     "Stack": stack_case(),

@@ -91,6 +91,13 @@ def torch_version(op: ops.Op, torch):
             return x.reshape(-1)[torch.as_tensor(np.array(positions, order="C", copy=True))]  # 0-d stays 0-d
 
         return getitem
+    if name == "ScatterAdd":  # PyTorch's index_add over the flattened positions NumPy's index selects
+        def scatter_add(x):
+            positions = np.arange(int(np.prod(op.shape))).reshape(op.shape)[op.index]
+            flat = torch.zeros(int(np.prod(op.shape)), dtype=x.dtype)
+            return flat.index_add(0, torch.as_tensor(np.array(positions).reshape(-1)), x.reshape(-1)).reshape(op.shape)
+
+        return scatter_add
     if name == "BroadcastTo":
         return lambda x: torch.broadcast_to(x, op.shape)
     if name == "Concatenate":

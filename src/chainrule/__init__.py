@@ -12,7 +12,7 @@ from .errors import ChainruleError, DTypeError, GradcheckError, GraphError, Shap
 from .functional import *  # noqa: F403 - one function per name the ops declare (cr.exp, cr.sum, ...)
 from .functional import __all__ as _functions
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
-from .gradcheck import GradcheckResult, gradcheck
+from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
 from .tensor import Tensor, as_tensor, from_numpy, tensor
 
 __version__ = "0.1.0"
@@ -20,18 +20,18 @@ __version__ = "0.1.0"
 __all__ = [
     "ops", "Tensor", "tensor", "as_tensor", "from_numpy", "no_grad", "enable_grad", "is_grad_enabled", "grad",
     "detect_anomaly", "is_anomaly_enabled",
-    "gradcheck", "GradcheckResult",
+    "gradcheck", "gradgradcheck", "GradcheckResult",
     "ChainruleError", "ShapeError", "DTypeError", "GraphError", "GradcheckError",
     *_functions,
 ]
 
 # -- training: models, optimisers, data, the training loop, saving -----------------------------
-from . import data, nn, optim, train  # noqa: E402
+from . import data, func, nn, optim, train  # noqa: E402
 from .errors import ConfigError, DataError, MissingDependencyError, SerializationError  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .train import fit, sgd_noise  # noqa: E402
 
-__all__ += ["nn", "optim", "data", "train", "fit", "sgd_noise", "save", "load",
+__all__ += ["func", "nn", "optim", "data", "train", "fit", "sgd_noise", "save", "load",
             "DataError", "SerializationError", "MissingDependencyError", "ConfigError"]
 
 # -- traces and drawings: explain, draw ---------------------------------------------------------

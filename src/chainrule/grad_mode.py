@@ -37,3 +37,23 @@ def no_grad():
 def enable_grad():
     """Context manager that turns recording back on inside a ``no_grad`` block."""
     return _set_grad_enabled(True)
+
+
+#: Whether a recorded backward pass (``create_graph=True``) is running in this thread: Tensors
+#: that require grad then refuse to become plain arrays (``numpy.asarray(t)``), which would
+#: silently cut the derivative being recorded.
+_recording_backward: ContextVar[bool] = ContextVar("chainrule_recording_backward", default=False)
+in_recorded_backward = _recording_backward.get
+
+
+@contextmanager
+def recording_backward():
+    """Context of a recorded backward pass: operations are recorded (whatever ``no_grad`` said
+    outside, as PyTorch's engine runs backward with grad mode set to ``create_graph``), and
+    Tensors in the graph may not be turned into arrays."""
+    token, token2 = _grad_enabled.set(True), _recording_backward.set(True)
+    try:
+        yield
+    finally:
+        _recording_backward.reset(token2)
+        _grad_enabled.reset(token)

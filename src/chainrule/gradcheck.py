@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DTypeError, GradcheckError, ShapeError
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 from .ops.base import Op
 from .tensor import Tensor, values_of
 
@@ -236,3 +236,79 @@ def gradcheck(
     if raise_on_failure and not result.passed:
         raise GradcheckError(result)
     return result
+
+
+def gradgradcheck(
+    f: Any,
+    inputs: Sequence,
+    grad_outputs: Any = None,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_on_failure: bool = False,
+    seed: int = 0,
+) -> GradcheckResult:
+    """Check second derivatives: the recorded backward pass against finite differences of it.
+
+    As ``torch.autograd.gradgradcheck``. The first derivatives of ``f`` (with ``grad_outputs``
+    as the upstream, random when not given) are computed with ``create_graph=True``, which
+    makes them a function of the inputs and of ``grad_outputs``; :func:`gradcheck` then checks
+    that function's own backward (the derivatives of the derivatives) element by element.
+    The report numbers ``f``'s inputs first, then the upstream gradient (input ``len(inputs)``).
+
+    Parameters
+    ----------
+    f : an ``Op`` subclass, a configured ``Op`` instance, or a function of Tensors returning a Tensor.
+    inputs : as for :func:`gradcheck` (float inputs are checked, in float64).
+    grad_outputs : the upstream gradient of ``f``'s output (drawn from ``seed`` when None).
+    """
+    apply = _as_function(f)
+    name = getattr(f, "__name__", None) or (f.describe() if isinstance(f, Op) else f.__name__)
+    values = [values_of(x) for x in inputs]
+    floats = [i for i, x in enumerate(values) if np.asarray(x).dtype.kind == "f"
+              or (isinstance(x, (int, float, list, tuple)) and not isinstance(x, bool))]
+    with no_grad():
+        probe = [np.asarray(x, dtype=np.float64) if i in floats else x for i, x in enumerate(values)]
+        out_shape = np.shape(values_of(apply(*probe)))
+    if grad_outputs is None:
+        grad_outputs = np.random.default_rng(seed + 1).standard_normal(out_shape)
+    grad_outputs = np.asarray(values_of(grad_outputs), dtype=np.float64)
+    if grad_outputs.shape != out_shape:
+        raise ShapeError(f"gradgradcheck: grad_outputs of shape {grad_outputs.shape} for an output of shape {out_shape}")
+
+    def first_derivatives(*args):
+        from .autograd import grad
+        from .functional import concatenate
+
+        xs, upstream = args[:-1], args[-1]
+        with enable_grad():
+            out = apply(*xs)
+            wrt = [xs[i] for i in floats]
+            grads = grad(out, wrt, grad_outputs=upstream, create_graph=True, allow_unused=True) if out.requires_grad \
+                else (None,) * len(wrt)
+            flat = [(g if g is not None else Tensor(np.zeros(np.shape(values_of(x))))).reshape(-1)
+                    for g, x in zip(grads, wrt)]
+            return concatenate(flat) if flat else Tensor(np.zeros(0))
+
+    first_derivatives.__name__ = f"second derivatives of {name}"
+    return gradcheck(first_derivatives, [*inputs, grad_outputs], eps=eps, atol=atol, rtol=rtol,
+                     raise_on_failure=raise_on_failure, seed=seed)
+
+
+def _as_function(f: Any) -> Callable:
+    """``f`` as a function of Tensors: an op class or instance is applied, a fresh copy each time."""
+    if isinstance(f, type) and issubclass(f, Op):
+        return lambda *xs: f.apply(*xs)
+    if isinstance(f, Op):
+        template = copy.deepcopy(f)
+
+        def apply(*xs):
+            from .tensor import record
+
+            return record(copy.deepcopy(template), xs)
+
+        return apply
+    if not callable(f):
+        raise TypeError(f"gradgradcheck: expected an Op subclass, an Op or a function, got {f!r}")
+    return f

@@ -70,8 +70,10 @@ class Node:
 
 
 def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
-                 capture: dict | None = None, hook: StepHook | None = None) -> list | None:
-    """Propagate ``gradient`` (dL/d root) through the graph below the Tensor ``root``.
+                 capture: dict | None = None, hook: StepHook | None = None,
+                 create_graph: bool = False) -> list | None:
+    """Propagate ``gradient`` (dL/d root) through the graph below ``root`` (a Tensor, or the
+    node :func:`seed_node` makes above several outputs).
 
     Nodes run in reverse topological order (Kahn's algorithm on the consumer counts):
     a node runs once every node that consumed its output has passed its contribution
@@ -82,12 +84,18 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
     :func:`chainrule.grad`). ``hook(op, upstream, input gradients)`` is called after every op's
     backward (explain's trace listens there). Unless ``retain_graph``, every node is
     unlinked and its op's saved values dropped once it has run.
+
+    With ``create_graph`` the pass itself is recorded, so that its results can be
+    differentiated again: see :func:`_run_recorded`. This loop, the first derivatives'
+    one, stays on arrays.
     """
-    captured = None if capture is None else [None] * len(capture)
-    anomalous = anomaly.enabled()
-    top = root._node
+    top = root if type(root) is Node else root._node
     if top is None:  # backward of a leaf: a pass-through node hands it dL/dL
         top, hook = Node(_LeafRoot(), (root,)), None
+    if create_graph:
+        return _run_recorded(top, gradient, retain_graph, capture, hook)
+    captured = None if capture is None else [None] * len(capture)
+    anomalous = anomaly.enabled()
     _count_consumers(top)
     top.grad, top.owned = gradient, False
     ready = [top]
@@ -143,6 +151,147 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
             if node.locked is not None:  # the output's data was handed out read-only
                 unlock(node)
     return captured
+
+
+def _run_recorded(top: Node, gradient, retain_graph: bool, capture: dict | None,
+                  hook: StepHook | None) -> list | None:
+    """The backward pass recorded in the graph (``create_graph=True``): derivatives of derivatives.
+
+    The same order as :func:`run_backward` (every node once, after all its consumers), but
+    each op runs :meth:`~chainrule.ops.base.Op.recorded_backward`: Tensor operations on a
+    Tensor upstream, with the values the op saved for its inputs and output handed over as
+    Tensors linked to where they came from (:func:`_linked_saved`). What it computes is
+    therefore itself a graph, on top of the one it runs through, and sums along several
+    paths are recorded additions. Gradients are Tensors (a constant one may be an array);
+    a leaf's ``.grad`` becomes a Tensor, as in PyTorch. The old graph is kept (its saved
+    values are what the new one refers to) unless ``retain_graph`` is False.
+    """
+    from .grad_mode import recording_backward
+    from .tensor import Tensor
+
+    captured = None if capture is None else [None] * len(capture)
+    anomalous = anomaly.enabled()
+    _count_consumers(top)
+    top.grad = gradient
+    ready = [top]
+    with recording_backward():
+        while ready:
+            node = ready.pop()
+            op, nexts, upstream = node.op, node.next, node.grad
+            node.grad = None
+            if upstream is None:
+                in_grads = (None,) * len(nexts)
+            else:
+                if node.stamp != CLOCK[0] or anomalous:
+                    check_saved(node, anomalous)
+                if type(upstream) is not Tensor:
+                    upstream = Tensor(upstream)
+                if node.hooks is not None:
+                    upstream = _run_hooks_recorded(node.hooks, upstream)
+                if captured is not None and id(node) in capture:
+                    captured[capture[id(node)]] = upstream
+                in_grads = _recorded_backward(node, upstream)
+                if type(in_grads) is not tuple or len(in_grads) != len(nexts):
+                    in_grads = _one_per_input(op, in_grads, len(nexts))
+                if anomalous:
+                    anomaly.check_backward(op, upstream._data, tuple(getattr(g, "_data", g) for g in in_grads),
+                                           getattr(node, "site", None))
+                if hook is not None:
+                    hook(op, upstream, in_grads)
+            for nxt, g in zip(nexts, in_grads):
+                if type(nxt) is Node:
+                    if g is not None:
+                        nxt.grad = g if nxt.grad is None else nxt.grad + g  # a recorded sum
+                    nxt.pending -= 1
+                    if not nxt.pending:
+                        ready.append(nxt)
+                elif nxt is not None and g is not None:
+                    _add_to_leaf_recorded(op, nxt, g, captured, capture)
+            if not retain_graph:
+                node.next = None
+                op.saved = RELEASED
+                if node.locked is not None:
+                    unlock(node)
+    return captured
+
+
+def _recorded_backward(node: Node, upstream) -> tuple:
+    """``node.op.recorded_backward(upstream)``, with the op's saved inputs and output linked."""
+    op = node.op
+    saved = op.saved
+    if type(saved) is tuple:
+        op.saved = _linked_saved(node, saved)
+    try:
+        return op.recorded_backward(upstream)
+    finally:
+        op.saved = saved
+
+
+def _linked_saved(node: Node, saved: tuple) -> tuple:
+    """``saved`` with each value that was an input (saved under forward's name for it) or the
+    output (``"out"``) replaced by a Tensor linked to where it came from: the leaf itself, a
+    Tensor made by the node that produced it, or, for the output, one made by ``node``. So a
+    derivative computed from them is a function of the graph's values, and differentiable."""
+    from .ops.base import linked_saves
+    from .tensor import linked_tensor
+
+    links = linked_saves(type(node.op))
+    if not links:
+        return saved
+    items = list(saved)
+    for k, i in links:
+        if k < len(items) and type(items[k]) is ndarray:
+            items[k] = linked_tensor(items[k], node if i < 0 else node.next[i] if i < len(node.next) else None)
+    return tuple(items)
+
+
+def _run_hooks_recorded(hooks: list, grad):
+    """Each hook sees the recorded gradient (a Tensor) and may replace it (with a Tensor or an array)."""
+    for hook in list(hooks):
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = replaced
+    return grad
+
+
+def _add_to_leaf_recorded(op: Op, leaf, g, captured: list | None, capture: dict | None) -> None:
+    """Check a recorded gradient against its leaf, then capture it or add it to ``.grad`` (a Tensor)."""
+    from .tensor import Tensor
+
+    data = leaf._data
+    shape = g.shape
+    if shape != data.shape:
+        raise ShapeError(f"{op.name}: its recorded backward returned a gradient of shape {shape} "
+                         f"for an input of shape {data.shape}")
+    if type(g) is not Tensor:
+        g = Tensor(np.array(g, dtype=data.dtype))  # a constant: the leaf's own copy
+    if leaf._hooks:
+        g = _run_hooks_recorded(leaf._hooks, g)
+    if captured is not None:
+        pos = capture.get(id(leaf))
+        if pos is not None:
+            captured[pos] = g if captured[pos] is None else captured[pos] + g
+    else:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+class _Seeds(Op):
+    """The node above several outputs differentiated together: it hands each its gradient."""
+
+    name = "grad"
+    backward_records = True
+
+    def __init__(self, gradients: tuple):
+        self.gradients = gradients
+
+    def backward(self, upstream):
+        return self.gradients
+
+
+def seed_node(outputs, gradients) -> Node:
+    """A node above ``outputs`` (Tensors that require grad) that gives each its gradient, so
+    one backward pass serves them all (``chainrule.grad`` of several outputs)."""
+    return Node(_Seeds(tuple(gradients)), tuple(o if o._node is None else o._node for o in outputs))
 
 
 def _count_consumers(top: Node) -> None:
@@ -222,6 +371,7 @@ class _LeafRoot(Op):
     """The node above a leaf whose own ``backward`` was called: it passes dL/dL down to it."""
 
     name = "backward"  # the gradient given to backward is named so in error messages
+    backward_records = True
 
     def backward(self, upstream):
         return (upstream,)

@@ -24,7 +24,7 @@ from numpy import ndarray
 from . import anomaly, ops
 from .autograd import initial_gradient
 from .errors import DTypeError, GraphError
-from .grad_mode import grad_recording
+from .grad_mode import grad_recording, in_recorded_backward
 from .graph import Node, run_backward
 from .hooks import HookHandle
 from .inplace import lock, mark_written
@@ -167,6 +167,13 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype=None, copy=None):
+        if self._req and in_recorded_backward():
+            raise GraphError(
+                "a Tensor in the graph was turned into a NumPy array inside a recorded backward "
+                "(create_graph=True), which would cut the derivative being recorded: an op's "
+                "recorded_backward must use Tensor operations (methods, operators, Op.apply), "
+                "not NumPy functions, on Tensors that require grad"
+            )
         return self.data if dtype is None else self._data.astype(dtype)
 
     def detach(self) -> Tensor:
@@ -182,8 +189,9 @@ class Tensor:
 
         def keep(grad):
             t = tensor()
-            if t is not None:
-                t.grad = grad.copy() if t.grad is None else t.grad + grad
+            if t is not None:  # an array is copied; a recorded gradient (a Tensor) is kept as it is
+                kept = grad.copy() if type(grad) is ndarray else grad
+                t.grad = kept if t.grad is None else t.grad + grad
 
         keep.retains = tensor
         node.add_hook(keep)
@@ -207,14 +215,31 @@ class Tensor:
         """A copy in another dtype (outside the graph, like ``detach``)."""
         return Tensor(self._data.astype(dtype))
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs=None) -> None:
         """Compute d(self)/d(leaf) for every leaf that requires grad, into ``leaf.grad``.
 
-        ``gradient`` is dL/d(self); it may be left out only for a one-element tensor.
-        Leaf gradients accumulate across calls. The graph's caches are freed unless
-        ``retain_graph=True``.
+        As ``torch.Tensor.backward``: ``gradient`` is dL/d(self); it may be left out only for a
+        one-element tensor. Gradients accumulate across calls. The graph's caches are freed
+        unless ``retain_graph`` (which defaults to ``create_graph``). With ``create_graph=True``
+        the backward pass is itself recorded: ``.grad`` is then a Tensor in the graph, which
+        can be differentiated again. ``inputs`` (Tensors, leaves or not) limits the gradients
+        computed to those tensors' ``.grad``.
         """
-        run_backward(self, initial_gradient(self, gradient), retain_graph)
+        if retain_graph is None:
+            retain_graph = create_graph
+        if inputs is None:
+            run_backward(self, initial_gradient(self, gradient, create_graph), retain_graph,
+                         create_graph=create_graph)
+            return
+        from .autograd import grad
+
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = grad(self, inputs, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                     allow_unused=True)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                t.grad = (g.copy() if type(g) is ndarray else g) if t.grad is None else t.grad + g
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
@@ -345,6 +370,18 @@ def values_of(x: Any) -> Any:
     For chainrule's own reading of results that the graph may still need, without the
     read-only guard of :attr:`Tensor.data` (which protects what users write)."""
     return x._data if isinstance(x, Tensor) else x
+
+
+def linked_tensor(value: np.ndarray, link) -> Tensor:
+    """A Tensor for a value an op saved, linked to where the value came from in the graph
+    (``link``: the leaf Tensor itself, the node that produced it, or None for a constant). The
+    recorded backward (``create_graph=True``) computes with these, so the derivative it records
+    depends on the graph's values, as PyTorch's saved variables do."""
+    if type(link) is Tensor:
+        return link
+    t = object.__new__(Tensor)
+    t._data, t.grad, t._req, t._node, t._hooks = value, None, link is not None, link, None
+    return t
 
 
 def as_tensor_like(x, like: Tensor) -> Tensor:

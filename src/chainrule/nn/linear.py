@@ -74,6 +74,18 @@ class LinearRegressionOp(Op):
             db = add.reduce(g, keepdims=True)  # (1,)
         return (dX, dW, db) if has_bias else (dX, dW)
 
+    def recorded_backward(self, upstream):
+        need, (X, W, x_shape, has_bias) = self.needs_input_grad, self.saved
+        g = upstream.reshape(-1)  # (n,)
+        dX = dW = db = None
+        if need[0]:
+            dX = (g.reshape(-1, 1) * W).reshape(x_shape)  # the outer product U wᵀ
+        if need[1]:
+            dW = g.reshape(1, -1) @ (X if X.ndim == 2 else X.reshape(-1, X.shape[-1]))
+        if has_bias and need[2]:
+            db = g.sum(axis=0, keepdims=True)
+        return (dX, dW, db) if has_bias else (dX, dW)
+
     def written(self, n, y, X, W, *b):
         w = n.T(W)
         rhs = n.matmul(X, w) if not b else n.add(n.matmul(X, w), b[0])

@@ -37,7 +37,7 @@ class SquaredErrorOp(Op):
 
     arity = 2
     fresh_grads = True
-    saves = ("delta",)
+    saves = ("delta", "p", "t")  # p and t only for a recorded backward, which recomputes Δ from them
 
     def __init__(self, reduction: str = "sum", label: str = "squared error"):
         self.reduction = reduction
@@ -52,7 +52,7 @@ class SquaredErrorOp(Op):
         if ps != ts:
             raise _shape_mismatch(self.label, ps, ts)
         delta = p - t
-        self.saved = (delta,)
+        self.saved = (delta, p, t)
         if self.reduction == "none":
             return delta * delta
         flat = delta if delta.ndim == 1 else delta.reshape(-1)
@@ -67,7 +67,7 @@ class SquaredErrorOp(Op):
         return total / delta.size if self.reduction == "mean" else total
 
     def backward(self, upstream):
-        need, (delta,) = self.needs_input_grad, self.saved
+        need, (delta, _, _) = self.needs_input_grad, self.saved
         scale = 2.0 / delta.size if self.reduction == "mean" else 2.0
         if upstream.ndim == 0:  # a reduced loss: one number times 2Δ (a Python float keeps Δ's dtype)
             factor = scale * float(upstream)
@@ -75,6 +75,12 @@ class SquaredErrorOp(Op):
             dp = delta + delta if factor == 2.0 else delta * factor
         else:
             dp = delta * (upstream * scale)
+        return (dp if need[0] else None, -dp if need[1] else None)
+
+    def recorded_backward(self, upstream):
+        need, (delta, p, t) = self.needs_input_grad, self.saved
+        scale = 2.0 / delta.size if self.reduction == "mean" else 2.0
+        dp = (p - t) * (upstream * scale)
         return (dp if need[0] else None, -dp if need[1] else None)
 
     def written(self, n, y, p, t):

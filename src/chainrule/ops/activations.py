@@ -6,6 +6,7 @@ import numpy as np
 from numpy import maximum, multiply, ndarray, tanh
 
 from .base import Op, Written, zero_of
+from .elementwise import Where
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -32,6 +33,7 @@ class ReLU(_Activation):
 
     functions = methods = ("relu",)
     reuses_upstream = True
+    backward_records = True  # the mask is a constant; the engine never frees a recorded upstream
     saves = ("out",)  # the output is the cache: out > 0 exactly where x > 0
 
     def forward(self, x):
@@ -74,6 +76,10 @@ class LeakyReLU(_Activation):
         (mask,) = self.saved
         return (np.where(mask, upstream, upstream * self.negative_slope),)
 
+    def recorded_backward(self, upstream):
+        (mask,) = self.saved
+        return (Where.apply(mask, upstream, upstream * self.negative_slope),)
+
     def written(self, n, y, x):
         s = self.negative_slope
         return Written(n.call("leaky_relu", x),
@@ -89,6 +95,7 @@ class Sigmoid(_Activation):
     functions = methods = ("sigmoid",)
     symbol = "σ"
     saves = ("out",)
+    backward_records = True
 
     def forward(self, x):
         out = stable_sigmoid(x)
@@ -109,6 +116,7 @@ class Tanh(_Activation):
 
     functions = methods = ("tanh",)
     saves = ("out",)
+    backward_records = True
 
     def forward(self, x):
         out = tanh(x)
@@ -140,6 +148,10 @@ class Softplus(_Activation):
     def backward(self, upstream):
         (x,) = self.saved
         return (upstream * stable_sigmoid(x),)
+
+    def recorded_backward(self, upstream):
+        (x,) = self.saved
+        return (upstream * x.sigmoid(),)
 
     def written(self, n, y, x):
         return Written(n.call("softplus", x), (n.sigma(x),))

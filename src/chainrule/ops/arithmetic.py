@@ -36,6 +36,7 @@ class Identity(Op):
     functions = ("identity",)
     in_expressions = True
     symbol = "id"
+    backward_records = True
 
     def forward(self, x):
         return x
@@ -53,6 +54,7 @@ class _AddOrSub(Op):
 
     arity = 2
     saves = ("a_shape", "b_shape")
+    backward_records = True  # the upstream, negated and summed back: Tensors do that as arrays do
 
     def forward(self, a, b):
         try:
@@ -110,6 +112,7 @@ class _KeepsOperands(Op):
     arity = 2
     fresh_grads = True
     saves = ("a", "b")
+    backward_records = True  # products and quotients of the upstream and the operands
 
     def forward(self, a, b):
         try:
@@ -167,6 +170,7 @@ class Neg(Op):
     functions = ("neg", "negative")
     operator = "neg"
     symbol = "−"
+    backward_records = True
 
     def forward(self, x):
         return -x
@@ -229,6 +233,14 @@ class Pow(Op):
         scale = p if abs(p) < 2.0**1023 else math.inf if p > 0 else -math.inf  # an int NumPy can take as a float
         return (upstream * scale * _power(x, p - 1),)
 
+    def recorded_backward(self, upstream):
+        p = self.exponent
+        if p == 0:
+            return (np.zeros(upstream.shape, upstream.dtype),)  # a constant: no derivative to record
+        (x,) = self.saved
+        scale = p if abs(p) < 2.0**1023 else math.inf if p > 0 else -math.inf
+        return (upstream * scale * x ** (p - 1),)  # x ** (p - 1) is a recorded Pow (or Square)
+
     def written(self, n, y, x):
         p = self.exponent
         local = n.mul(n.num(p), x) if p - 1 == 1 else n.mul(n.num(p), n.pow(x, p - 1))
@@ -245,6 +257,7 @@ class Square(Op):
     in_expressions = True
     symbol = "x²"
     saves = ("x",)
+    backward_records = True
 
     def forward(self, x):
         self.saved = (x,)

@@ -192,6 +192,23 @@ def broadcast_view(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return view
 
 
+def linked_saves(op_class: type[Op]) -> tuple[tuple[int, int], ...]:
+    """Which saved values stand for a value in the graph: (position in ``saves``, input position,
+    or -1 for the output), from the names ``saves`` shares with ``forward``'s parameters and
+    ``"out"``. The engine links these to the graph when it records a backward."""
+    links = _LINKS.get(op_class)
+    if links is None:
+        params = [p.name for p in list(inspect.signature(op_class.forward).parameters.values())[1:]
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        links = tuple((k, -1 if name == "out" else params.index(name))
+                      for k, name in enumerate(op_class.saves) if name == "out" or name in params)
+        _LINKS[op_class] = links
+    return links
+
+
+_LINKS: dict = {}
+
+
 def shape_of(value: Any) -> tuple[int, ...]:
     """Shape of an array or of a Python scalar (``()``)."""
     return value.shape if isinstance(value, np.ndarray) else np.shape(value)
@@ -261,6 +278,13 @@ class Op:
     #: Label in drawings of the graph (the op's name when None).
     symbol: str | None = None
 
+    #: Whether ``backward`` can be recorded as it is (``create_graph=True``): it uses only operators
+    #: and methods that Tensors share with arrays (``*``, ``@``, ``.sum``, ``.reshape``, comparisons),
+    #: and every value it uses is either saved under the name ``forward`` gives an input or as
+    #: ``"out"`` (the engine hands those over as Tensors linked in the graph) or is a constant of the
+    #: derivative (a shape, a mask). An op whose backward is not so writes :meth:`recorded_backward`.
+    backward_records = False
+
     # -- what the graph sets for one run (by hand: every input needs a gradient, nothing free)
     needs_input_grad = ALL_INPUTS
     upstream_is_free = False
@@ -276,6 +300,27 @@ class Op:
 
     def backward(self, upstream: np.ndarray) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    def recorded_backward(self, upstream) -> tuple:
+        """``backward`` in Tensor operations, so that the graph records it (``create_graph=True``).
+
+        The engine calls it with ``upstream`` a Tensor and ``self.saved`` holding, in place of
+        each saved input (saved under the name ``forward`` gives it) and of a saved ``"out"``, a
+        Tensor linked to where that value came from in the graph; every other saved value is as
+        ``forward`` left it. It returns one gradient per input, as ``backward`` does, each a
+        Tensor (or a constant array, or None). By default it runs ``backward`` itself when the
+        class declares ``backward_records``; an op whose backward uses NumPy functions, or values
+        derived from its inputs (a saved softmax), writes its own, next to ``backward``.
+        """
+        if self.backward_records:
+            return self.backward(upstream)
+        raise GraphError(
+            f"create_graph=True: the backward of op '{self.name}' ({type(self).__name__}) cannot be recorded, "
+            f"so its gradient cannot be differentiated again. Its first derivatives work as they are "
+            f"(create_graph=False). To record it, set backward_records = True on the class if its backward "
+            f"uses only operators and Tensor methods on the upstream and on values saved under an input's "
+            f"name or as 'out', or write recorded_backward(upstream) in Tensor operations"
+        )
 
     def saved_value(self, name: str) -> Any:
         """The value ``forward`` saved under ``name`` (see ``saves``); None when there is none,

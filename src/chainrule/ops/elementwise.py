@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from operator import gt, lt
+
 from ..errors import ShapeError
 from .arithmetic import _KeepsOperands, summed_to
-from .base import Op, Written, shape_of, unbroadcast
+from .base import Op, Written, shape_of, unbroadcast, zero_of
 
 
 class _Unary(Op):
@@ -15,6 +17,7 @@ class _Unary(Op):
     arity = 1
     fresh_grads = True
     in_expressions = True
+    backward_records = True  # the upstream times a function of the saved input or output
 
 
 class Exp(_Unary):
@@ -87,8 +90,9 @@ class Abs(_Unary):
 
     def backward(self, upstream):
         (x,) = self.saved
-        sign = np.sign(x)
-        return (upstream * np.where(sign == sign, sign, 0),)  # sign(NaN) is 0, as PyTorch's sgn
+        # sign(x) from comparisons, which are constants also for a Tensor x; 0 at NaN, as PyTorch's sgn
+        sign = (x > 0).astype(upstream.dtype) - (x < 0)
+        return (upstream * sign,)
 
     def written(self, n, y, x):
         return Written(n.call("abs", x), (n.call("sign", x),))
@@ -99,11 +103,13 @@ class _Choose(_KeepsOperands):
     tie each gets half."""
 
     in_expressions = True
+    backward_records = True
 
     def backward(self, upstream):
         need, (a, b) = self.needs_input_grad, self.saved
         # 1 unless the operand loses (0) or ties (1/2): a NaN on either side passes the gradient to both,
         # as in PyTorch
+        # (comparisons give arrays also for Tensor operands: the backward records as it is)
         tie = 0.5 * (a == b)
         dtype = upstream.dtype
         return (
@@ -112,7 +118,7 @@ class _Choose(_KeepsOperands):
         )
 
     def written(self, n, y, a, b):
-        rel = ">" if self._pick is np.greater else "<"
+        rel = ">" if self._pick is gt else "<"
         return Written(n.call(self.functions[0], a, b), (n.indicator(a, rel, b), n.indicator(b, rel, a)))
 
 
@@ -124,7 +130,7 @@ class Maximum(_Choose):
 
     functions = ("maximum",)
     _combine = staticmethod(np.maximum)
-    _pick = staticmethod(np.greater)
+    _pick = staticmethod(gt)
 
 
 class Minimum(_Choose):
@@ -135,7 +141,7 @@ class Minimum(_Choose):
 
     functions = ("minimum",)
     _combine = staticmethod(np.minimum)
-    _pick = staticmethod(np.less)
+    _pick = staticmethod(lt)
 
 
 class Where(Op):
@@ -167,6 +173,15 @@ class Where(Op):
             None,
             unbroadcast(np.where(cond, upstream, zero), a_shape) if need[1] else None,
             unbroadcast(np.where(cond, zero, upstream), b_shape) if need[2] else None,
+        )
+
+    def recorded_backward(self, upstream):
+        need, (cond, a_shape, b_shape) = self.needs_input_grad, self.saved
+        zero = zero_of(upstream.dtype)
+        return (
+            None,
+            unbroadcast(Where.apply(cond, upstream, zero), a_shape) if need[1] else None,
+            unbroadcast(Where.apply(cond, zero, upstream), b_shape) if need[2] else None,
         )
 
     def written(self, n, y, cond, a, b):

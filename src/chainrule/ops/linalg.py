@@ -8,6 +8,13 @@ from ..errors import ShapeError
 from .base import Chain, Op, Written, shape_of, unbroadcast
 
 
+def _swap_last(x):
+    """``x`` with its last two axes swapped (a transpose for arrays and Tensors alike)."""
+    axes = list(range(x.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return x.transpose(tuple(axes))
+
+
 class MatMul(Op):
     """y = a @ b;  dy/da = upstream @ bᵀ, dy/db = aᵀ @ upstream.
 
@@ -23,6 +30,7 @@ class MatMul(Op):
     in_expressions = True
     symbol = "@"
     saves = ("a", "b")
+    backward_records = True  # matmul, transposes and reshapes: the same on Tensors
 
     def forward(self, a, b):
         try:
@@ -37,19 +45,19 @@ class MatMul(Op):
         if a.ndim == 2 and b.ndim == 2:  # the common case, without reshaping
             return (upstream @ b.T if need[0] else None, a.T @ upstream if need[1] else None)
         # Treat vectors as matrices: a (n,) as (1, n) and b (n,) as (n, 1).
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         g = upstream
         if b.ndim == 1:  # first: for vector.vector the upstream is 0-d and has no axis -2 yet
-            g = np.expand_dims(g, -1)
+            g = g.reshape(g.shape + (1,))
         if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+            g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
         da = db = None
         if need[0]:
-            da = g @ np.swapaxes(b2, -1, -2)
+            da = g @ _swap_last(b2)
             da = unbroadcast(da.reshape(da.shape[:-2] + (a.shape[-1],)) if a.ndim == 1 else da, a.shape)
         if need[1]:
-            db = np.swapaxes(a2, -1, -2) @ g
+            db = _swap_last(a2) @ g
             db = unbroadcast(db.reshape(db.shape[:-2] + (b.shape[0],)) if b.ndim == 1 else db, b.shape)
         return da, db
 

@@ -203,8 +203,42 @@ class GELU(Op):
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return (upstream * (t_or_cdf + x * pdf),)
 
+    def recorded_backward(self, upstream):
+        x, _ = self.saved  # tanh(u) or Φ(x) recomputed from x, so that their derivatives are recorded
+        if self.approximate == "tanh":
+            t = ((x + x * x * x * self._K) * self._C).tanh()
+            du = (x * x * (3 * self._K) + 1) * self._C
+            return (upstream * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * du),)
+        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+        return (upstream * (NormalCDF.apply(x) + x * pdf),)
+
     def written(self, n, y, x):
         return Written(n.call("gelu", x), (n.add(n.call("Φ", x), n.mul(x, n.call("φ", x))),))
+
+
+class NormalCDF(Op):
+    """y = Φ(x), the standard normal distribution function;  dy/dx = φ(x) = exp(-x²/2) / √(2π).
+
+    Shapes: x (...) -> y (...). Used by the recorded backward of :class:`GELU`, whose derivative
+    holds Φ(x).
+    """
+
+    arity = 1
+    fresh_grads = True
+    symbol = "Φ"
+    saves = ("x",)
+
+    def forward(self, x):
+        self.saved = (x,)
+        return normal_cdf(x)
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        return (upstream * (_INV_SQRT_2PI * np.exp(-0.5 * x * x)),)
+
+    def recorded_backward(self, upstream):
+        (x,) = self.saved
+        return (upstream * ((x * x * -0.5).exp() * _INV_SQRT_2PI),)
 
 
 class Dropout(Op):
@@ -224,6 +258,7 @@ class Dropout(Op):
     fresh_grads = True
     pure = False  # it draws a new mask each time it runs
     saves = ("keep", "scale")
+    backward_records = True  # the upstream times a constant
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None, mask=None):
         p = float(p)
@@ -268,6 +303,7 @@ class Linear(Op):
 
     fresh_grads = True
     saves = ("x", "weight", "has_bias")
+    backward_records = True  # matmuls, a transpose, reshapes and a sum: the same on Tensors
 
     def forward(self, x, weight, *bias):
         if len(bias) > 1:
@@ -319,7 +355,8 @@ class SoftmaxCrossEntropy(Op):
 
     arity = 2
     fresh_grads = True
-    saves = ("logp", "index", "valid", "q", "scale", "single")
+    # the logits and the target only for a recorded backward, which recomputes softmax from them
+    saves = ("logp", "index", "valid", "q", "scale", "single", "logits", "target")
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0, ignore_index: int = -100):
         if reduction not in ("mean", "sum", "none"):
@@ -387,14 +424,14 @@ class SoftmaxCrossEntropy(Op):
             raise DTypeError(f"softmaxcrossentropy: target must hold class indices (an integer dtype) or "
                              f"probabilities (a float dtype), got dtype {t.dtype}")
         scale = (1.0 / count if count else np.nan) if self.reduction == "mean" else 1.0
-        self.saved = (logp, index, valid, q, scale, single)
+        self.saved = (logp, index, valid, q, scale, single, logits, target)
         if self.reduction == "none":
             return losses[0] if single else losses
         total = losses.sum()
         return total * scale if self.reduction == "mean" else total
 
     def backward(self, upstream):
-        logp, index, valid, q, scale, single = self.saved
+        logp, index, valid, q, scale, single, _, _ = self.saved
         n, c = logp.shape
         eps = self.label_smoothing
         if self.reduction == "none":
@@ -417,6 +454,34 @@ class SoftmaxCrossEntropy(Op):
             dz = dz * w
         if index is None and need[1]:
             dt = -(1 - eps) * logp * w
+        if single:
+            dz = None if dz is None else dz[0]
+            dt = None if dt is None else dt[0]
+        return dz, dt
+
+    def recorded_backward(self, upstream):
+        logp, index, valid, q, scale, single, logits, target = self.saved
+        n, c = logp.shape
+        eps = self.label_smoothing
+        z = logits.reshape(1, c) if single else logits
+        w = upstream.reshape(n, 1) if self.reduction == "none" else upstream * scale
+        need = self.needs_input_grad
+        dz = dt = None
+        if index is not None:  # q: the smoothed one-hot target, a constant
+            q = np.full((n, c), eps / c, dtype=logp.dtype)
+            q[np.arange(n), index] += 1 - eps
+            if need[0]:
+                dz = z.softmax(axis=-1) - q
+                if valid is not None:
+                    dz = dz * valid[:, None]
+        else:  # q as a function of the target, which may itself require grad
+            t = target.reshape(1, c) if single else target
+            q = t * (1 - eps) + eps / c if eps else t
+            if need[0]:
+                dz = z.softmax(axis=-1) * q.sum(axis=1, keepdims=True) - q
+            if need[1]:
+                dt = z.log_softmax(axis=-1) * w * -(1 - eps)
+        dz = None if dz is None else dz * w
         if single:
             dz = None if dz is None else dz[0]
             dt = None if dt is None else dt[0]

@@ -25,10 +25,13 @@ def reduced_axes(op: Op, axis, ndim: int) -> tuple[int, ...] | None:
 def expand_reduced(upstream, in_shape, axes, keepdims: bool):
     """Broadcast the gradient of a reduction's output back over the reduced axes.
 
-    Returns a read-only broadcast view shaped ``in_shape``.
+    Returns a read-only broadcast view shaped ``in_shape`` (for a Tensor upstream, in a recorded
+    backward: a recorded ``broadcast_to``).
     """
     if axes is not None and not keepdims:  # put back the reduced axes, with size 1
         upstream = upstream.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
+    if not isinstance(upstream, (np.ndarray, np.generic)):  # a Tensor
+        return upstream.broadcast_to(in_shape)
     return broadcast_view(upstream, in_shape)
 
 
@@ -67,6 +70,7 @@ class Sum(_Reduction):
     functions = methods = ("sum",)
     symbol = "Σ"
     saves = ("axes", "in_shape")
+    backward_records = True
 
     def forward(self, x):
         axes = reduced_axes(self, self.axis, np.ndim(x))
@@ -89,6 +93,7 @@ class Mean(_Reduction):
 
     functions = methods = ("mean",)
     saves = ("axes", "in_shape", "count")
+    backward_records = True
 
     def forward(self, x):
         axes = reduced_axes(self, self.axis, np.ndim(x))
@@ -136,6 +141,11 @@ class _Extreme(_Reduction):
         grad = expand_reduced(upstream, mask.shape, axes, self.keepdims)
         return ((grad * mask / count).astype(upstream.dtype, copy=False),)
 
+    def recorded_backward(self, upstream):
+        axes, mask, count = self.saved  # constants: which elements were the extreme, and how many
+        grad = expand_reduced(upstream, mask.shape, axes, self.keepdims)
+        return (grad * (mask / count).astype(upstream.dtype),)
+
     def written(self, n, y, x):
         return Written(self._call(n, x), (n.indicator(x, "=", y),))
 
@@ -180,7 +190,7 @@ class LogSumExp(_Reduction):
 
     functions = methods = ("logsumexp",)
     fresh_grads = True
-    saves = ("axes", "probs")
+    saves = ("axes", "probs", "x")  # x only for a recorded backward, which recomputes probs from it
 
     def forward(self, x):
         axes = reduced_axes(self, self.axis, np.ndim(x))
@@ -188,11 +198,16 @@ class LogSumExp(_Reduction):
         with np.errstate(divide="ignore"):  # log 0 = -inf: the exact value for an empty or all -inf slice
             log_s = np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
         # the gradient, softmax: exp(shifted - log_s), not exp(x - lse), which loses digits when x is large
-        self.saved = (axes, np.exp(shifted - log_s))
+        self.saved = (axes, np.exp(shifted - log_s), x)
         return _squeezed(m + log_s, axes, self.keepdims)
 
     def backward(self, upstream):
-        axes, probs = self.saved
+        axes, probs, _ = self.saved
+        return (expand_reduced(upstream, probs.shape, axes, self.keepdims) * probs,)
+
+    def recorded_backward(self, upstream):
+        axes, probs, x = self.saved  # softmax as a function of x, so that its own derivative is recorded
+        probs = (x - x.logsumexp(axis=axes, keepdims=True)).exp()
         return (expand_reduced(upstream, probs.shape, axes, self.keepdims) * probs,)
 
     def written(self, n, y, x):
@@ -221,6 +236,7 @@ class Softmax(_Normalisation):
     """
 
     functions = methods = ("softmax",)
+    backward_records = True
 
     def forward(self, x):
         e = np.exp(_shift(self, x, self.axis, unshift_inf=False)[0])
@@ -251,3 +267,7 @@ class LogSoftmax(_Normalisation):
     def backward(self, upstream):
         (out,) = self.saved
         return (upstream - np.exp(out) * upstream.sum(axis=self.axis, keepdims=True),)
+
+    def recorded_backward(self, upstream):
+        (out,) = self.saved
+        return (upstream - out.exp() * upstream.sum(axis=self.axis, keepdims=True),)

@@ -29,6 +29,7 @@ class Reshape(Op):
     functions = methods = ("reshape",)
     in_expressions = True
     saves = ("in_shape",)
+    backward_records = True
 
     def __init__(self, shape, *more):
         self.shape = _dims(shape, more)
@@ -60,6 +61,7 @@ class Transpose(Op):
     functions = methods = ("transpose",)
     in_expressions = True
     symbol = "ᵀ"
+    backward_records = True
 
     def __init__(self, axes=None, *more):
         self.axes = _dims(axes, more)
@@ -127,12 +129,47 @@ class GetItem(Op):
 
     def backward(self, upstream):
         (in_shape,) = self.saved
-        grad = np.zeros(in_shape, dtype=upstream.dtype)
-        if _is_basic(self.index):
-            grad[self.index] = upstream
-        else:
-            np.add.at(grad, self.index, upstream)
-        return (grad,)
+        return (_scatter_add(upstream, self.index, in_shape),)
+
+    def recorded_backward(self, upstream):
+        (in_shape,) = self.saved
+        return (ScatterAdd.apply(upstream, index=self.index, shape=in_shape),)
+
+
+def _scatter_add(values: np.ndarray, index, shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros of ``shape`` with ``values`` added at ``index`` (repeated positions summed)."""
+    out = np.zeros(shape, dtype=values.dtype)
+    if _is_basic(index):
+        out[index] = values
+    else:
+        np.add.at(out, index, values)
+    return out
+
+
+class ScatterAdd(Op):
+    """y = zeros(shape) with x added at ``index`` (repeats summed);  dy/dx = 1 at each position.
+
+    The backward of :class:`GetItem`, as an op of its own so that its backward (``upstream[index]``)
+    is recorded too: the two are each other's derivative. Shapes: x (the shape of
+    ``zeros(shape)[index]``) -> y ``shape``.
+    """
+
+    arity = 1  # not fresh_grads: upstream[index] is a view of the upstream for a basic index
+
+    def __init__(self, index, shape):
+        self.index, self.shape = _plain_index(index), _dims(shape, ())
+
+    def params(self):
+        return {"index": self.index, "shape": self.shape}
+
+    def forward(self, x):
+        return _scatter_add(np.asarray(x), self.index, self.shape)
+
+    def backward(self, upstream):
+        return (upstream[self.index],)
+
+    def recorded_backward(self, upstream):
+        return (GetItem.apply(upstream, index=self.index),)
 
 
 class BroadcastTo(Op):
@@ -144,6 +181,7 @@ class BroadcastTo(Op):
     arity = 1
     functions = methods = ("broadcast_to",)
     saves = ("in_shape",)
+    backward_records = True
 
     def __init__(self, shape):
         self.shape = _dims(shape, ())
@@ -188,18 +226,20 @@ class Concatenate(_Join):
     """
 
     functions = ("concatenate",)
-    saves = ("splits",)
+    saves = ("bounds",)
+    backward_records = True  # slices of the upstream
     _combine = staticmethod(np.concatenate)
 
     def forward(self, *xs):
         out = self._join(xs, "join", f" along axis {self.axis}")
         axis = self.axis % out.ndim
-        self.saved = (np.cumsum([np.shape(x)[axis] for x in xs])[:-1],)
+        self.saved = ([0, *np.cumsum([np.shape(x)[axis] for x in xs]).tolist()],)
         return out
 
     def backward(self, upstream):
-        (splits,) = self.saved
-        return tuple(np.split(upstream, splits, axis=self.axis))
+        (bounds,) = self.saved
+        before = (slice(None),) * (self.axis % upstream.ndim)
+        return tuple(upstream[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
 
 
 class Stack(_Join):
@@ -210,6 +250,7 @@ class Stack(_Join):
 
     functions = ("stack",)
     saves = ("count",)
+    backward_records = True  # slices of the upstream
     _combine = staticmethod(np.stack)
 
     def forward(self, *xs):
@@ -219,4 +260,5 @@ class Stack(_Join):
 
     def backward(self, upstream):
         (count,) = self.saved
-        return tuple(np.moveaxis(upstream, self.axis, 0)[:count])
+        before = (slice(None),) * (self.axis % upstream.ndim)
+        return tuple(upstream[before + (i,)] for i in range(count))
