@@ -240,8 +240,11 @@ def _linked_saved(node: Node, saved: tuple) -> tuple:
         return saved
     items = list(saved)
     for k, i in links:
-        if k < len(items) and type(items[k]) is ndarray:
-            items[k] = linked_tensor(items[k], node if i < 0 else node.next[i] if i < len(node.next) else None)
+        value = items[k] if k < len(items) else None
+        if isinstance(value, np.generic):  # NumPy gives a 0-d result as a scalar: the Tensor holds an array
+            value = np.asarray(value)
+        if type(value) is ndarray:
+            items[k] = linked_tensor(value, node if i < 0 else node.next[i] if i < len(node.next) else None)
     return tuple(items)
 
 
