@@ -23,8 +23,8 @@ from chainrule.errors import GraphError
 from chainrule.nn.linear import LinearRegressionOp
 from chainrule.nn.losses import SquaredErrorOp
 from chainrule.ops.base import Op
-from test_oracle import torch_version
 from test_ops import CASES, Case, is_float
+from test_oracle import torch_version
 
 RTOL, ATOL = 1e-10, 1e-10
 

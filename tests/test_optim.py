@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule import nn, optim
-from chainrule.errors import ChainruleError
+from chainrule.errors import ChainruleError, ConfigError
 
 
 def _quadratic_setup(seed: int = 0):
@@ -258,3 +259,92 @@ def test_subtract_scaled_falls_back_to_one_update_for_odd_layouts():
     expected -= 0.5 * g64  # mixed dtypes: NumPy's own rule, rounded once
     optim.subtract_scaled(p32, g64, 0.5, {})
     np.testing.assert_array_equal(p32, expected)
+
+
+# -- L-BFGS (issue 15) ------------------------------------------------------------------------
+
+
+def _logistic_problem(seed: int = 0):
+    """A strongly convex loss: L2-regularised logistic regression on random data."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((40, 5))
+    y = (X @ rng.standard_normal(5) + 0.3 * rng.standard_normal(40) > 0).astype(np.float64)
+    w0, b0 = rng.standard_normal(5), rng.standard_normal(1)
+    return X, y, w0, b0
+
+
+def _lbfgs_iterates(lib, X, y, w0, b0, steps: int, **options):
+    """The parameters after each of ``steps`` L-BFGS steps, with chainrule or PyTorch."""
+    if lib == "torch":
+        import torch
+
+        w, b = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+        Xt, yt = torch.tensor(X), torch.tensor(y)
+        opt = torch.optim.LBFGS([w, b], **options)
+
+        def closure():
+            opt.zero_grad()
+            z = Xt @ w + b
+            loss = torch.nn.functional.softplus(z).sum() - (yt * z).sum() + 0.05 * (w * w).sum()
+            loss.backward()
+            return loss
+    else:
+        w, b = cr.tensor(w0, requires_grad=True), cr.tensor(b0, requires_grad=True)
+        opt = optim.LBFGS([w, b], **options)
+
+        def closure():
+            opt.zero_grad()
+            z = cr.as_tensor(X) @ w + b
+            loss = z.softplus().sum() - (cr.as_tensor(y) * z).sum() + 0.05 * (w * w).sum()
+            loss.backward()
+            return loss
+    out = []
+    for _ in range(steps):
+        opt.step(closure)
+        out.append(np.concatenate([np.array(w.detach().numpy()), np.array(b.detach().numpy())]))
+    return out
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("options", [
+    {},  # fixed step lr=1
+    {"lr": 0.5, "max_iter": 7, "history_size": 3},
+    {"line_search_fn": "strong_wolfe"},
+    {"line_search_fn": "strong_wolfe", "lr": 2.0, "history_size": 2, "max_iter": 5},
+])
+def test_lbfgs_takes_torchs_iterates(options, torch):
+    X, y, w0, b0 = _logistic_problem()
+    ours = _lbfgs_iterates("chainrule", X, y, w0, b0, 4, **options)
+    theirs = _lbfgs_iterates("torch", X, y, w0, b0, 4, **options)
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10, err_msg=f"after step {k + 1} with {options}")
+
+
+def test_lbfgs_converges_on_least_squares_and_keeps_its_state():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((30, 4)), rng.standard_normal(30)
+    theta = cr.tensor(np.zeros(4), requires_grad=True)
+    opt = optim.LBFGS([theta], line_search_fn="strong_wolfe", max_iter=50, tolerance_grad=1e-12,
+                      tolerance_change=1e-15)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((cr.as_tensor(X) @ theta - Y) ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    best, *_ = np.linalg.lstsq(X, Y, rcond=None)
+    assert np.linalg.norm(theta.numpy() - best) <= 1e-7 * np.linalg.norm(best)
+    state = opt.state_dict()
+    again = optim.LBFGS([cr.tensor(theta.numpy(), requires_grad=True)], line_search_fn="strong_wolfe")
+    again.load_state_dict(state)
+    assert next(iter(again.state.values()))["n_iter"] == next(iter(opt.state.values()))["n_iter"]
+
+
+def test_lbfgs_errors_are_clear():
+    p = cr.tensor([1.0], requires_grad=True)
+    with pytest.raises(ConfigError, match="needs a closure"):
+        optim.LBFGS([p]).step()
+    with pytest.raises(ConfigError, match="line_search_fn must be None or 'strong_wolfe'"):
+        optim.LBFGS([p], line_search_fn="backtracking")

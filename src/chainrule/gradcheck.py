@@ -285,8 +285,9 @@ def gradgradcheck(
         with enable_grad():
             out = apply(*xs)
             wrt = [xs[i] for i in floats]
-            grads = grad(out, wrt, grad_outputs=upstream, create_graph=True, allow_unused=True) if out.requires_grad \
-                else (None,) * len(wrt)
+            grads = (None,) * len(wrt)
+            if out.requires_grad:
+                grads = grad(out, wrt, grad_outputs=upstream, create_graph=True, allow_unused=True)
             flat = [(g if g is not None else Tensor(np.zeros(np.shape(values_of(x))))).reshape(-1)
                     for g, x in zip(grads, wrt)]
             return concatenate(flat) if flat else Tensor(np.zeros(0))

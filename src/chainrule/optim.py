@@ -27,8 +27,9 @@ import numpy as np
 from numpy import multiply, subtract
 
 from .errors import ConfigError
-from .inplace import RepeatedStamp
-from .tensor import Tensor
+from .grad_mode import enable_grad
+from .inplace import RepeatedStamp, mark_written
+from .tensor import Tensor, values_of
 
 #: Parameters of more elements than this are updated slice by slice (:func:`subtract_scaled`);
 #: smaller ones with one ``p -= lr * g``, whose temporary is small.
@@ -314,6 +315,276 @@ class Adam(Optimizer):
                 p._data -= (lr / (1 - b1**t)) * m / denom
 
 
+class LBFGS(Optimizer):
+    """L-BFGS, with PyTorch's interface and iterates: ``opt.step(closure)``.
+
+    A quasi-Newton method: from the last ``history_size`` steps s and gradient changes y it
+    applies an approximation of the inverse Hessian to the gradient (the two-loop recursion),
+    scaled by H₀ = sᵀy / yᵀy, and steps along it, with a fixed step ``lr`` (the first one
+    min(1, 1/‖g‖₁)·lr) or the step a strong-Wolfe line search finds
+    (``line_search_fn="strong_wolfe"``). Each ``step`` runs up to ``max_iter`` iterations and
+    calls the ``closure`` (which must zero the gradients, compute the loss, call ``backward``
+    and return the loss) up to ``max_eval`` times; it stops early when the largest gradient
+    element is at most ``tolerance_grad``, or the step or the loss changes by less than
+    ``tolerance_change``. The same algorithm, step for step, as ``torch.optim.LBFGS`` (itself
+    after minFunc), so both give the same iterates on the same problem.
+
+    Parameters
+    ----------
+    params : the parameters (one group: L-BFGS works on them as one flat vector).
+    lr : the step length (with a line search, its first trial step).
+    max_iter, max_eval : iterations and closure calls per ``step`` (``max_eval`` defaults to
+        ``max_iter * 5 // 4``).
+    tolerance_grad, tolerance_change : the stopping tolerances above.
+    history_size : how many (s, y) pairs are kept.
+    line_search_fn : None or ``"strong_wolfe"``.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
+                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
+                 line_search_fn: str | None = None):
+        lr = _check_lr("LBFGS", lr)
+        if line_search_fn not in (None, "strong_wolfe"):
+            raise ConfigError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {line_search_fn!r}")
+        if max_iter < 1 or history_size < 1:
+            raise ConfigError(f"LBFGS: max_iter and history_size must be >= 1, got {max_iter}, {history_size}")
+        super().__init__(params, {"lr": lr, "max_iter": int(max_iter),
+                                  "max_eval": int(max_eval if max_eval is not None else max_iter * 5 // 4),
+                                  "tolerance_grad": float(tolerance_grad),
+                                  "tolerance_change": float(tolerance_change), "history_size": int(history_size),
+                                  "line_search_fn": line_search_fn})
+        if len(self.param_groups) != 1:
+            raise ConfigError("LBFGS: takes one parameter group (it works on all parameters as one vector)")
+        self._params = self.param_groups[0]["params"]
+
+    # -- the parameters and their gradients as one flat vector -------------------------------
+    def _flat_grad(self) -> np.ndarray:
+        return np.concatenate([np.zeros(p.size, p.dtype) if p.grad is None else np.ravel(p.grad)
+                               for p in self._params])
+
+    def _add(self, step: float, direction: np.ndarray) -> None:
+        """p ← p + step · direction (sliced per parameter), stamped as a write."""
+        offset = 0
+        for p in self._params:
+            n = p.size
+            p._data += step * direction[offset:offset + n].reshape(p.shape)
+            mark_written(p._data)
+            offset += n
+
+    def _set(self, values: list[np.ndarray]) -> None:
+        for p, v in zip(self._params, values):
+            p._data[...] = v
+            mark_written(p._data)
+
+    def _evaluate(self, closure) -> float:
+        with enable_grad():
+            return float(values_of(closure()))
+
+    def _directional(self, closure, x: list[np.ndarray], t: float, d: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss and gradient at x + t·d; the parameters are put back to x after."""
+        self._add(t, d)
+        loss = self._evaluate(closure)
+        grad = self._flat_grad()
+        self._set(x)
+        return loss, grad
+
+    def step(self, closure=None):
+        """Run up to ``max_iter`` L-BFGS iterations; returns the loss before them (the closure's first value)."""
+        if closure is None:
+            raise ConfigError("LBFGS.step needs a closure: a function that zeros the gradients, computes "
+                              "the loss, calls loss.backward() and returns the loss")
+        group = self.param_groups[0]
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
+        history_size = group["history_size"]
+        state = self.state.setdefault(id(self._params[0]), {})
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
+
+        with enable_grad():
+            orig_loss = closure()
+        loss = float(values_of(orig_loss))
+        current_evals = 1
+        state["func_evals"] += 1
+        flat_grad = self._flat_grad()
+        if np.abs(flat_grad).max(initial=0.0) <= tol_grad:
+            return orig_loss
+
+        d, t = state.get("d"), state.get("t")
+        old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
+        H_diag, prev_flat_grad, prev_loss = state.get("H_diag"), state.get("prev_flat_grad"), state.get("prev_loss")
+
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
+            state["n_iter"] += 1
+            # the direction: steepest descent first, then the two-loop recursion on the history
+            if state["n_iter"] == 1:
+                d = -flat_grad
+                old_dirs, old_stps, ro, H_diag = [], [], [], 1.0
+            else:
+                y = flat_grad - prev_flat_grad
+                s = d * t
+                ys = float(y @ s)
+                if ys > 1e-10:  # keep the pair only where the curvature is positive
+                    if len(old_dirs) == history_size:
+                        old_dirs.pop(0)
+                        old_stps.pop(0)
+                        ro.pop(0)
+                    old_dirs.append(y)
+                    old_stps.append(s)
+                    ro.append(1.0 / ys)
+                    H_diag = ys / float(y @ y)
+                al = [0.0] * len(old_dirs)
+                q = -flat_grad
+                for i in range(len(old_dirs) - 1, -1, -1):
+                    al[i] = float(old_stps[i] @ q) * ro[i]
+                    q = q - al[i] * old_dirs[i]
+                d = r = q * H_diag
+                for i in range(len(old_dirs)):
+                    be_i = float(old_dirs[i] @ r) * ro[i]
+                    r += (al[i] - be_i) * old_stps[i]
+            prev_flat_grad = flat_grad.copy()
+            prev_loss = loss
+
+            # the step length
+            t = min(1.0, 1.0 / float(np.abs(flat_grad).sum())) * lr if state["n_iter"] == 1 else lr
+            gtd = float(flat_grad @ d)  # the directional derivative
+            if gtd > -tol_change:
+                break
+            ls_func_evals = 0
+            if group["line_search_fn"] == "strong_wolfe":
+                x_init = [p._data.copy() for p in self._params]
+                loss, flat_grad, t, ls_func_evals = _strong_wolfe(
+                    lambda x, t_, d_: self._directional(closure, x, t_, d_), x_init, t, d, loss, flat_grad, gtd)
+                self._add(t, d)
+                opt_cond = np.abs(flat_grad).max(initial=0.0) <= tol_grad
+            else:
+                self._add(t, d)
+                opt_cond = False
+                if n_iter != max_iter:  # the last iteration's loss is not needed
+                    loss = self._evaluate(closure)
+                    flat_grad = self._flat_grad()
+                    opt_cond = np.abs(flat_grad).max(initial=0.0) <= tol_grad
+                    ls_func_evals = 1
+            current_evals += ls_func_evals
+            state["func_evals"] += ls_func_evals
+
+            if n_iter == max_iter or current_evals >= max_eval or opt_cond:
+                break
+            if np.abs(d * t).max(initial=0.0) <= tol_change or abs(loss - prev_loss) < tol_change:
+                break  # no progress
+
+        state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=H_diag,
+                     prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+        return orig_loss
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As :meth:`Optimizer.load_state_dict`; the history (flat vectors) is taken as it is."""
+        saved = state_dict.get("state", {})
+        super().load_state_dict({**state_dict, "state": {}})
+        if saved:
+            self.state = {id(self._params[0]): _copied(next(iter(saved.values())))}
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
+
+
+def _cubic_minimum(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float,
+                   bounds: tuple[float, float] | None = None) -> float:
+    """The minimiser of the cubic through (x1, f1) and (x2, f2) with slopes g1 and g2, clipped to
+    ``bounds`` (the interval between the points by default); its middle where there is none."""
+    lo, hi = bounds if bounds is not None else ((x1, x2) if x1 <= x2 else (x2, x1))
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d2_square = d1 * d1 - g1 * g2
+    if d2_square < 0:
+        return (lo + hi) / 2.0
+    d2 = math.sqrt(d2_square)
+    if x1 <= x2:
+        at = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+    else:
+        at = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+    return min(max(at, lo), hi)
+
+
+def _strong_wolfe(evaluate, x, t: float, d: np.ndarray, f: float, g: np.ndarray, gtd: float, c1: float = 1e-4,
+                  c2: float = 0.9, tolerance_change: float = 1e-9, max_ls: int = 25):
+    """A step t along d satisfying the strong Wolfe conditions (sufficient decrease, c1, and a
+    small enough slope, c2): first a bracket is grown by cubic extrapolation, then narrowed by
+    cubic interpolation (zoom). The same search as PyTorch's (after minFunc's). Returns the loss,
+    gradient and step found, and the number of evaluations."""
+    d_norm = float(np.abs(d).max(initial=0.0))
+    f_new, g_new = evaluate(x, t, d)
+    evals = 1
+    gtd_new = float(g_new @ d)
+    t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
+    done = False
+    ls_iter = 0
+    bracket, bracket_f, bracket_g, bracket_gtd = None, None, None, None
+    while ls_iter < max_ls:
+        if f_new > f + c1 * t * gtd or (ls_iter > 1 and f_new >= f_prev):
+            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
+            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        if abs(gtd_new) <= -c2 * gtd:
+            bracket, bracket_f, bracket_g = [t], [f_new], [g_new]
+            done = True
+            break
+        if gtd_new >= 0:
+            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
+            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        previous = t
+        t = _cubic_minimum(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(t + 0.01 * (t - t_prev), t * 10))
+        t_prev, f_prev, g_prev, gtd_prev = previous, f_new, g_new, gtd_new
+        f_new, g_new = evaluate(x, t, d)
+        evals += 1
+        gtd_new = float(g_new @ d)
+        ls_iter += 1
+    if ls_iter == max_ls:
+        bracket, bracket_f, bracket_g = [0.0, t], [f, f_new], [g, g_new]
+
+    # zoom: narrow the bracket until a point satisfies the conditions
+    insufficient = False
+    low, high = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
+    while not done and ls_iter < max_ls:
+        if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
+            break
+        t = _cubic_minimum(bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1])
+        # not too close to an end of the bracket: move 10 % of its length inside when stuck there
+        eps = 0.1 * (max(bracket) - min(bracket))
+        if min(max(bracket) - t, t - min(bracket)) < eps:
+            if insufficient or t >= max(bracket) or t <= min(bracket):
+                t = max(bracket) - eps if abs(t - max(bracket)) < abs(t - min(bracket)) else min(bracket) + eps
+                insufficient = False
+            else:
+                insufficient = True
+        else:
+            insufficient = False
+        f_new, g_new = evaluate(x, t, d)
+        evals += 1
+        gtd_new = float(g_new @ d)
+        ls_iter += 1
+        if f_new > f + c1 * t * gtd or f_new >= bracket_f[low]:
+            bracket[high], bracket_f[high], bracket_g[high], bracket_gtd[high] = t, f_new, g_new, gtd_new
+            low, high = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -c2 * gtd:
+                done = True
+            elif gtd_new * (bracket[high] - bracket[low]) >= 0:
+                bracket[high], bracket_f[high] = bracket[low], bracket_f[low]
+                bracket_g[high], bracket_gtd[high] = bracket_g[low], bracket_gtd[low]
+            bracket[low], bracket_f[low], bracket_g[low], bracket_gtd[low] = t, f_new, g_new, gtd_new
+    return bracket_f[low], bracket_g[low], bracket[low], evals
+
+
 # -- learning-rate schedules ----------------------------------------------------------------
 class LRScheduler:
     """Base class: sets every group's ``lr`` to :meth:`lr_at` (epoch) on each :meth:`step`.
@@ -414,6 +685,6 @@ def build_scheduler(name: str | None, optimizer: Optimizer, epochs: int, step_si
 
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "LRScheduler", "StepLR", "CosineAnnealingLR", "OPTIMIZERS", "build",
+    "Optimizer", "SGD", "Adam", "LBFGS", "LRScheduler", "StepLR", "CosineAnnealingLR", "OPTIMIZERS", "build",
     "build_scheduler",
 ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from operator import gt, lt
+
+import numpy as np
 
 from ..errors import ShapeError
 from .arithmetic import _KeepsOperands, summed_to
