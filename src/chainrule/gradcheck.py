@@ -275,7 +275,8 @@ def gradgradcheck(
         grad_outputs = np.random.default_rng(seed + 1).standard_normal(out_shape)
     grad_outputs = np.asarray(values_of(grad_outputs), dtype=np.float64)
     if grad_outputs.shape != out_shape:
-        raise ShapeError(f"gradgradcheck: grad_outputs of shape {grad_outputs.shape} for an output of shape {out_shape}")
+        raise ShapeError(f"gradgradcheck: grad_outputs of shape {grad_outputs.shape} "
+                         f"for an output of shape {out_shape}")
 
     def first_derivatives(*args):
         from .autograd import grad
