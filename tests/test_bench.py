@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule.bench import common, linreg, memory, mlp_step, op_overhead
+import chainrule as cr
+from chainrule.bench import common, hvp, linreg, memory, mlp_step, op_overhead
 from chainrule.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,6 +195,42 @@ def test_numpy_mlp_floor_matches_chainrule_step():
     x, y, params = mlp_step.make_case("tiny", np.float64)
     agree = mlp_step.agreement(params, x, y, np.float64, ["numpy", "chainrule"])
     assert agree["chainrule"]["max_abs_diff"] < 1e-12 and agree["chainrule"]["dtypes"] == ["float64"]
+
+
+def test_hvp_structure_and_checks():
+    """The three Hessian-vector products agree (the checks), and the table sets chainrule beside PyTorch."""
+    r = hvp.run("tiny", dtypes=("float32", "float64"))
+    all_checks_passed(r)
+    by = {(row["dtype"], row["contender"]) for row in r["results"]}
+    assert {("float32", "numpy"), ("float64", "chainrule")} <= by
+    assert len(hvp.summary_rows(r)) == 2 and "Hessian-vector product" in hvp.report(r)
+    json.dumps(r)
+
+
+def test_hvp_floor_is_the_hessian_times_v():
+    """The hand-written R-operator equals H v from the Hessian formed by finite differences of the gradient."""
+    from chainrule import func
+
+    x, y, params = mlp_step.make_case("tiny", np.float64)
+    v = hvp.direction(params)
+    by_hand = hvp.make_numpy(params, x, y, v)()
+    recorded = hvp.make_chainrule(params, x, y, v)()
+    for a, b in zip(by_hand, recorded):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    W0 = params[0][0]
+
+    def loss_of_w0(w):
+        from chainrule import nn
+
+        h = (cr.as_tensor(x) @ w.T + params[0][1]).relu()
+        for W, b in params[1:-1]:
+            h = (h @ cr.as_tensor(W).T + b).relu()
+        return nn.CrossEntropyLoss()(h @ cr.as_tensor(params[-1][0]).T + params[-1][1], y)
+
+    H = func.hessian(loss_of_w0, W0).numpy().reshape(W0.size, W0.size)  # the W0 block only: v elsewhere set to 0
+    only_w0 = [v[0]] + [np.zeros_like(a) for a in v[1:]]
+    np.testing.assert_allclose(hvp.make_numpy(params, x, y, only_w0)()[0].reshape(-1), H @ v[0].reshape(-1),
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_memory_structure_and_checks(memory_results):

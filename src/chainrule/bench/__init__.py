@@ -9,7 +9,8 @@ shared and described in :mod:`chainrule.bench.common`.
 * :mod:`~chainrule.bench.op_overhead` – the bookkeeping cost of one tiny op, forward + backward;
 * :mod:`~chainrule.bench.linreg` – full-batch gradient descent to 1e-6 of the least-squares optimum;
 * :mod:`~chainrule.bench.mlp_step` – one MLP training step, small to large, float32 and float64;
-* :mod:`~chainrule.bench.memory` – peak memory of a training step, and no growth over many steps.
+* :mod:`~chainrule.bench.memory` – peak memory of a training step, and no growth over many steps;
+* :mod:`~chainrule.bench.hvp` – a Hessian-vector product of the MLP's loss (a recorded backward, differentiated).
 
 Each module has ``run(preset)`` (``"tiny"``, ``"quick"``, ``"full"``) returning its
 results as a JSON-ready dict, ``summary_rows(results)`` for the shared table,
@@ -28,16 +29,18 @@ BENCHMARKS = {
     "linreg": "chainrule.bench.linreg",
     "mlp": "chainrule.bench.mlp_step",
     "memory": "chainrule.bench.memory",
+    "hvp": "chainrule.bench.hvp",
 }
 #: The benchmarks that time code in this process, and so take ``allocator=`` (``memory`` runs each
 #: contender in a fresh process of its own and sets malloc there).
-TIMING = ("op", "linreg", "mlp")
+TIMING = ("op", "linreg", "mlp", "hvp")
 #: The JSON file each benchmark writes, as in ``benchmarks/results/``.
-RESULT_FILES = {"op": "op_overhead.json", "linreg": "linreg.json", "mlp": "mlp_step.json", "memory": "memory.json"}
+RESULT_FILES = {"op": "op_overhead.json", "linreg": "linreg.json", "mlp": "mlp_step.json", "memory": "memory.json",
+                "hvp": "hvp.json"}
 
 
 def module(name: str) -> ModuleType:
-    """The benchmark module for a short name (``op``, ``linreg``, ``mlp``, ``memory``)."""
+    """The benchmark module for a short name (``op``, ``linreg``, ``mlp``, ``memory``, ``hvp``)."""
     return importlib.import_module(BENCHMARKS[name])
 
 

@@ -1,0 +1,13 @@
+"""Thin script: the benchmark lives in :mod:`chainrule.bench.hvp` (so an installed user can run it too).
+
+Same flags as ``python -m chainrule.bench.hvp --help``; figures go to ``benchmarks/results/hvp.json``
+unless ``--out`` names another file. Not a test.
+"""
+
+import sys
+from pathlib import Path
+
+from chainrule.bench.hvp import main
+
+if __name__ == "__main__":
+    sys.exit(main(default_out=str(Path(__file__).resolve().parent / "results" / "hvp.json")))
