@@ -130,3 +130,13 @@ def test_demo_starts_with_the_lecture_trace(capsys, monkeypatch):
     assert code == 0
     assert out.startswith("Trace of H = (A + B) * (C - D) * 2")
     assert out.index("gradcheck: passed") < out.index("Linear regression, the lecture's way")
+
+
+def test_explain_order_two_on_the_command_line(capsys):
+    assert main(["explain", "x**3 * y", "x=2", "y=1", "--order", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Recorded backward graph of ∂F/∂x" in out
+    assert "∂²F/∂x²   12" in out and "∂²F/∂y²   0" in out
+    assert "gradgradcheck  passed" in out
+    assert main(["explain", "x * y", "x=[1,2]", "y=3", "--order", "2"]) == 2
+    assert "order 2 needs an output of one number" in capsys.readouterr().err

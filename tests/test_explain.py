@@ -371,3 +371,65 @@ def test_trace_save_is_atomic_and_clear_about_bad_paths(tmp_path):
     trace.save(tmp_path / "t.md")
     assert (tmp_path / "t.md").read_text(encoding="utf-8").startswith("## Trace")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.md"]
+
+
+# -- second derivatives (issue 15) ----------------------------------------------------------------
+
+
+def test_order_two_gives_the_hessian_and_the_recorded_backward_graph():
+    import chainrule as cr
+
+    t = cr.explain("x**3 * y", x=2, y=1, order=2)
+    H = t.second.hessian
+    assert float(H["x"]["x"]) == 12.0 and float(H["x"]["y"]) == 12.0 and float(H["y"]["y"]) == 0.0  # 6xy, 3x², 0
+    assert t.second.check.ran and t.second.check.passed
+    assert abs(float(t.second.numeric["x"]["x"]) - 12.0) < 1e-5
+    # ∂F/∂x = 3x²·y as the backward pass recorded it: the seed times y, times 3, times x²
+    d = t.second.derivatives["x"]
+    assert [s.formula for s in d.forward_steps] == ["E = 1 · y", "F = E · 3", "G = x²", "H = F · G"]
+    assert float(d.value) == 12.0 and float(d.gradients["x"]) == 12.0 and float(d.gradients["y"]) == 12.0
+    text = t.render("text")
+    assert "Recorded backward graph of ∂F/∂x" in text and "∂²F/∂x∂y" in text and "Second derivatives" in text
+
+
+def test_order_two_on_arrays_and_functions_matches_func_hessian():
+    import chainrule as cr
+
+    X = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]])
+    Y = np.array([1.0, 0.0, 2.0])
+    t = cr.explain("sum((X @ theta - Y) ** 2)", X=X, Y=Y, theta=[0.3, -0.2], wrt="theta", order=2)
+    np.testing.assert_allclose(t.second.hessian["theta"]["theta"], 2 * X.T @ X, rtol=1e-12)
+    assert t.second.check.passed
+
+    def f(a, b):
+        return (a.tanh() * b).sum()
+
+    t = cr.explain(f, a=[0.1, 0.7], b=[2.0, -1.0], order=2)
+    H = cr.func.hessian(lambda a, b: (a.tanh() * b).sum(), (np.array([0.1, 0.7]), np.array([2.0, -1.0])))
+    np.testing.assert_allclose(t.second.hessian["a"]["b"], H[0][1].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.second.hessian["a"]["a"], H[0][0].numpy(), rtol=1e-12)
+
+
+def test_order_two_refuses_what_it_cannot_show():
+    import chainrule as cr
+
+    with pytest.raises(ExpressionError, match="order 2 needs an output of one number"):
+        cr.explain("x * y", x=[1.0, 2.0], y=3, order=2)
+    with pytest.raises(ExpressionError, match="order must be 1"):
+        cr.explain("x * y", x=1, y=2, order=3)
+
+
+def test_order_two_json_follows_the_schema():
+    import json
+
+    import chainrule as cr
+    from chainrule.explain.render_json import SCHEMA
+    from test_explain_render import validate
+
+    data = json.loads(cr.explain("x**3 * y", x=2, y=1, order=2).render("json"))
+    validate(data, SCHEMA)
+    for derivative in data["second_order"]["derivatives"].values():
+        validate(derivative, SCHEMA)
+    assert [h["symbol"] for h in data["second_order"]["hessian"]] == ["∂²F/∂x²", "∂²F/∂x∂y", "∂²F/∂y∂x", "∂²F/∂y²"]
+    assert data["second_order"]["derivatives"]["x"]["value"] == 12.0
+    assert json.loads(cr.explain("x * y", x=1, y=2).render("json"))["second_order"] is None

@@ -40,6 +40,7 @@ def register(sub) -> None:
         epilog="examples:\n"
         '  chainrule explain "(a + b) * (c - d)" a=1 b=2 c=5 d=3\n'
         '  chainrule explain "sum((X @ w - y) ** 2)" --random X:4x2,w:2,y:4 --seed 1 --wrt w\n'
+        '  chainrule explain "x**3 * y" x=2 y=1 --order 2\n'
         "  chainrule explain --lecture 3 --format html -o lecture3.html",
     )
     p.add_argument("expression", nargs="?", help='the expression, e.g. "(a + b) * (c - d)"')
@@ -52,6 +53,9 @@ def register(sub) -> None:
     p.add_argument("--random", action="append", default=[], metavar="NAME:SHAPE",
                    help="random N(0, 1) values, e.g. x:3x2 (repeat or separate by commas; NAME alone: a number)")
     p.add_argument("--seed", type=seed, default=0, help="seed of --random, a whole number >= 0 (default 0)")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1,
+                   help="2: also the second derivatives of a one-number output, and the backward graph "
+                        "recorded to get them (default 1)")
     p.add_argument("--no-check", action="store_true", help="skip the finite-difference gradient check")
     p.set_defaults(func=run)
 
@@ -110,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
     fmt = fmt or "text"
     check_files({"--output": (args.output, FILE)})
     if args.lecture is not None:
-        if args.expression or args.values or args.random:
-            raise ExpressionError("--lecture runs a fixed example: give no expression and no values with it")
+        if args.expression or args.values or args.random or args.order != 1:
+            raise ExpressionError("--lecture runs a fixed example: give no expression, no values and no --order "
+                                  "with it")
         trace = lecture(args.lecture, check=not args.no_check)
     else:
         if not args.expression:
@@ -123,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         if both:
             raise ExpressionError(f"{', '.join(both)} given both as a value and with --random")
         values.update(given)
-        trace = explain(args.expression, wrt=args.wrt, check=not args.no_check, **values)
+        trace = explain(args.expression, wrt=args.wrt, check=not args.no_check, order=args.order, **values)
     if args.output:
         try:
             trace.save(args.output, fmt)

@@ -29,7 +29,12 @@ Schema ``chainrule.trace/1`` (also given as a JSON Schema in :data:`SCHEMA`)::
                                       "value": ARRAY|null, "chain": str, "contribution": ARRAY,
                                       "via": str}],
                           "terms": [{"via": str, "value": ARRAY}], "total": ARRAY|null}],
-      "notes": [str]
+      "notes": [str],
+      "second_order": null | {            # with order=2 (chainrule explain --order 2)
+        "hessian": [{"of": str, "and": str, "symbol": str, "value": ARRAY, "numeric": ARRAY|null}],
+        "check": {... as "check" above},
+        "derivatives": {name: TRACE}      # d output / d name as a computation: the recorded backward graph
+      }
     }
 
 ``ARRAY`` is a number (a scalar) or nested lists of numbers (row-major, as
@@ -107,6 +112,14 @@ SCHEMA = {
             "total": _ARRAY_OR_NULL,
         })},
         "notes": {"type": "array", "items": {"type": "string"}},
+        "second_order": {"anyOf": [{"type": "null"}, _obj({
+            "hessian": {"type": "array", "items": _obj({
+                "of": {"type": "string"}, "and": {"type": "string"}, "symbol": {"type": "string"},
+                "value": _ARRAY, "numeric": _ARRAY_OR_NULL,
+            })},
+            "check": {"type": "object"},
+            "derivatives": {"type": "object", "additionalProperties": {"type": "object"}},  # traces, as this one
+        })]},
     }),
 }
 
@@ -134,10 +147,32 @@ def array(value):
     return walk(a.tolist())
 
 
+def _check_dict(c) -> dict:
+    return {
+        "ran": c.ran, "passed": bool(c.passed), "eps": c.eps, "atol": c.atol, "rtol": c.rtol,
+        "max_abs_error": _num(c.max_abs_error) if c.ran else None,
+        "max_rel_error": _num(c.max_rel_error) if c.ran else None,
+        "numeric": {n: array(v) for n, v in c.numeric.items()}, "text": c.text,
+    }
+
+
+def _second_order(trace) -> dict | None:
+    second = trace.second
+    if second is None:
+        return None
+    o = trace.output
+    return {
+        "hessian": [{"of": a, "and": b, "symbol": f"∂²{o}/∂{a}²" if a == b else f"∂²{o}/∂{a}∂{b}",
+                     "value": array(v), "numeric": array(second.numeric.get(a, {}).get(b))}
+                    for a, row in second.hessian.items() for b, v in row.items()],
+        "check": _check_dict(second.check),
+        "derivatives": {name: to_dict(d) for name, d in second.derivatives.items()},
+    }
+
+
 def to_dict(trace) -> dict:
     """The trace as plain Python data following :data:`SCHEMA`."""
     g = trace.graph
-    c = trace.check
     return {
         "schema": "chainrule.trace/1",
         "title": trace.title,
@@ -148,12 +183,7 @@ def to_dict(trace) -> dict:
         "wrt": list(trace.wrt),
         "value": array(trace.value),
         "gradients": {n: array(v) for n, v in trace.gradients.items()},
-        "check": {
-            "ran": c.ran, "passed": bool(c.passed), "eps": c.eps, "atol": c.atol, "rtol": c.rtol,
-            "max_abs_error": _num(c.max_abs_error) if c.ran else None,
-            "max_rel_error": _num(c.max_rel_error) if c.ran else None,
-            "numeric": {n: array(v) for n, v in c.numeric.items()}, "text": c.text,
-        },
+        "check": _check_dict(trace.check),
         "graph": {
             "variables": [
                 {
@@ -198,6 +228,7 @@ def to_dict(trace) -> dict:
             for s in trace.backward_steps
         ],
         "notes": list(trace.notes),
+        "second_order": _second_order(trace),
     }
 
 

@@ -79,7 +79,38 @@ def tables(trace) -> list[Table]:
     for name, grad in trace.gradients.items():
         num = trace.check.numeric.get(name)
         result.rows.append([f"∂{o}/∂{name}", fmt_value(grad), "" if num is None else fmt_value(num)])
-    return [inputs, forward, backward, chain, result]
+    out = [inputs, forward, backward, chain, result]
+    if trace.second is not None:
+        out += second_order_tables(trace)
+    return out
+
+
+def second_order_tables(trace) -> list[Table]:
+    """For ``order=2``: each first derivative as the computation the recorded backward pass made
+    of it, then the table of second derivatives with their finite-difference check."""
+    o, second = trace.output, trace.second
+    out = []
+    for name, d in second.derivatives.items():
+        recorded = Table(f"Recorded backward graph of ∂{o}/∂{name} (create_graph=True: the ops the backward "
+                         f"pass recorded, and the forward ones whose values they use)",
+                         ["step", "name", "operation", "inputs", "value"], [])
+        for s in d.forward_steps:
+            recorded.rows.append([str(s.step), s.name, s.formula, operands_text(d.graph, s.inputs),
+                                  fmt_value(s.value)])
+        if not d.forward_steps:
+            recorded.rows.append(["", "", f"∂{o}/∂{name} is a constant: nothing is recorded", "", ""])
+        out.append(recorded)
+    table = Table("Second derivatives (the recorded backward graph, differentiated again)",
+                  ["", "value", "finite differences"], [])
+    for a, row in second.hessian.items():
+        for b, value in row.items():
+            symbol = f"∂²{o}/∂{a}²" if a == b else f"∂²{o}/∂{a}∂{b}"
+            num = second.numeric.get(a, {}).get(b)
+            table.rows.append([symbol, fmt_value(value), "" if num is None else fmt_value(num)])
+    out.append(table)
+    out.append(Table("Second-derivative check", ["", "result"], [["gradgradcheck", second.check.text.replace(
+        "gradcheck: ", "")]]))
+    return out
 
 
 def chain_text(trace, name: str, d=None, mul=None, plus=" + ") -> str:

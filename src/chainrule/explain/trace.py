@@ -139,6 +139,24 @@ class Check:
 
 
 @dataclass
+class SecondOrder:
+    """The second derivatives of a one-number output (``explain(..., order=2)``).
+
+    ``hessian[a][b]`` is ∂²out/∂a∂b (shape ``a.shape + b.shape``), from the backward pass
+    recorded with ``create_graph=True`` and differentiated again (:func:`chainrule.func.hessian`);
+    ``numeric[a][b]`` the same by central differences of the first derivatives, and ``check``
+    the comparison. ``derivatives[a]`` is the trace of ∂out/∂a as a computation: its forward
+    pass is the recorded backward graph (the original forward, then the ops the backward pass
+    recorded), and its backward pass gives the row ∂²out/∂a∂· of the Hessian.
+    """
+
+    hessian: dict[str, dict[str, np.ndarray]]
+    numeric: dict[str, dict[str, np.ndarray]]
+    check: Check
+    derivatives: dict[str, Trace]
+
+
+@dataclass
 class Trace:
     """A computation written down step by step, forward and backward.
 
@@ -169,6 +187,7 @@ class Trace:
     gradients: dict[str, np.ndarray]
     check: Check
     notes: list[str] = field(default_factory=list)
+    second: SecondOrder | None = None
 
     @property
     def title(self) -> str:
@@ -307,7 +326,7 @@ class _Recorder:
 # -- explain -----------------------------------------------------------------------------------------
 
 
-def explain(source: str | Callable, /, *, wrt=None, check: bool = True, **values: Any) -> Trace:
+def explain(source: str | Callable, /, *, wrt=None, check: bool = True, order: int = 1, **values: Any) -> Trace:
     """Trace a small computation forward and backward, step by step, as in the lecture.
 
     Parameters
@@ -318,6 +337,9 @@ def explain(source: str | Callable, /, *, wrt=None, check: bool = True, **values
         function of Tensors whose parameters are the inputs.
     wrt : input names (a list, or ``"a,b"``) whose gradients to show; default: all.
     check : compare the gradients with central finite differences (:func:`chainrule.gradcheck`).
+    order : 2 also traces the second derivatives of a one-number output (``Trace.second``): the
+        backward pass is recorded (``create_graph=True``) and differentiated again; the trace
+        shows the table of second derivatives and the recorded backward graph.
     **values : a value for every input: numbers, nested lists, arrays or Tensors (float64 is used).
 
     Returns
@@ -339,14 +361,104 @@ def explain(source: str | Callable, /, *, wrt=None, check: bool = True, **values
     """
     if not isinstance(check, (bool, np.bool_)):
         raise ExpressionError(f"check must be True or False, got {check!r}")
+    if isinstance(order, bool) or order not in (1, 2):
+        raise ExpressionError(f"order must be 1 (gradients) or 2 (and second derivatives), got {order!r}")
     check = bool(check)
     if isinstance(source, str):
-        return _explain_program(parse(source), wrt, check, values)
+        source = parse(source)
     if isinstance(source, Program):
-        return _explain_program(source, wrt, check, values)
-    if callable(source):
-        return _explain_function(source, wrt, check, values)
-    raise ExpressionError(f"explain needs an expression string or a function, got {type(source).__name__}")
+        trace = _explain_program(source, wrt, check, values)
+    elif callable(source):
+        trace = _explain_function(source, wrt, check, values)
+    else:
+        raise ExpressionError(f"explain needs an expression string or a function, got {type(source).__name__}")
+    if order == 2:
+        trace.second = _second_order(trace, source, check, values)
+    return trace
+
+
+def _second_order(trace: Trace, source, check: bool, values: dict) -> SecondOrder:
+    """The second derivatives of the trace's output (one number) with respect to its wanted inputs."""
+    from ..autograd import grad
+    from ..func import hessian
+    from ..grad_mode import enable_grad
+
+    if trace.value.size != 1:
+        raise ExpressionError(f"order 2 needs an output of one number; {trace.output} has shape "
+                              f"{fmt_shape(trace.value.shape)}")
+    if not trace.wrt:
+        raise ExpressionError("order 2 needs at least one input to differentiate with respect to")
+    names = list(trace.inputs)
+    arrays = {n: _as_array(n, values[n]) for n in names}
+
+    def output(env: dict[str, Tensor]) -> Tensor:
+        out = source.evaluate(env).data if isinstance(source, Program) else source(**env)
+        return out if isinstance(out, Tensor) else Tensor(np.asarray(out))
+
+    def derivative_of(wanted: str) -> Callable:
+        def derivative(**env):
+            with enable_grad():  # the finite-difference check calls it under no_grad
+                env = {n: t if t.requires_grad else Tensor(values_of(t), requires_grad=True) for n, t in env.items()}
+                out = output(env)
+                if not out.requires_grad:
+                    return Tensor(np.zeros(arrays[wanted].shape))
+                (g,) = grad(out, env[wanted], create_graph=True, allow_unused=True, materialize_grads=True)
+                return g
+
+        derivative.__name__ = f"∂{trace.output}/∂{wanted}"
+        return derivative
+
+    derivatives = {a: _explain_function(derivative_of(a), trace.wrt, check, dict(arrays)) for a in trace.wrt}
+    point = {n: arrays[n] for n in trace.wrt}
+    fixed = {n: Tensor(arrays[n]) for n in names if n not in point}
+    with np.errstate(all="ignore"):
+        H = hessian(lambda p: output({**fixed, **p}), point)
+    table = {a: {b: np.array(H[a][b].numpy(), dtype=np.float64) for b in trace.wrt} for a in trace.wrt}
+    if not check:
+        return SecondOrder(table, {}, Check(False, reason="check=False"), derivatives)
+    numeric = {a: {b: _hessian_block_numeric(derivative_of(a), arrays, b) for b in trace.wrt} for a in trace.wrt}
+    analytic = {f"{a},{b}": table[a][b] for a in trace.wrt for b in trace.wrt}
+    flat_numeric = {f"{a},{b}": numeric[a][b] for a in trace.wrt for b in trace.wrt}
+    return SecondOrder(table, numeric, _compare(analytic, flat_numeric), derivatives)
+
+
+def _hessian_block_numeric(derivative: Callable, arrays: dict[str, np.ndarray], b: str,
+                           eps: float = 1e-6) -> np.ndarray:
+    """∂(∂out/∂a)/∂b by central differences of the first derivative ``derivative`` (∂out/∂a)."""
+    env = {n: np.array(a, dtype=np.float64) for n, a in arrays.items()}
+    flat = env[b].reshape(-1)
+    first_shape = np.shape(values_of(derivative(**{n: Tensor(a) for n, a in env.items()})))
+    out = np.zeros(first_shape + (flat.size,))
+    with np.errstate(all="ignore"):
+        for j in range(flat.size):
+            old = flat[j]
+            flat[j] = old + eps
+            plus = np.array(values_of(derivative(**{n: Tensor(a.copy()) for n, a in env.items()})))
+            flat[j] = old - eps
+            minus = np.array(values_of(derivative(**{n: Tensor(a.copy()) for n, a in env.items()})))
+            flat[j] = old
+            out[..., j] = (plus - minus) / (2 * eps)
+    return out.reshape(first_shape + arrays[b].shape)
+
+
+def _compare(analytic: dict[str, np.ndarray], numeric: dict[str, np.ndarray], eps: float = 1e-6,
+             atol: float = 1e-5, rtol: float = 1e-3) -> Check:
+    """Analytic against numeric derivatives, with gradcheck's rule ``|a − n| <= atol + rtol·|n|``."""
+    abs_err = rel_err = 0.0
+    passed = True
+    for key, g in analytic.items():
+        num = numeric[key]
+        with np.errstate(all="ignore"):
+            err = np.abs(g - num)
+            if not err.size:
+                continue
+            if np.isnan(err).any():
+                return Check(True, eps, atol, rtol, float("nan"), float("nan"), False, numeric)
+            rel = err / np.maximum(np.abs(num), np.finfo(np.float64).tiny)
+            abs_err = max(abs_err, float(np.max(err)))
+            rel_err = max(rel_err, float(np.max(np.where(err > 0, rel, 0))))
+            passed = passed and bool(np.all(err <= atol + rtol * np.abs(num)))
+    return Check(True, eps, atol, rtol, abs_err, rel_err, passed, numeric)
 
 
 def _explain_program(program: Program, wrt, check: bool, values: dict) -> Trace:
@@ -502,7 +614,8 @@ def _finish(source, kind, graph: Graph, root: Tensor, tensors: dict[str, Tensor]
     for k, step in enumerate(steps):
         step.step = k + 1
     for n in wrt:
-        graph.vars[input_index[n]].grad = gradients[n]
+        if n in input_index:  # an input the output does not use is not in its graph
+            graph.vars[input_index[n]].grad = gradients[n]
 
     result = _check(evaluate, arrays, wrt, gradients, value.size) if check else Check(False, reason="check=False")
     return Trace(source, kind, graph, list(tensors), list(wrt), out.name, forward, steps, value, gradients, result,
