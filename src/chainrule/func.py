@@ -130,10 +130,12 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False):
     """``(func(*primals), vjp_fn)``, where ``vjp_fn(cotangent)`` is uᵀJ: one Tensor per primal.
 
     As ``torch.func.vjp``. ``func`` may return a tuple of Tensors (``vjp_fn`` then takes a tuple
-    of cotangents); with ``has_aux`` it returns ``(output, aux)`` and so does this, before
-    ``vjp_fn``. ``vjp_fn`` can be called many times (the graph is kept).
+    of cotangents); with ``has_aux`` it returns ``(output, aux)`` and this returns
+    ``(output, vjp_fn, aux)``. ``vjp_fn`` can be called many times (the graph is kept). One dict
+    of Tensors as the primal (a model's parameters) gives ``(dict,)``, as torch.func does.
     """
-    point = _Point("vjp", primals)
+    one_dict = len(primals) == 1 and isinstance(primals[0], dict)  # a model's parameters, by name
+    point = _Point("vjp", primals[0] if one_dict else primals)
     result = point.call(func)
     aux = None
     if has_aux:
@@ -151,7 +153,8 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False):
         if live:
             grads = grad([o for o, _ in live], point.leaves, [u for _, u in live], retain_graph=True,
                          create_graph=create_graph, allow_unused=True)
-        return tuple(_detached(g, x, create_graph) for g, x in zip(grads, point.leaves))
+        cotangent = [_detached(g, x, create_graph) for g, x in zip(grads, point.leaves)]
+        return (point.shaped(cotangent),) if one_dict else tuple(cotangent)
 
     out = tuple(o.detach() for o in outs) if many else outs[0].detach()
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)

@@ -248,6 +248,8 @@ class SGD(Optimizer):
                 g = p.grad
                 if g is None:
                     continue
+                if type(g) is not np.ndarray:  # a recorded gradient (backward(create_graph=True)): its values
+                    g = values_of(g)
                 if wd:
                     g = g + wd * p._data
                 if mom:
@@ -298,6 +300,8 @@ class Adam(Optimizer):
                 g = p.grad
                 if g is None:
                     continue
+                if type(g) is not np.ndarray:  # a recorded gradient (backward(create_graph=True)): its values
+                    g = values_of(g)
                 if wd:
                     g = g + wd * p._data
                 state = self.state.setdefault(id(p), {})
@@ -359,7 +363,7 @@ class LBFGS(Optimizer):
 
     # -- the parameters and their gradients as one flat vector -------------------------------
     def _flat_grad(self) -> np.ndarray:
-        return np.concatenate([np.zeros(p.size, p.dtype) if p.grad is None else np.ravel(p.grad)
+        return np.concatenate([np.zeros(p.size, p.dtype) if p.grad is None else np.ravel(values_of(p.grad))
                                for p in self._params])
 
     def _add(self, step: float, direction: np.ndarray) -> None:
