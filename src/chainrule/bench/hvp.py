@@ -11,8 +11,8 @@ alternating blocks (see :mod:`chainrule.bench.common`):
                 grad_outputs=v)``: two backward passes, the first one recorded;
 * ``torch``     the same two calls of ``torch.autograd.grad`` (PyTorch eager double backward).
 
-Before timing, the three products are compared (the check fails above 1e-4 relative in
-float32, 1e-10 in float64).
+Before timing, the three products are compared (the check fails above 5e-3 of the largest
+element in float32, 1e-10 in float64; the differences measured are kept in the results).
 
 Usage: ``python -m chainrule.bench.hvp [--quick] [--sizes small,medium,large] [--dtypes float32,float64]
 [--threads N] [--out FILE]`` (or ``python benchmarks/hvp.py``). A benchmark, not a test.
@@ -52,7 +52,7 @@ REPEATS = {"tiny": (1, 2), "small": (10, 100), "medium": (3, 20), "large": (1, 4
 QUICK_REPEATS = {"tiny": (1, 2), "small": (3, 30), "medium": (2, 8), "large": (1, 2)}
 ROUNDS = 4
 RETRIES = 1
-AGREE_TOL = {"float32": 1e-4, "float64": 1e-10}
+AGREE_TOL = {"float32": 5e-3, "float64": 1e-10}  # float32: sums over 1,024 × 2,048 terms, each library its own order
 
 
 def direction(params, seed: int = 1) -> list[np.ndarray]:
