@@ -433,3 +433,14 @@ def test_order_two_json_follows_the_schema():
     assert [h["symbol"] for h in data["second_order"]["hessian"]] == ["∂²F/∂x²", "∂²F/∂x∂y", "∂²F/∂y∂x", "∂²F/∂y²"]
     assert data["second_order"]["derivatives"]["x"]["value"] == 12.0
     assert json.loads(cr.explain("x * y", x=1, y=2).render("json"))["second_order"] is None
+
+
+def test_order_two_in_latex_and_dot():
+    import chainrule as cr
+
+    t = cr.explain("x**3 * y", x=2, y=1, order=2)
+    tex = t.render("latex")
+    assert r"\subsection*{Second derivatives}" in tex and r"\frac{\partial^2 F}{\partial x^2}" in tex
+    assert r"Recorded backward graph of $\partial F/\partial x$" in tex
+    dot = t.render("dot")
+    assert dot.startswith("digraph") and "Recorded backward graph of ∂F/∂x" in dot

@@ -55,7 +55,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=seed, default=0, help="seed of --random, a whole number >= 0 (default 0)")
     p.add_argument("--order", type=int, choices=(1, 2), default=1,
                    help="2: also the second derivatives of a one-number output, and the backward graph "
-                        "recorded to get them (default 1)")
+                        "recorded to get them (dot, svg and png draw that graph, of the first input differentiated) "
+                        "(default 1)")
     p.add_argument("--no-check", action="store_true", help="skip the finite-difference gradient check")
     p.set_defaults(func=run)
 

@@ -44,8 +44,13 @@ def render(trace, fmt: str, **options) -> str | bytes:
     if fmt in ("dot", "svg", "png"):
         from .render_dot import render_graphviz, to_dot, trace_edge_grads
 
-        dot = to_dot(trace.graph, title=f"Trace of {trace.title}", caption=caption(trace),
-                     edge_grads=trace_edge_grads(trace))
+        if trace.second is not None:  # order 2: the graph the backward pass recorded (of the first input)
+            name, d = next(iter(trace.second.derivatives.items()))
+            dot = to_dot(d.graph, title=f"Recorded backward graph of ∂{trace.output}/∂{name}", caption=caption(d),
+                         edge_grads=trace_edge_grads(d))
+        else:
+            dot = to_dot(trace.graph, title=f"Trace of {trace.title}", caption=caption(trace),
+                         edge_grads=trace_edge_grads(trace))
         return dot if fmt == "dot" else render_graphviz(dot, fmt)
     if fmt == "html":
         from .render_html import to_html

@@ -53,6 +53,32 @@ def _chain_equation(trace, name: str) -> str:
     return rf"\frac{{\partial {o}}}{{\partial {x}}} &= {paths} = {shown}"
 
 
+def _second_order(trace) -> list[str]:
+    """``order=2``: each first derivative as the recorded backward graph, then the second derivatives."""
+    o = latex_name(trace.output)
+    body = []
+    for name, d in trace.second.derivatives.items():
+        x = latex_name(name)
+        body.append(r"\subsection*{Recorded backward graph of " + _m(rf"\partial {o}/\partial {x}") + "}")
+        rows = [[str(s.step), _m(latex_name(s.name)), _m(s.formula_tex), _m(latex_value(s.value))]
+                for s in d.forward_steps]
+        body += _table("rlll", ["step", "name", "operation", "value"], rows)
+    body.append(r"\subsection*{Second derivatives}")
+    rows = []
+    for a, row in trace.second.hessian.items():
+        for b, value in row.items():
+            xa, xb = latex_name(a), latex_name(b)
+            symbol = rf"\frac{{\partial^2 {o}}}{{\partial {xa}^2}}" if a == b else \
+                rf"\frac{{\partial^2 {o}}}{{\partial {xa}\,\partial {xb}}}"
+            num = trace.second.numeric.get(a, {}).get(b)
+            rows.append([_m(symbol), _m(latex_value(value)), "" if num is None else _m(latex_value(num))])
+    body.append(r"{\renewcommand{\arraystretch}{1.7}")
+    body += _table("lll", ["", "value", "finite differences"], rows)
+    body.append("}")
+    body.append(r"\noindent " + latex_text(trace.second.check.text.replace("gradcheck", "gradgradcheck")) + r"\par")
+    return body
+
+
 def to_latex(trace, standalone: bool = True) -> str:
     """The trace as LaTeX: a document (``standalone=True``) or a fragment to ``\\input``.
 
@@ -112,6 +138,8 @@ def to_latex(trace, standalone: bool = True) -> str:
         body.append(r"\end{align*}")
     body.append(r"\noindent " + _m(f"{latex_name(trace.output)} = {latex_value(trace.value)}") + r".\par")
     body.append(r"\noindent " + latex_text(trace.check.text) + r"\par")
+    if trace.second is not None:
+        body += _second_order(trace)
     text = "\n".join(body) + "\n"
     if not standalone:
         return text
