@@ -211,3 +211,28 @@ def test_an_optimiser_steps_on_gradients_recorded_with_create_graph():
         before = w.numpy().copy()
         opt.step()
         assert np.all(w.numpy() != before)
+
+
+def test_jvp_and_vjp_with_create_graph_are_differentiable_in_the_callers_graph():
+    x = cr.tensor([0.3, -0.7, 1.1], requires_grad=True)
+    t = cr.tensor([1.0, 2.0, -1.0])
+    _, jv = func.jvp(lambda a: a.exp() * a, x, t, create_graph=True)  # (1 + x) eˣ t
+    (d,) = cr.grad(jv.sum(), x)  # (2 + x) eˣ t
+    np.testing.assert_allclose(d, (2 + x.numpy()) * np.exp(x.numpy()) * t.numpy(), rtol=1e-12)
+    _, vjp_fn = func.vjp(lambda a: a.exp() * a, x)
+    (g,) = vjp_fn(t, create_graph=True)
+    (d,) = cr.grad(g.sum(), x)
+    np.testing.assert_allclose(d, (2 + x.numpy()) * np.exp(x.numpy()) * t.numpy(), rtol=1e-12)
+
+
+def test_argnums_may_be_a_tuple():
+    def f(a, b, c):
+        return (a * b * c).sum()
+
+    a, b, c = np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])
+    ja, jc = func.jacobian(f, argnums=(0, 2))(a, b, c)
+    np.testing.assert_allclose(ja.numpy(), b * c)
+    np.testing.assert_allclose(jc.numpy(), a * b)
+    H = func.hessian(f, argnums=(0, 1))(a, b, c)
+    np.testing.assert_allclose(H[0][1].numpy(), np.diag(c))
+    np.testing.assert_array_equal(H[0][0].numpy(), np.zeros((2, 2)))

@@ -85,3 +85,16 @@ def test_tolerances_decide():
     loose = cr.gradcheck(WrongCube, [x], atol=10.0, rtol=1.0)
     assert loose  # within the (silly) tolerance
     assert not cr.gradcheck(WrongCube, [x])
+
+
+def test_gradgradcheck_needs_a_float_input():
+    with pytest.raises(cr.DTypeError, match="no floating-point input"):
+        cr.gradgradcheck(lambda i: cr.tensor([1.0])[i], [np.array([0])])
+
+
+def test_gradgradcheck_on_a_function_and_an_op_instance():
+    x = np.array([[0.3, -1.2], [2.0, 0.5]])
+    assert cr.gradgradcheck(lambda t: (t.tanh() * t.exp()).sum(axis=0), [x])
+    assert cr.gradgradcheck(ops.LogSumExp(axis=1), [x])
+    result = cr.gradgradcheck(ops.Softmax(axis=0), [x])
+    assert result and [c.position for c in result.checks] == [0, 1]  # the input, then the upstream

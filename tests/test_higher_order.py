@@ -376,3 +376,78 @@ def test_no_grad_outside_does_not_stop_a_recorded_backward():
         (g,) = cr.grad(y, x, create_graph=True)
     (h,) = cr.grad(g.sum(), x)
     np.testing.assert_allclose(h, [12.0])
+
+
+# -- what the review found ------------------------------------------------------------------------
+
+
+def test_a_saved_leaf_array_is_linked_whatever_its_name():
+    """A user's op that saves its input under another name than forward's still gets it linked (by identity):
+    its Hessian is not silently zero."""
+    class Cube(Op):
+        arity = 1
+        saves = ("inp",)  # not forward's name for it
+        backward_records = True
+
+        def forward(self, x):
+            self.saved = (x,)
+            return x**3
+
+        def backward(self, upstream):
+            (inp,) = self.saved
+            return (upstream * 3 * inp**2,)
+
+    x = cr.tensor([0.3, 1.2], requires_grad=True)
+    H = cr.func.hessian(lambda t: Cube.apply(t).sum(), x)
+    np.testing.assert_allclose(H.numpy(), np.diag([1.8, 7.2]), rtol=1e-12)
+
+
+def test_numpy_functions_in_a_recorded_backward_are_named():
+    class CosNumpy(Op):
+        arity = 1
+        saves = ("x",)
+        backward_records = True  # a false claim: np.cos of a Tensor
+
+        def forward(self, x):
+            self.saved = (x,)
+            return np.sin(x)
+
+        def backward(self, upstream):
+            (x,) = self.saved
+            return (upstream * np.cos(x),)
+
+    x = cr.tensor([0.3], requires_grad=True)
+    with pytest.raises(GraphError, match="recorded backward of op 'cosnumpy' .*not NumPy functions"):
+        cr.grad(CosNumpy.apply(x).sum(), x, create_graph=True)
+
+
+def test_a_leaf_whose_data_was_replaced_is_refused_under_create_graph():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x**3).sum()
+    x.data = np.array([10.0, 20.0])
+    with pytest.raises(GraphError, match="leaf's data was replaced"):
+        cr.grad(y, x, create_graph=True)
+
+
+def test_duplicate_inputs_and_a_lone_grad_outputs():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    g1, g2 = cr.grad((x * x).sum(), [x, x])
+    np.testing.assert_allclose(g1, [2.0, 4.0])
+    np.testing.assert_allclose(g2, [2.0, 4.0])
+    y = x * 3
+    (g,) = cr.grad([y], [x], grad_outputs=cr.tensor(np.ones(2)))
+    np.testing.assert_allclose(g, [3.0, 3.0])
+    (x * x).sum().backward(inputs=[x, x])  # once, not twice
+    np.testing.assert_allclose(x.grad, [2.0, 4.0])
+
+
+def test_anomaly_mode_and_hooks_under_create_graph():
+    x = cr.tensor([1.0, 4.0], requires_grad=True)
+    h = x * x
+    h.register_hook(lambda g: np.ones(2))  # an array back: a constant upstream
+    with cr.detect_anomaly():
+        (g,) = cr.grad((h * 3).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g._data, 2 * x.numpy())
+    z = cr.tensor([0.0, 1.0], requires_grad=True)
+    with cr.detect_anomaly(), pytest.raises(GraphError, match="recorded by the backward of Sqrt"):
+        cr.grad(z.sqrt().sum(), z, create_graph=True)

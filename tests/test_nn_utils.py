@@ -124,3 +124,17 @@ def test_forward_hooks_see_and_replace_outputs_as_pytorchs_do(torch):
     h1.remove()
     h2.remove()
     np.testing.assert_allclose(ours(x).data, theirs(torch.tensor(x)).detach().numpy())
+
+
+def test_clipping_takes_gradients_recorded_with_create_graph():
+    m = cr.nn.Linear(3, 2, rng=0)
+    (m(np.ones((4, 3))) ** 2).sum().backward(create_graph=True)
+    assert isinstance(m.weight.grad, cr.Tensor)
+    expected = np.sqrt(sum(float(np.sum(p.grad.numpy() ** 2)) for p in m.parameters()))
+    total = nn.utils.clip_grad_norm_(m.parameters(), 0.1)
+    assert abs(float(total) - expected) <= 1e-12 * expected
+    norm = np.sqrt(sum(float(np.sum(p.grad**2)) for p in m.parameters()))
+    assert abs(norm - 0.1) < 1e-6
+    (m(np.ones((4, 3))) ** 2).sum().backward(create_graph=True)
+    nn.utils.clip_grad_value_(m.parameters(), 0.5)
+    assert all(np.abs(p.grad).max() <= 0.5 for p in m.parameters())

@@ -348,3 +348,33 @@ def test_lbfgs_errors_are_clear():
         optim.LBFGS([p]).step()
     with pytest.raises(ConfigError, match="line_search_fn must be None or 'strong_wolfe'"):
         optim.LBFGS([p], line_search_fn="backtracking")
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("options", [{"max_iter": 5, "max_eval": 6}, {"max_iter": 1}, {"max_iter": 20}])
+def test_lbfgs_line_search_counts_against_max_eval_as_torch(options, torch):
+    """On Rosenbrock's function, far from a quadratic, the strong-Wolfe search takes several evaluations:
+    they count against max_eval, as in PyTorch."""
+    def run(lib, steps=3):
+        x0 = np.array([-1.5, 2.0])
+        if lib == "torch":
+            x = torch.tensor(x0, requires_grad=True)
+            opt = torch.optim.LBFGS([x], line_search_fn="strong_wolfe", **options)
+        else:
+            x = cr.tensor(x0, requires_grad=True)
+            opt = optim.LBFGS([x], line_search_fn="strong_wolfe", **options)
+
+        def closure():
+            opt.zero_grad()
+            loss = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+            loss.backward()
+            return loss
+
+        out = []
+        for _ in range(steps):
+            opt.step(closure)
+            out.append(np.array(x.detach().numpy()))
+        return out
+
+    for k, (a, b) in enumerate(zip(run("chainrule"), run("torch"))):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10, err_msg=f"after step {k + 1} with {options}")

@@ -36,6 +36,8 @@ ACTIVE = [0]
 _COUNTING = threading.Lock()  # ``ACTIVE[0] += 1`` is a read and a write: threads take turns
 _enabled: ContextVar[bool] = ContextVar("chainrule_detect_anomaly", default=False)
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: The op whose backward is being recorded (``create_graph=True``), for the messages of the ops it records.
+RECORDING_FOR: ContextVar = ContextVar("chainrule_recording_for", default=None)
 
 
 @contextmanager
@@ -104,8 +106,11 @@ def check_forward(op, inputs: list, out: np.ndarray, site: str) -> None:
     """Raise if ``op``'s forward produced a NaN or an infinity."""
     if _finite(out):
         return
+    recording = RECORDING_FOR.get()
+    where = (f", recorded by the backward of {recording.describe()} (create_graph=True) called"
+             if recording is not None else "")
     raise GraphError(
-        f"detect_anomaly: {op.describe()} produced {_what(out)} in its forward, at {site}. "
+        f"detect_anomaly: {op.describe()} produced {_what(out)} in its forward{where}, at {site}. "
         f"Its inputs: {_stats(inputs)}."
     )
 

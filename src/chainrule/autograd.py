@@ -35,7 +35,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
         grad_outputs = [grad_outputs]
     else:
         outputs = list(outputs)
-        grad_outputs = [None] * len(outputs) if grad_outputs is None else list(grad_outputs)
+        if grad_outputs is None:
+            grad_outputs = [None] * len(outputs)
+        elif hasattr(grad_outputs, "shape"):  # one Tensor or array, for a sequence of one output
+            grad_outputs = [grad_outputs]
+        else:
+            grad_outputs = list(grad_outputs)
         if len(grad_outputs) != len(outputs):
             raise GraphError(f"grad: {len(grad_outputs)} grad_outputs given for {len(outputs)} outputs")
         if not outputs:
@@ -43,16 +48,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     if retain_graph is None:
         retain_graph = create_graph
     capture = {}
+    slot = []  # the captured gradient each input takes: an input given twice takes the same one twice
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise GraphError(f"grad: input {i} does not require grad")
-        capture[id(t) if t._node is None else id(t._node)] = i
+        key = id(t) if t._node is None else id(t._node)
+        slot.append(capture.setdefault(key, len(capture)))
     gradients = [initial_gradient(o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
     if len(outputs) == 1:
         top, gradient = outputs[0], gradients[0]
     else:  # one pass for all: a node above them hands each its gradient
         top, gradient = seed_node(outputs, gradients), one_of(np.dtype(np.float64))
-    grads = run_backward(top, gradient, retain_graph, capture=capture, create_graph=create_graph)
+    captured = run_backward(top, gradient, retain_graph, capture=capture, create_graph=create_graph)
+    grads = [captured[k] for k in slot]
     for i, g in enumerate(grads):
         if g is not None:
             continue

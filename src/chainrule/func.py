@@ -43,7 +43,7 @@ class _Point:
     """The inputs a function is differentiated at, as fresh leaves that require grad, and how to
     give results back in the caller's structure (one value, a tuple, a dict)."""
 
-    def __init__(self, what: str, inputs: Any, create_graph: bool = False):
+    def __init__(self, what: str, inputs: Any, create_graph: bool = False, keep: bool = False):
         self.what = what
         if isinstance(inputs, dict):
             self.keys, values, self.kind = list(inputs), list(inputs.values()), "dict"
@@ -51,10 +51,10 @@ class _Point:
             self.keys, values, self.kind = None, list(inputs), "tuple"
         else:
             self.keys, values, self.kind = None, [inputs], "one"
-        self.leaves = [self._leaf(i, x, create_graph) for i, x in enumerate(values)]
+        self.leaves = [self._leaf(i, x, create_graph or keep) for i, x in enumerate(values)]
 
-    def _leaf(self, i: int, x: Any, create_graph: bool) -> Tensor:
-        if isinstance(x, Tensor) and create_graph and x.requires_grad:
+    def _leaf(self, i: int, x: Any, keep: bool) -> Tensor:
+        if isinstance(x, Tensor) and keep and x.requires_grad:
             return x  # kept in the caller's graph, so that the result can be differentiated there too
         data = np.asarray(values_of(x))
         if data.dtype.kind != "f":
@@ -135,7 +135,9 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False):
     of Tensors as the primal (a model's parameters) gives ``(dict,)``, as torch.func does.
     """
     one_dict = len(primals) == 1 and isinstance(primals[0], dict)  # a model's parameters, by name
-    point = _Point("vjp", primals[0] if one_dict else primals)
+    # the caller's Tensors that require grad are kept: vjp_fn(..., create_graph=True) is then differentiable
+    # with respect to them, as torch.func's is
+    point = _Point("vjp", primals[0] if one_dict else primals, keep=True)
     result = point.call(func)
     aux = None
     if has_aux:
@@ -168,7 +170,7 @@ def jvp(func: Callable, primals: Any, tangents: Any, create_graph: bool = False)
     linear in a dummy cotangent ``u``, so the gradient of ``<g(u), v>`` with respect to ``u``
     is ``J v`` (two backward passes, the first one recorded).
     """
-    point = _Point("jvp", primals)
+    point = _Point("jvp", primals, create_graph)
     vs = _vectors(point, tangents, "jvp: tangent")
     outs, many = _outputs("jvp", point.call(func))
     results = []
@@ -231,7 +233,7 @@ def _shaped_table(point: _Point, table: list[list[Tensor]], many_outputs: bool) 
 
 
 def jacobian(func: Callable, inputs: Any = None, create_graph: bool = False, strict: bool = False,
-             vectorize: bool = False, *, argnums: int = 0):
+             vectorize: bool = False, *, argnums: int | tuple[int, ...] = 0):
     """The Jacobian of ``func`` at ``inputs``: ``J[i..., j...] = d out[i...] / d x[j...]``.
 
     As ``torch.autograd.functional.jacobian``: for one input and one output a Tensor of shape
@@ -262,16 +264,30 @@ def _check_strict(what: str, outs: list[Tensor], point: _Point) -> None:
                 raise GraphError(f"{what}: output {k} does not depend on input {i} (strict=True)")
 
 
-def jacrev(func: Callable, argnums: int = 0) -> Callable:
-    """The function ``(*args) -> jacobian of func with respect to args[argnums]`` (``torch.func.jacrev``)."""
+def _of_arguments(func: Callable, args: tuple, argnums: int | tuple[int, ...]) -> tuple[Callable, Any]:
+    """``func`` as a function of the arguments ``argnums`` only (the others fixed at ``args``), and
+    those arguments: one, or a tuple of them when ``argnums`` is a tuple (as torch.func takes it)."""
+    args = list(args)
+    many = isinstance(argnums, tuple)
+    positions = [a % len(args) for a in (argnums if many else (argnums,))]
+
+    def of_chosen(*chosen):
+        full = list(args)
+        for p, x in zip(positions, chosen):
+            full[p] = x
+        return func(*full)
+
+    chosen = tuple(args[p] for p in positions)
+    return of_chosen, (chosen if many else chosen[0])
+
+
+def jacrev(func: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The function ``(*args) -> jacobian of func with respect to args[argnums]`` (``torch.func.jacrev``;
+    a tuple ``argnums`` gives a tuple of Jacobians)."""
 
     def jacobian_of(*args):
-        args = list(args)
-
-        def of_one(x):
-            return func(*args[:argnums], x, *args[argnums + 1:])
-
-        return jacobian(of_one, args[argnums])
+        of_chosen, point = _of_arguments(func, args, argnums)
+        return jacobian(of_chosen, point)
 
     return jacobian_of
 
@@ -285,7 +301,7 @@ def _scalar(what: str, out: Any) -> Tensor:
 
 
 def hessian(func: Callable, inputs: Any = None, create_graph: bool = False, strict: bool = False,
-            vectorize: bool = False, *, argnums: int = 0):
+            vectorize: bool = False, *, argnums: int | tuple[int, ...] = 0):
     """The Hessian of the scalar function ``func`` at ``inputs``: ``H[i..., j...] = d² f / dx[i...] dx[j...]``.
 
     As ``torch.autograd.functional.hessian``: for one input a Tensor of shape
@@ -298,8 +314,8 @@ def hessian(func: Callable, inputs: Any = None, create_graph: bool = False, stri
     """
     if inputs is None:
         def hessian_of(*args):
-            args = list(args)
-            return hessian(lambda x: func(*args[:argnums], x, *args[argnums + 1:]), args[argnums])
+            of_chosen, point = _of_arguments(func, args, argnums)
+            return hessian(of_chosen, point)
 
         return hessian_of
     point = _Point("hessian", inputs, create_graph)

@@ -268,8 +268,11 @@ def gradgradcheck(
     values = [values_of(x) for x in inputs]
     floats = [i for i, x in enumerate(values) if np.asarray(x).dtype.kind == "f"
               or (isinstance(x, (int, float, list, tuple)) and not isinstance(x, bool))]
+    if not floats:
+        raise DTypeError(f"gradgradcheck: {name} has no floating-point input to differentiate "
+                         f"(integer and boolean inputs are held constant)")
     with no_grad():
-        probe = [np.asarray(x, dtype=np.float64) if i in floats else x for i, x in enumerate(values)]
+        probe = [Tensor(np.asarray(x, dtype=np.float64)) if i in floats else x for i, x in enumerate(values)]
         out_shape = np.shape(values_of(apply(*probe)))
     if grad_outputs is None:
         grad_outputs = np.random.default_rng(seed + 1).standard_normal(out_shape)

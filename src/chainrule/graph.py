@@ -188,6 +188,8 @@ def _run_recorded(top: Node, gradient, retain_graph: bool, capture: dict | None,
                     upstream = Tensor(upstream)
                 if node.hooks is not None:
                     upstream = _run_hooks_recorded(node.hooks, upstream)
+                    if type(upstream) is not Tensor:  # a hook may hand back an array: a constant
+                        upstream = Tensor(np.asarray(upstream))
                 if captured is not None and id(node) in capture:
                     captured[capture[id(node)]] = upstream
                 in_grads = _recorded_backward(node, upstream)
@@ -221,9 +223,17 @@ def _recorded_backward(node: Node, upstream) -> tuple:
     saved = op.saved
     if type(saved) is tuple:
         op.saved = _linked_saved(node, saved)
+    token = anomaly.RECORDING_FOR.set(op)
     try:
         return op.recorded_backward(upstream)
+    except TypeError as exc:  # NumPy refusing a Tensor (a ufunc on it), or the like: say where and why
+        raise GraphError(
+            f"create_graph=True: the recorded backward of op '{op.name}' ({type(op).__name__}) failed: {exc}. "
+            f"A backward that is recorded must use Tensor operations (methods, operators, Op.apply) on the "
+            f"upstream and on the saved inputs and output, not NumPy functions"
+        ) from exc
     finally:
+        anomaly.RECORDING_FOR.reset(token)
         op.saved = saved
 
 
@@ -235,16 +245,27 @@ def _linked_saved(node: Node, saved: tuple) -> tuple:
     from .ops.base import linked_saves
     from .tensor import linked_tensor
 
-    links = linked_saves(type(node.op))
-    if not links:
-        return saved
     items = list(saved)
-    for k, i in links:
+    linked = set()
+    for k, i in linked_saves(type(node.op)):
         value = items[k] if k < len(items) else None
         if isinstance(value, np.generic):  # NumPy gives a 0-d result as a scalar: the Tensor holds an array
             value = np.asarray(value)
         if type(value) is ndarray:
-            items[k] = linked_tensor(value, node if i < 0 else node.next[i] if i < len(node.next) else None)
+            link = node if i < 0 else node.next[i] if i < len(node.next) else None
+            if type(link) is not Node and link is not None and link._data is not value:
+                raise GraphError(
+                    f"create_graph=True: op '{node.op.name}' saved input {i} for backward, and that leaf's data "
+                    f"was replaced since (x.data = ...): the recorded derivative would be taken at the new "
+                    f"values, the first one at the old. Run the forward again after changing the data"
+                )
+            items[k] = linked_tensor(value, link)
+            linked.add(k)
+    # a saved array that is the very array of a leaf input is that input, whatever its name in ``saves``
+    leaves = {id(n._data): n for n in node.next if n is not None and type(n) is not Node}
+    for k, value in enumerate(items):
+        if k not in linked and type(value) is ndarray and id(value) in leaves:
+            items[k] = leaves[id(value)]
     return tuple(items)
 
 

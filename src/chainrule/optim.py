@@ -460,7 +460,8 @@ class LBFGS(Optimizer):
             if group["line_search_fn"] == "strong_wolfe":
                 x_init = [p._data.copy() for p in self._params]
                 loss, flat_grad, t, ls_func_evals = _strong_wolfe(
-                    lambda x, t_, d_: self._directional(closure, x, t_, d_), x_init, t, d, loss, flat_grad, gtd)
+                    lambda x, t_, d_: self._directional(closure, x, t_, d_), x_init, t, d, loss, flat_grad, gtd,
+                    max_ls=max_eval - current_evals)
                 self._add(t, d)
                 opt_cond = np.abs(flat_grad).max(initial=0.0) <= tol_grad
             else:

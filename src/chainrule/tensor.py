@@ -171,8 +171,9 @@ class Tensor:
             raise GraphError(
                 "a Tensor in the graph was turned into a NumPy array inside a recorded backward "
                 "(create_graph=True), which would cut the derivative being recorded: an op's "
-                "recorded_backward must use Tensor operations (methods, operators, Op.apply), "
-                "not NumPy functions, on Tensors that require grad"
+                "recorded_backward, and a hook that sees its gradients, must use Tensor operations "
+                "(methods, operators, Op.apply), not NumPy functions, on Tensors that require grad "
+                "(a hook that only looks can read t.detach().numpy())"
             )
         return self.data if dtype is None else self._data.astype(dtype)
 
@@ -234,7 +235,7 @@ class Tensor:
             return
         from .autograd import grad
 
-        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        inputs = [inputs] if isinstance(inputs, Tensor) else list({id(t): t for t in inputs}.values())  # once each
         grads = grad(self, inputs, gradient, retain_graph=retain_graph, create_graph=create_graph,
                      allow_unused=True)
         for t, g in zip(inputs, grads):

@@ -8,11 +8,16 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..errors import ConfigError, GraphError
-from ..tensor import Tensor
+from ..tensor import Tensor, values_of
 
 
 def _with_grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    """The parameters that have a gradient. A recorded gradient (a Tensor, left by
+    ``backward(create_graph=True)``) is replaced by its values, which clipping then changes in place."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    for p in params:
+        if p.grad is not None and type(p.grad) is not np.ndarray:
+            p.grad = np.array(values_of(p.grad))
     return [p for p in params if p.grad is not None]
 
 

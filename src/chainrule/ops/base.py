@@ -305,10 +305,12 @@ class Op:
         """``backward`` in Tensor operations, so that the graph records it (``create_graph=True``).
 
         The engine calls it with ``upstream`` a Tensor and ``self.saved`` holding, in place of
-        each saved input (saved under the name ``forward`` gives it) and of a saved ``"out"``, a
-        Tensor linked to where that value came from in the graph; every other saved value is as
-        ``forward`` left it. It returns one gradient per input, as ``backward`` does, each a
-        Tensor (or a constant array, or None). By default it runs ``backward`` itself when the
+        each saved input (saved under the name ``forward`` gives it, or, for a leaf input, the very
+        array it was given) and of a saved ``"out"``, a Tensor linked to where that value came
+        from in the graph; every other saved value is as ``forward`` left it (a constant of the
+        derivative: a value derived from the inputs must be recomputed from them here). It
+        returns one gradient per input, as ``backward`` does, each a Tensor (or a constant array,
+        or None). By default it runs ``backward`` itself when the
         class declares ``backward_records``; an op whose backward uses NumPy functions, or values
         derived from its inputs (a saved softmax), writes its own, next to ``backward``.
         """
