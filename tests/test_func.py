@@ -121,6 +121,8 @@ def test_a_constant_output_has_zero_derivatives_and_strict_refuses_it():
         func.jacobian(lambda x, y: x * 2, (X0, Y0), strict=True)
     H = func.hessian(lambda x: (x * 3).sum(), X0)  # linear: the gradient is a constant
     np.testing.assert_array_equal(H.numpy(), np.zeros((4, 4)))
+    with pytest.raises(GraphError, match="linear in it"):
+        func.hessian(lambda x: (x * 3).sum(), X0, strict=True)
 
 
 def test_errors_name_what_is_wrong():

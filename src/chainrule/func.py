@@ -326,6 +326,11 @@ def hessian(func: Callable, inputs: Any = None, create_graph: bool = False, stri
         gs = [None] * len(point.leaves)
     else:
         gs = grad(out, point.leaves, create_graph=True, allow_unused=True)
+    if strict:
+        for i, g in enumerate(gs):
+            if g is not None and not g.requires_grad:
+                raise GraphError(f"hessian: the gradient with respect to input {i} does not depend on the inputs "
+                                 f"(the function is linear in it): its Hessian blocks are 0 (strict=True)")
     table = _jacobian_rows([g if g is not None else Tensor(np.zeros(x.shape, x.dtype))
                             for g, x in zip(gs, point.leaves)], point.leaves, create_graph)
     return point.shaped([point.shaped(blocks) for blocks in table])
