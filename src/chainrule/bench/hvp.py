@@ -30,22 +30,20 @@ import numpy as np
 from .common import (
     METHOD,
     SummaryRow,
-    absent_note,
     add_allocator_argument,
     add_script_arguments,
     check,
     end_report,
     facts_lines,
     finish,
-    floor_and_available,
     median,
     ratio,
     run_blocks,
     summary_table,
-    timing_run,
     unstable,
 )
-from .mlp_step import SIZES, make_case
+from .mlp_step import SIZES, make_case, run_cases
+from .mlp_step import summary_rows as mlp_summary_rows
 
 CONTENDERS = ("numpy", "chainrule", "torch")
 REPEATS = {"tiny": (1, 2), "small": (10, 100), "medium": (3, 20), "large": (1, 4)}
@@ -193,41 +191,14 @@ def run(preset: str = "quick", *, sizes: Sequence[str] | None = None,
         dtypes: Sequence[str] = ("float32", "float64"), contenders: Sequence[str] = CONTENDERS,
         threads: int | None = None, progress: bool = False, allocator: str = "steady") -> dict[str, Any]:
     """Run the benchmark and return its results (JSON-ready); ``preset`` is ``tiny``, ``quick`` or ``full``."""
-    if sizes is None:
-        sizes = {"tiny": ["tiny"], "quick": ["small", "medium"], "full": ["small", "medium", "large"]}[preset]
-    for s in sizes:
-        if s not in SIZES:
-            raise ValueError(f"unknown size {s!r}; choose from {', '.join(SIZES)}")
-    present, notes = floor_and_available(contenders)
-    rows: list[dict[str, Any]] = []
-    checks: dict[str, Any] = {}
-    with timing_run(threads, allocator, present) as facts:
-        for size in sizes:
-            for dtype in dtypes:
-                r, c = bench_case(size, np.dtype(dtype).type, present, preset)
-                rows.extend(r)
-                checks.update(c)
-                if progress:
-                    print(f"  done {size} {dtype}", file=sys.stderr)
-    shaky = [f"{r['size']} {r['dtype']} {r['contender']}" for r in rows if r["unstable"]]
-    if shaky:
-        notes.append(f"unstable timings: {', '.join(shaky)}; the machine was busy: rerun, or use --threads 1")
+    present, notes, rows, checks, facts = run_cases(bench_case, preset, sizes, dtypes, contenders, threads,
+                                                    progress, allocator)
     return {"benchmark": "hvp", "preset": preset, "method": {**METHOD, "rounds": ROUNDS},
             "machine": facts, "contenders": present, "checks": checks, "notes": notes, "results": rows}
 
 
 def summary_rows(results: dict[str, Any]) -> list[SummaryRow]:
-    cases: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    for r in results["results"]:
-        cases.setdefault((r["size"], r["dtype"]), {})[r["contender"]] = r
-    out = []
-    for (size, dtype), by in cases.items():
-        first = next(iter(by.values()))
-        label = f"Hessian-vector product {size} {dtype} (batch {first['batch']}, {'-'.join(map(str, first['layers']))})"
-        notes = {c: absent_note(c) for c in ("numpy", "chainrule", "torch") if c not in by}
-        flags = {c: "!" for c, r in by.items() if r.get("unstable")}
-        out.append(SummaryRow(label, "ms", {c: r["median_ms"] for c, r in by.items()}, notes, flags=flags))
-    return out
+    return mlp_summary_rows(results, "Hessian-vector product", CONTENDERS)
 
 
 def report(results: dict[str, Any]) -> str:

@@ -330,6 +330,18 @@ def run(preset: str = "quick", *, sizes: Sequence[str] | None = None,
         threads: int | None = None, progress: bool = False, allocator: str = "steady") -> dict[str, Any]:
     """Run the benchmark and return its results (JSON-ready). ``preset`` is ``tiny``, ``quick`` or ``full``;
     ``allocator`` as :func:`~chainrule.bench.common.fix_allocator` takes it."""
+    present, notes, rows, checks, facts = run_cases(bench_case, preset, sizes, dtypes, contenders, threads,
+                                                    progress, allocator)
+    return {"benchmark": "mlp_step", "preset": preset, "quick": preset != "full", "lr": LR,
+            "method": {**METHOD, "rounds": ROUNDS, "repeats": REPEATS if preset == "full" else QUICK_REPEATS},
+            "machine": facts, "contenders": present, "checks": checks, "notes": notes, "results": rows}
+
+
+def run_cases(bench_case: Callable, preset: str, sizes: Sequence[str] | None, dtypes: Sequence[str],
+              contenders: Sequence[str], threads: int | None, progress: bool, allocator: str
+              ) -> tuple[list[str], list[str], list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """``bench_case(size, dtype, contenders, preset)`` for every size and dtype, in one timing run (shared by
+    this benchmark and :mod:`chainrule.bench.hvp`): (contenders present, notes, rows, checks, machine facts)."""
     if sizes is None:
         sizes = {"tiny": ["tiny"], "quick": ["small", "medium"], "full": ["small", "medium", "large"]}[preset]
     for s in sizes:
@@ -348,22 +360,22 @@ def run(preset: str = "quick", *, sizes: Sequence[str] | None = None,
                     print(f"  done {size} {dtype}", file=sys.stderr)
     shaky = [f"{r['size']} {r['dtype']} {r['contender']}" for r in rows if r["unstable"]]
     if shaky:
-        notes.append(f"unstable timings (median > 3x the fastest step, after {RETRIES} retry): {', '.join(shaky)}; "
+        notes.append(f"unstable timings (median > 3x the fastest call, after {RETRIES} retry): {', '.join(shaky)}; "
                      "the machine was busy: rerun, or compare with --threads 1")
-    return {"benchmark": "mlp_step", "preset": preset, "quick": preset != "full", "lr": LR,
-            "method": {**METHOD, "rounds": ROUNDS, "repeats": REPEATS if preset == "full" else QUICK_REPEATS},
-            "machine": facts, "contenders": present, "checks": checks, "notes": notes, "results": rows}
+    return present, notes, rows, checks, facts
 
 
-def summary_rows(results: dict[str, Any]) -> list[SummaryRow]:
+def summary_rows(results: dict[str, Any], what: str = "MLP step",
+                 contenders: Sequence[str] = CONTENDERS) -> list[SummaryRow]:
+    """One table row per (size, dtype), labelled ``what`` and the layer sizes."""
     cases: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for r in results["results"]:
         cases.setdefault((r["size"], r["dtype"]), {})[r["contender"]] = r
     out = []
     for (size, dtype), by in cases.items():
         first = next(iter(by.values()))
-        label = f"MLP step {size} {dtype} (batch {first['batch']}, {'-'.join(map(str, first['layers']))})"
-        notes = {c: absent_note(c) for c in CONTENDERS if c not in by}
+        label = f"{what} {size} {dtype} (batch {first['batch']}, {'-'.join(map(str, first['layers']))})"
+        notes = {c: absent_note(c) for c in contenders if c not in by}
         flags = {c: "!" for c, r in by.items() if r.get("unstable")}
         out.append(SummaryRow(label, "ms", {c: r["median_ms"] for c, r in by.items()}, notes, flags=flags))
     return out
