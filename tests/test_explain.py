@@ -223,9 +223,9 @@ def test_local_derivative_times_upstream_is_what_backward_passed_down():
     assert t.check.passed
 
 
-def test_power_with_a_tensor_exponent_is_three_steps():
+def test_power_with_a_tensor_exponent_is_one_step():
     t = explain("a ** b", a=2.0, b=3.0)
-    assert [s.operation for s in t.forward_steps] == ["log", "mul", "exp"]
+    assert [s.operation for s in t.forward_steps] == ["power"]
     assert float(t.value) == pytest.approx(8.0)
     assert float(t.gradients["a"]) == pytest.approx(12.0)  # b a^(b-1)
     assert float(t.gradients["b"]) == pytest.approx(8.0 * np.log(2.0))
@@ -444,3 +444,12 @@ def test_order_two_in_latex_and_dot():
     assert r"Recorded backward graph of $\partial F/\partial x$" in tex
     dot = t.render("dot")
     assert dot.startswith("digraph") and "Recorded backward graph of ∂F/∂x" in dot
+
+
+def test_power_of_two_values_is_one_step_and_right_at_zero():
+    """Issue 20: a ** b with b a value is one op (not exp(b log a)), with PyTorch's values and gradients."""
+    t = explain("x ** y", x=0, y=0)
+    assert [s.formula for s in t.forward_steps] == ["E = pow(x, y)"]
+    assert float(t.value) == 1.0 and float(t.gradients["x"]) == 0.0 and float(t.gradients["y"]) == 0.0
+    t = explain("x ** y", x=-2, y=2)
+    assert float(t.value) == 4.0 and float(t.gradients["x"]) == -4.0 and np.isnan(t.gradients["y"])

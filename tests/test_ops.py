@@ -160,6 +160,8 @@ def unary_case(name):
 def _pair_values(name, rng, sa, sb):
     if name in ("Maximum", "Minimum"):
         return distinct(rng, sa, sb)
+    if name == "Power":  # a positive base: the derivative in the exponent is a**b log a
+        return [positive(rng, sa), smooth(rng, sb)]
     if name == "Div":
         return [smooth(rng, sa), away_from_zero(rng, sb, low=0.5)]
     return [smooth(rng, sa), smooth(rng, sb)]
@@ -172,6 +174,7 @@ BINARY = {
     "Div": (ops.Div, cr.div),
     "Maximum": (ops.Maximum, cr.maximum),
     "Minimum": (ops.Minimum, cr.minimum),
+    "Power": (ops.Power, lambda a, b: a ** cr.as_tensor(b)),
 }
 
 

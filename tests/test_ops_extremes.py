@@ -176,7 +176,8 @@ def extreme_cases(dtype) -> dict[str, XCase]:
             skip = lambda x: {"forward": _negative_zero_or_minus_inf(x)}  # noqa: E731
         add(f"Pow({p:g})", XCase("Pow", lambda p=p: ops.Pow(p), [v], lambda t, x, p=p: x**p, skip=skip))
     add("Pow(huge)", XCase("Pow", lambda: ops.Pow(big), [v], lambda t, x: x**big))
-    binary = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Maximum": "maximum", "Minimum": "minimum"}
+    binary = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Maximum": "maximum", "Minimum": "minimum",
+              "Power": "pow"}
     for name, fn in binary.items():
         add(name, XCase(name, getattr(ops, name), [a, b], lambda t, x, y, fn=fn: getattr(t, fn)(x, y)))
     cond = np.arange(a.size) % 3 == 0
@@ -546,7 +547,7 @@ _cases("Dropout", ("0-d", lambda: ops.Dropout(0.5, rng=np.random.default_rng(0))
        ("empty", lambda: ops.Dropout(0.5, rng=np.random.default_rng(0)), [E2], None, "ok"),
        ("0-d mask", lambda: ops.Dropout(0.5, mask=np.array(True)), [Z0], lambda t, x: x * 2, "ok"))
 for _name, _fn in {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Maximum": "maximum",
-                   "Minimum": "minimum"}.items():
+                   "Minimum": "minimum", "Power": "pow"}.items():
     _cases(_name, *[(s, getattr(ops, _name), [x, y], lambda t, x, y, fn=_fn: getattr(t, fn)(x, y), "ok")
                     for s, x, y in (("0-d, 0-d", Z0, Z0), ("0-d, empty", Z0, E2), ("empty, (3,)", E2, np.ones(3)),
                                     ("empty, empty", E1, E1))])

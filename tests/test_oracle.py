@@ -61,6 +61,7 @@ def torch_version(op: ops.Op, torch):
         "Neg": torch.neg, "Square": torch.square, "Exp": torch.exp, "Log": torch.log, "Sqrt": torch.sqrt,
         "Abs": torch.abs, "Maximum": torch.maximum, "Minimum": torch.minimum, "ReLU": torch.relu,
         "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Softplus": F.softplus, "MatMul": torch.matmul,
+        "Power": torch.pow,
     }
     if name in simple:
         return simple[name]

@@ -13,7 +13,6 @@ The methods and operators named after ops (``t.exp()``, ``t.sum(axis=0)``, ``a +
 
 from __future__ import annotations
 
-import math
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -314,10 +313,12 @@ class Tensor:
     def __pow__(self, exponent):
         if isinstance(exponent, _SCALARS):
             return record(ops.Square() if exponent == 2 else ops.Pow(exponent), (self,))
-        return (as_tensor_like(exponent, self) * self.log()).exp()  # a ** b = exp(b log a)
+        return record(ops.Power(), (self, exponent))
 
     def __rpow__(self, base):
-        return (self * math.log(base)).exp()  # base ** t = exp(t log base), base > 0
+        if isinstance(base, _SCALARS):  # a Python number keeps the tensor's dtype
+            base = np.asarray(base, dtype=self.dtype)
+        return record(ops.Power(), (base, self))
 
     @property
     def T(self) -> Tensor:

@@ -657,10 +657,7 @@ class _Evaluator:
             if p == 2:
                 return self.apply(ops.Square(), [a], node, name)
             return self.apply(ops.Pow(int(p) if p.is_integer() and abs(p) < 2**31 else p), [a], node, name)
-        # a ** b = exp(b · log a), as Tensor.__pow__ computes it: three steps of the graph
-        log_a = self.apply(ops.Log(), [a], node)
-        prod = self.apply(ops.Mul(), [b, log_a], node)
-        return self.apply(ops.Exp(), [prod], node, name)
+        return self.apply(ops.Power(), [a, b], node, name)  # a ** b with b a value of the graph, as Tensor's
 
     def call(self, node: ast.Call, name: str | None) -> Val:
         fname = node.func.id  # type: ignore[attr-defined]

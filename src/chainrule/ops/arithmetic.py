@@ -247,6 +247,57 @@ class Pow(Op):
         return Written(n.pow(x, p), (local,), n.pow("x", p))
 
 
+def _log(a):
+    """log of a saved base: a Tensor's recorded log, or NumPy's of a constant (a Python number)."""
+    return a.log() if hasattr(a, "log") else np.log(a)
+
+
+class Power(Op):
+    """y = a ** b, both operands arrays;  dy/da = b a**(b-1) (0 where b = 0), dy/db = a**b log a (0 where
+    a = 0 and b >= 0).
+
+    Shapes: a, b broadcastable -> y (broadcast). NumPy's ``power`` gives the values, so a negative
+    base with an integer exponent is exact ((-2) ** 2 = 4) and ``0 ** 0 = 1``; the gradients follow
+    PyTorch's at the edges: at b = 0 the base gets 0 (not 0 · a**-1), and a zero base gets 0 for
+    b >= 0 (where log 0 = -inf would make 0 · -inf = NaN). ``t ** u`` and ``2 ** t`` come here; a
+    constant exponent goes to :class:`Pow`.
+    """
+
+    arity = 2
+    fresh_grads = True
+    symbol = "^"
+    saves = ("a", "b", "out")
+
+    def forward(self, a, b):
+        try:
+            out = np.power(a, b)
+        except ValueError:
+            raise broadcast_error(self, a, b) from None
+        self.saved = (a, b, out)
+        return out
+
+    def backward(self, upstream):
+        need, (a, b, out) = self.needs_input_grad, self.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da = summed_to(upstream * np.where(b == 0, 0, b * np.power(a, b - 1)), a) if need[0] else None
+            db = summed_to(upstream * np.where((a == 0) & (b >= 0), 0, out * np.log(a)), b) if need[1] else None
+        return da, db
+
+    def recorded_backward(self, upstream):
+        from .elementwise import Where
+
+        need, (a, b, out) = self.needs_input_grad, self.saved
+        zero = np.zeros((), upstream.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da = summed_to(upstream * Where.apply(b == 0, zero, b * a ** (b - 1)), a) if need[0] else None
+            db = (summed_to(upstream * Where.apply((a == 0) & (b >= 0), zero, out * _log(a)), b)
+                  if need[1] else None)
+        return da, db
+
+    def written(self, n, y, a, b):
+        return Written(n.call("pow", a, b), (n.mul(b, n.call("pow", a, n.sub(b, n.one))), n.mul(y, n.call("log", a))))
+
+
 class Square(Op):
     """y = x**2;  dy/dx = 2x.  Shapes: x (...) -> y (...). The lecture's nonlinearity."""
 
