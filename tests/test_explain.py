@@ -184,7 +184,9 @@ def test_every_function_traces_and_passes_gradcheck(fname):
         "maximum": "maximum(a, b * 0.9)", "minimum": "minimum(a, b * 0.9)", "matmul": "matmul(a, b)",
         "reshape": "reshape(a, (3, 1))", "power": "power(a, 3)", "leaky_relu": "leaky_relu(a - 1, 0.1)",
         "relu": "relu(a - 1)", "abs": "abs(a - 1)", "softmax": "softmax(a)", "log_softmax": "log_softmax(a)",
-        "transpose": "transpose(a)",
+        "transpose": "transpose(a)", "arcsin": "arcsin(a - 1)", "arccos": "arccos(a - 1)",
+        "clip": "clip(a, 0.6, 1.0)", "hardtanh": "hardtanh(a, -1.0, 1.0)", "elu": "elu(a - 1)",
+        "sign": "sign(a - 1)", "softsign": "softsign(a - 1)",
     }
     expr = calls.get(fname, f"{fname}(a)")
     rng = np.random.default_rng(0)

@@ -72,7 +72,7 @@ def test_whitelist_accepts_the_documented_language():
     assert p.assigned == ["mu", "delta", "L"]
     for fname, fn in FUNCTIONS.items():
         args = ", ".join(["a"] * fn.tensors)
-        extra = {"reshape": ", (3,)", "power": ", 2"}.get(fname, "")
+        extra = {"reshape": ", (3,)", "power": ", 2", "clip": ", 0, 1"}.get(fname, "")
         parse(f"-{fname}({args}{extra}) + +1.5e-3")
 
 

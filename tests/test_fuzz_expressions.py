@@ -113,7 +113,8 @@ STATIC = {"reshape": [", (-1,)", ", -1"], "power": [", 2", ", 0.5", ", exponent=
           "sum": ["", ", axis=0", ", axis=None, keepdims=True"], "mean": ["", ", axis=-1"],
           "max": ["", ", axis=0"], "min": [""], "logsumexp": ["", ", axis=0"], "softmax": ["", ", axis=0"],
           "log_softmax": [", axis=-1"], "leaky_relu": ["", ", 0.2"], "transpose": ["", ", (0,)"],
-          "gelu": [""]}
+          "gelu": [""], "clip": [", -1, 1", ", 0", ", a_min=0.5, a_max=2"], "elu": ["", ", 0.5"],
+          "hardtanh": ["", ", -2, 2"]}
 SEEDS = [
     "(a + b) * (c - d)", "E = a + b; F = E ** 2; G = E * b; F + G", "sum((X @ w - y) ** 2)",
     "exp(a) / (1 + sqrt(abs(b)))", "mean(softmax(a, axis=0)) - max(b)", "relu(a - 1) @ b",

@@ -143,6 +143,22 @@ UNARY = {
     "Sigmoid": (ops.Sigmoid, cr.sigmoid, lambda rng, s: smooth(rng, s, -6, 6)),
     "Tanh": (ops.Tanh, cr.tanh, smooth),
     "Softplus": (ops.Softplus, cr.softplus, lambda rng, s: smooth(rng, s, -6, 6)),
+    "Sin": (ops.Sin, cr.sin, smooth),
+    "Cos": (ops.Cos, cr.cos, smooth),
+    "Tan": (ops.Tan, cr.tan, lambda rng, s: smooth(rng, s, -1.2, 1.2)),
+    "Arcsin": (ops.Arcsin, cr.arcsin, lambda rng, s: smooth(rng, s, -0.9, 0.9)),
+    "Arccos": (ops.Arccos, cr.arccos, lambda rng, s: smooth(rng, s, -0.9, 0.9)),
+    "Arctan": (ops.Arctan, cr.arctan, smooth),
+    "Sinh": (ops.Sinh, cr.sinh, smooth),
+    "Cosh": (ops.Cosh, cr.cosh, smooth),
+    "Log1p": (ops.Log1p, cr.log1p, lambda rng, s: smooth(rng, s, -0.9, 2.0)),
+    "Expm1": (ops.Expm1, cr.expm1, smooth),
+    "Log2": (ops.Log2, cr.log2, positive),
+    "Log10": (ops.Log10, cr.log10, positive),
+    "Reciprocal": (ops.Reciprocal, cr.reciprocal, away_from_zero),
+    "Sign": (ops.Sign, cr.sign, away_from_zero),
+    "SiLU": (ops.SiLU, cr.silu, smooth),
+    "Softsign": (ops.Softsign, cr.softsign, away_from_zero),
 }
 
 
@@ -212,6 +228,36 @@ def leaky_relu_case(draw):
     rng = rng_from(draw)
     slope = draw(st.sampled_from([0.01, 0.1, 0.5, 2.0]))
     return Case(ops.LeakyReLU(slope), lambda t: cr.leaky_relu(t, slope), [away_from_zero(rng, draw(small_shapes))])
+
+
+def _away_from(rng, shape, bounds, gap=0.05):
+    """Smooth values, none within ``gap`` of a bound (where the derivative jumps)."""
+    x = smooth(rng, shape)
+    for b in bounds:
+        x = np.where(np.abs(x - b) < gap, b + 2 * gap, x)
+    return x
+
+
+@st.composite
+def clip_case(draw):
+    rng = rng_from(draw)
+    lo, hi = draw(st.sampled_from([(-0.5, 0.5), (None, 0.3), (-1.0, None), (0.0, 1.5)]))
+    x = _away_from(rng, draw(small_shapes), [b for b in (lo, hi) if b is not None])
+    return Case(ops.Clip(lo, hi), lambda t: cr.clip(t, lo, hi), [x])
+
+
+@st.composite
+def hardtanh_case(draw):
+    rng = rng_from(draw)
+    lo, hi = draw(st.sampled_from([(-1.0, 1.0), (-0.5, 2.0)]))
+    return Case(ops.Hardtanh(lo, hi), lambda t: cr.hardtanh(t, lo, hi), [_away_from(rng, draw(small_shapes), (lo, hi))])
+
+
+@st.composite
+def elu_case(draw):
+    rng = rng_from(draw)
+    alpha = draw(st.sampled_from([1.0, 0.5, 2.0]))
+    return Case(ops.ELU(alpha), lambda t: cr.elu(t, alpha), [away_from_zero(rng, draw(small_shapes))])
 
 
 REDUCTIONS = {
@@ -396,6 +442,9 @@ CASES = {
     "Where": where_case(),
     "Pow": pow_case(),
     "LeakyReLU": leaky_relu_case(),
+    "Clip": clip_case(),
+    "Hardtanh": hardtanh_case(),
+    "ELU": elu_case(),
     "Reshape": reshape_case(),
     "Transpose": transpose_case(),
     "GetItem": getitem_case(),

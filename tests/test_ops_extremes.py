@@ -159,11 +159,28 @@ def extreme_cases(dtype) -> dict[str, XCase]:
         "Exp": lambda t, x: t.exp(x), "Log": lambda t, x: t.log(x), "Sqrt": lambda t, x: t.sqrt(x),
         "Abs": lambda t, x: t.abs(x), "ReLU": lambda t, x: t.relu(x), "Sigmoid": lambda t, x: t.sigmoid(x),
         "Tanh": lambda t, x: t.tanh(x), "Softplus": lambda t, x: t.nn.functional.softplus(x),
+        "Sin": lambda t, x: t.sin(x), "Cos": lambda t, x: t.cos(x), "Tan": lambda t, x: t.tan(x),
+        "Arcsin": lambda t, x: t.asin(x), "Arccos": lambda t, x: t.acos(x), "Arctan": lambda t, x: t.atan(x),
+        "Sinh": lambda t, x: t.sinh(x), "Cosh": lambda t, x: t.cosh(x), "Log1p": lambda t, x: t.log1p(x),
+        "Expm1": lambda t, x: t.expm1(x), "Log2": lambda t, x: t.log2(x), "Log10": lambda t, x: t.log10(x),
+        "Reciprocal": lambda t, x: t.reciprocal(x), "Sign": lambda t, x: t.sign(x),
+        "SiLU": lambda t, x: t.nn.functional.silu(x), "Softsign": lambda t, x: t.nn.functional.softsign(x),
     }
+    # PyTorch's softsign is composite, x / (1 + |x|): its backward at ±inf is inf/inf = NaN; the derivative,
+    # 1 / (1 + |x|)², is 0 there, which ours gives
+    unary_skips = {"Softsign": lambda x: {0: np.isinf(x)}}
     for name, fn in unary.items():
-        add(name, XCase(name, getattr(ops, name), [v], fn))
+        add(name, XCase(name, getattr(ops, name), [v], fn, skip=unary_skips.get(name)))
     add("LeakyReLU(0.1)", XCase("LeakyReLU", lambda: ops.LeakyReLU(0.1), [v],
                                 lambda t, x: t.nn.functional.leaky_relu(x, 0.1)))
+    add("Clip(-1, 2)", XCase("Clip", lambda: ops.Clip(-1.0, 2.0), [v], lambda t, x: t.clamp(x, -1.0, 2.0)))
+    # PyTorch's float32 kernels of hardtanh and elu pass the gradient 1 at NaN (its float64 ones, and ours,
+    # give 0 and NaN): a kernel's choice, not a derivative
+    nan_in_float32 = lambda x: {0: np.isnan(x) & (x.dtype == np.float32)}  # noqa: E731
+    add("Hardtanh", XCase("Hardtanh", ops.Hardtanh, [v], lambda t, x: t.nn.functional.hardtanh(x),
+                          skip=nan_in_float32))
+    add("ELU(1.5)", XCase("ELU", lambda: ops.ELU(1.5), [v], lambda t, x: t.nn.functional.elu(x, 1.5),
+                          skip=nan_in_float32))
     add("GELU", XCase("GELU", ops.GELU, [v], lambda t, x: t.nn.functional.gelu(x),
                       skip=lambda x: {"forward": (x > 1e38) if x.dtype == np.float32 else None}))
     add("GELU(tanh)", XCase("GELU", lambda: ops.GELU("tanh"), [v],
@@ -536,6 +553,16 @@ for _name, _fn in {"Identity": "clone", "Neg": "neg", "Square": "square", "Exp":
                     for s, x in (("0-d", Z0), ("empty", E2))])
 _cases("Softplus", *[(s, ops.Softplus, [x], lambda t, x: t.nn.functional.softplus(x), "ok")
                      for s, x in (("0-d", Z0), ("empty", E2))])
+for _name, _twin in {"Sin": "sin", "Cos": "cos", "Tan": "tan", "Arcsin": "asin", "Arccos": "acos", "Arctan": "atan",
+                     "Sinh": "sinh", "Cosh": "cosh", "Log1p": "log1p", "Expm1": "expm1", "Log2": "log2",
+                     "Log10": "log10", "Reciprocal": "reciprocal", "Sign": "sign"}.items():
+    _cases(_name, *[(s, getattr(ops, _name), [x], lambda t, x, fn=_twin: getattr(t, fn)(x), "ok")
+                    for s, x in (("0-d", np.array(0.5) if _name in ("Arcsin", "Arccos") else Z0), ("empty", E2))])
+for _name, _twin in {"SiLU": "silu", "Softsign": "softsign", "Hardtanh": "hardtanh", "ELU": "elu"}.items():
+    _cases(_name, *[(s, getattr(ops, _name), [x], lambda t, x, fn=_twin: getattr(t.nn.functional, fn)(x), "ok")
+                    for s, x in (("0-d", Z0), ("empty", E2))])
+_cases("Clip", *[(s, lambda: ops.Clip(-1.0, 1.0), [x], lambda t, x: t.clamp(x, -1.0, 1.0), "ok")
+                 for s, x in (("0-d", Z0), ("empty", E2))])
 _cases("LeakyReLU", *[(s, ops.LeakyReLU, [x], lambda t, x: t.nn.functional.leaky_relu(x), "ok")
                       for s, x in (("0-d", Z0), ("empty", E2))])
 _cases("GELU", *[(s, ops.GELU, [x], lambda t, x: t.nn.functional.gelu(x), "ok")

@@ -61,7 +61,10 @@ def torch_version(op: ops.Op, torch):
         "Neg": torch.neg, "Square": torch.square, "Exp": torch.exp, "Log": torch.log, "Sqrt": torch.sqrt,
         "Abs": torch.abs, "Maximum": torch.maximum, "Minimum": torch.minimum, "ReLU": torch.relu,
         "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Softplus": F.softplus, "MatMul": torch.matmul,
-        "Power": torch.pow,
+        "Power": torch.pow, "Sin": torch.sin, "Cos": torch.cos, "Tan": torch.tan, "Arcsin": torch.asin,
+        "Arccos": torch.acos, "Arctan": torch.atan, "Sinh": torch.sinh, "Cosh": torch.cosh, "Log1p": torch.log1p,
+        "Expm1": torch.expm1, "Log2": torch.log2, "Log10": torch.log10, "Reciprocal": torch.reciprocal,
+        "Sign": torch.sign, "SiLU": F.silu, "Softsign": F.softsign,
     }
     if name in simple:
         return simple[name]
@@ -71,6 +74,12 @@ def torch_version(op: ops.Op, torch):
         return lambda x: x**op.exponent
     if name == "LeakyReLU":
         return lambda x: F.leaky_relu(x, op.negative_slope)
+    if name == "Clip":
+        return lambda x: torch.clamp(x, op.a_min, op.a_max)
+    if name == "Hardtanh":
+        return lambda x: F.hardtanh(x, op.min_val, op.max_val)
+    if name == "ELU":
+        return lambda x: F.elu(x, op.alpha)
     reductions = {"Sum": torch.sum, "Mean": torch.mean, "Max": torch.amax, "Min": torch.amin,
                   "LogSumExp": torch.logsumexp}
     if name in reductions:

@@ -448,6 +448,15 @@ def _after(source: str, node: ast.AST) -> ast.AST | None:
     return marker
 
 
+def _known_like(name: str) -> str:
+    """The functions nearest to a misspelt ``name``, or where the whole list is (it is too long for a line)."""
+    import difflib
+
+    near = difflib.get_close_matches(name, list(FUNCTIONS), n=4, cutoff=0.6)
+    listed = f"did you mean {', '.join(near)}? " if near else ""
+    return f"{listed}({len(FUNCTIONS)} functions; 'chainrule explain --help' lists them)"
+
+
 def _check_call(source: str, node: ast.Call, depth: int, assigned, free, first_use) -> None:
     if not isinstance(node.func, ast.Name):
         what = _REFUSED.get(type(node.func), "calls of computed functions are")
@@ -456,7 +465,7 @@ def _check_call(source: str, node: ast.Call, depth: int, assigned, free, first_u
     _check_name(source, node.func, name)
     fn = FUNCTIONS.get(name)
     if fn is None:
-        raise _one_line(source, node.func, f"unknown function {_short(name)!r}; known: {', '.join(FUNCTIONS)}")
+        raise _one_line(source, node.func, f"unknown function {_short(name)!r}; {_known_like(name)}")
     for kw in node.keywords:
         if kw.arg is None:
             raise _refuse(source, kw.value, "'**' arguments are not allowed")

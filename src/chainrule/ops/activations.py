@@ -155,3 +155,115 @@ class Softplus(_Activation):
 
     def written(self, n, y, x):
         return Written(n.call("softplus", x), (n.sigma(x),))
+
+
+def _sigmoid(x):
+    """σ(x) of an array (stable) or, in a recorded backward, of a Tensor (its recorded sigmoid)."""
+    return stable_sigmoid(x) if isinstance(x, (np.ndarray, np.generic, int, float)) else x.sigmoid()
+
+
+def _abs(x):
+    return np.abs(x) if isinstance(x, (np.ndarray, np.generic, int, float)) else x.abs()
+
+
+class SiLU(_Activation):
+    """y = x σ(x) (swish);  dy/dx = σ(x) (1 + x (1 − σ(x))).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("silu",)
+    saves = ("x",)
+    backward_records = True  # σ through _sigmoid: NumPy's on arrays, the recorded op on Tensors
+
+    def forward(self, x):
+        self.saved = (x,)
+        return x * stable_sigmoid(x)
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        s = _sigmoid(x)
+        return (upstream * (s * (x * (1 - s) + 1)),)
+
+    def written(self, n, y, x):
+        s = n.sigma(x)
+        return Written(n.call("silu", x), (n.mul(s, n.add(n.one, n.mul(x, n.sub(n.one, s)))),))
+
+
+class ELU(_Activation):
+    """y = x if x > 0 else α (exp(x) − 1);  dy/dx = 1 if x > 0 else α exp(x) = y + α.  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("elu",)
+    saves = ("x", "out")
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = float(alpha)
+
+    def params(self):
+        return {"alpha": self.alpha}
+
+    def forward(self, x):
+        out = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))  # expm1 of x <= 0 only: no overflow
+        out = out.astype(np.result_type(x), copy=False)
+        self.saved = (x, out)
+        return out
+
+    def backward(self, upstream):
+        x, out = self.saved
+        return (upstream * np.where(x > 0, 1, out + self.alpha).astype(upstream.dtype, copy=False),)
+
+    def recorded_backward(self, upstream):
+        x, out = self.saved
+        return (Where.apply(x > 0, upstream, upstream * (out + self.alpha)),)
+
+    def written(self, n, y, x):
+        return Written(n.call("elu", x), (n.add(n.indicator(x, ">", "0"),
+                                                n.mul(n.add(y, n.num(self.alpha)), n.indicator(x, "≤", "0"))),))
+
+
+class Softsign(_Activation):
+    """y = x / (1 + |x|);  dy/dx = 1 / (1 + |x|)².  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("softsign",)
+    saves = ("x",)
+    backward_records = True
+
+    def forward(self, x):
+        self.saved = (x,)
+        return x / (1 + np.abs(x))
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        d = _abs(x) + 1
+        return (upstream / (d * d),)
+
+    def written(self, n, y, x):
+        return Written(n.call("softsign", x), (n.div(n.one, n.pow(n.add(n.one, n.call("abs", x)), 2)),))
+
+
+class Hardtanh(_Activation):
+    """y = min(max(x, min_val), max_val);  dy/dx = 1 where min_val < x < max_val, else 0 (as PyTorch).
+
+    Shapes: x (...) -> y (...).
+    """
+
+    functions = methods = ("hardtanh",)
+    saves = ("x",)
+    backward_records = True  # the upstream times a mask
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        if not min_val < max_val:
+            raise ValueError(f"hardtanh: min_val must be below max_val, got {min_val} and {max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def params(self):
+        return {"min_val": self.min_val, "max_val": self.max_val}
+
+    def forward(self, x):
+        self.saved = (x,)
+        return np.clip(x, self.min_val, self.max_val)
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        return (upstream * ((x > self.min_val) & (x < self.max_val)),)
+
+    def written(self, n, y, x):
+        return Written(n.call("hardtanh", x),
+                       (n.indicator(n.num(self.min_val), "<", f"{x} < {n.num(self.max_val)}"),))

@@ -98,6 +98,267 @@ class Abs(_Unary):
         return Written(n.call("abs", x), (n.call("sign", x),))
 
 
+# -- the elementwise functions of NumPy, each with its derivative written once --------------------
+
+
+def _either(name: str):
+    """NumPy's elementwise ``name`` on arrays and numbers; on a Tensor (in a recorded backward) its method of
+    that name, recorded. The local derivatives below are written with these, once for both uses."""
+    f = getattr(np, name)
+
+    def apply(x):
+        return f(x) if isinstance(x, (np.ndarray, np.generic, int, float)) else getattr(x, name)()
+
+    apply.__name__ = name
+    return apply
+
+
+_sin, _cos, _sinh, _cosh, _sqrt = (_either(n) for n in ("sin", "cos", "sinh", "cosh", "sqrt"))
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
+
+
+class _Smooth(_Unary):
+    """An elementwise function ``_f`` whose derivative ``local(x, out)`` is written with operators and
+    :func:`_either` functions, so that the same formula serves backward and its recorded form."""
+
+    saves = ("x", "out")
+    written_local = ""  # the local derivative as explain writes it, with {x} and {y}
+
+    def forward(self, x):
+        out = self._f(x)
+        self.saved = (x, out)
+        return out
+
+    def backward(self, upstream):
+        x, out = self.saved
+        return (upstream * self.local(x, out),)
+
+    def written(self, n, y, x):
+        name = self.functions[0]
+        return Written(n.call(name, x), (self.local_text(n, x, y),))
+
+
+class Sin(_Smooth):
+    """y = sin(x);  dy/dx = cos(x).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("sin",)
+    _f = staticmethod(np.sin)
+
+    def local(self, x, out):
+        return _cos(x)
+
+    def local_text(self, n, x, y):
+        return n.call("cos", x)
+
+
+class Cos(_Smooth):
+    """y = cos(x);  dy/dx = −sin(x).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("cos",)
+    _f = staticmethod(np.cos)
+
+    def local(self, x, out):
+        return -_sin(x)
+
+    def local_text(self, n, x, y):
+        return n.neg(n.call("sin", x))
+
+
+class Tan(_Smooth):
+    """y = tan(x);  dy/dx = 1 + tan²(x) = 1 + y².  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("tan",)
+    _f = staticmethod(np.tan)
+
+    def local(self, x, out):
+        return out * out + 1
+
+    def local_text(self, n, x, y):
+        return n.add(n.one, n.pow(y, 2))
+
+
+class Arcsin(_Smooth):
+    """y = arcsin(x);  dy/dx = 1 / √(1 − x²).  Shapes: x (...) -> y (...); NaN outside [−1, 1]."""
+
+    functions = methods = ("arcsin", "asin")
+    _f = staticmethod(np.arcsin)
+
+    def local(self, x, out):
+        return 1 / _sqrt(1 - x * x)
+
+    def local_text(self, n, x, y):
+        return n.div(n.one, n.sqrt(n.sub(n.one, n.pow(x, 2))))
+
+
+class Arccos(_Smooth):
+    """y = arccos(x);  dy/dx = −1 / √(1 − x²).  Shapes: x (...) -> y (...); NaN outside [−1, 1]."""
+
+    functions = methods = ("arccos", "acos")
+    _f = staticmethod(np.arccos)
+
+    def local(self, x, out):
+        return -1 / _sqrt(1 - x * x)
+
+    def local_text(self, n, x, y):
+        return n.neg(n.div(n.one, n.sqrt(n.sub(n.one, n.pow(x, 2)))))
+
+
+class Arctan(_Smooth):
+    """y = arctan(x);  dy/dx = 1 / (1 + x²).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("arctan", "atan")
+    _f = staticmethod(np.arctan)
+
+    def local(self, x, out):
+        return 1 / (x * x + 1)
+
+    def local_text(self, n, x, y):
+        return n.div(n.one, n.add(n.one, n.pow(x, 2)))
+
+
+class Sinh(_Smooth):
+    """y = sinh(x);  dy/dx = cosh(x).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("sinh",)
+    _f = staticmethod(np.sinh)
+
+    def local(self, x, out):
+        return _cosh(x)
+
+    def local_text(self, n, x, y):
+        return n.call("cosh", x)
+
+
+class Cosh(_Smooth):
+    """y = cosh(x);  dy/dx = sinh(x).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("cosh",)
+    _f = staticmethod(np.cosh)
+
+    def local(self, x, out):
+        return _sinh(x)
+
+    def local_text(self, n, x, y):
+        return n.call("sinh", x)
+
+
+class Log1p(_Smooth):
+    """y = log(1 + x), exact for small x;  dy/dx = 1 / (1 + x).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("log1p",)
+    _f = staticmethod(np.log1p)
+
+    def local(self, x, out):
+        return 1 / (x + 1)
+
+    def local_text(self, n, x, y):
+        return n.div(n.one, n.add(n.one, x))
+
+
+class Expm1(_Smooth):
+    """y = exp(x) − 1, exact for small x;  dy/dx = exp(x) = y + 1.  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("expm1",)
+    _f = staticmethod(np.expm1)
+
+    def local(self, x, out):
+        return out + 1
+
+    def local_text(self, n, x, y):
+        return n.add(y, n.one)
+
+
+class Log2(_Smooth):
+    """y = log₂(x);  dy/dx = 1 / (x ln 2).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("log2",)
+    _f = staticmethod(np.log2)
+
+    def local(self, x, out):
+        return 1 / (x * _LN2)
+
+    def local_text(self, n, x, y):
+        return n.div(n.one, n.mul(x, n.call("ln", "2")))
+
+
+class Log10(_Smooth):
+    """y = log₁₀(x);  dy/dx = 1 / (x ln 10).  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("log10",)
+    _f = staticmethod(np.log10)
+
+    def local(self, x, out):
+        return 1 / (x * _LN10)
+
+    def local_text(self, n, x, y):
+        return n.div(n.one, n.mul(x, n.call("ln", "10")))
+
+
+class Reciprocal(_Smooth):
+    """y = 1 / x;  dy/dx = −1 / x² = −y².  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("reciprocal",)
+    _f = staticmethod(np.reciprocal)
+
+    def local(self, x, out):
+        return -(out * out)
+
+    def local_text(self, n, x, y):
+        return n.neg(n.pow(y, 2))
+
+
+class Sign(_Unary):
+    """y = sign(x): −1, 0 or 1 (0 at NaN, as PyTorch's);  dy/dx = 0.  Shapes: x (...) -> y (...)."""
+
+    functions = methods = ("sign",)
+    backward_records = True  # a constant zero, whatever the upstream
+
+    def forward(self, x):
+        s = np.sign(x)
+        return np.where(s == s, s, 0).astype(s.dtype, copy=False)
+
+    def backward(self, upstream):
+        return (np.zeros(upstream.shape, upstream.dtype),)
+
+    def written(self, n, y, x):
+        return Written(n.call("sign", x), (n.num(0),))
+
+
+class Clip(_Unary):
+    """y = min(max(x, a_min), a_max);  dy/dx = 1 where a_min <= x <= a_max (the bounds included, as
+    PyTorch's clamp), else 0.  Shapes: x (...) -> y (...). Either bound may be None."""
+
+    functions = methods = ("clip", "clamp")
+    saves = ("x",)
+    backward_records = True  # the upstream times a mask of comparisons
+
+    def __init__(self, a_min, a_max=None):
+        if a_min is None and a_max is None:
+            raise ValueError("clip: give a_min, a_max or both")
+        self.a_min, self.a_max = a_min, a_max
+
+    def params(self):
+        return {"a_min": self.a_min, "a_max": self.a_max}
+
+    def forward(self, x):
+        self.saved = (x,)
+        return np.clip(x, self.a_min, self.a_max)
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        inside = np.ones(np.shape(x), dtype=bool)
+        if self.a_min is not None:
+            inside = inside & (x >= self.a_min)
+        if self.a_max is not None:
+            inside = inside & (x <= self.a_max)
+        return (upstream * inside,)
+
+    def written(self, n, y, x):
+        lo = "−∞" if self.a_min is None else n.num(self.a_min)
+        hi = "∞" if self.a_max is None else n.num(self.a_max)
+        return Written(n.call("clip", x, lo, hi), (n.indicator(lo, "≤", f"{x} ≤ {hi}"),))
+
+
 class _Choose(_KeepsOperands):
     """Shared backward of maximum and minimum: the gradient goes to the chosen operand; on a
     tie each gets half."""

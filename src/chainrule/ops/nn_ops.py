@@ -171,7 +171,7 @@ class GELU(Op):
 
     arity = 1
     fresh_grads = True
-    functions = ("gelu",)
+    functions = methods = ("gelu",)
     in_expressions = True
     saves = ("x", "tanh_or_cdf")  # tanh(u) with approximate="tanh", else Φ(x)
     _C = math.sqrt(2.0 / math.pi)
