@@ -186,7 +186,7 @@ def test_every_function_traces_and_passes_gradcheck(fname):
         "relu": "relu(a - 1)", "abs": "abs(a - 1)", "softmax": "softmax(a)", "log_softmax": "log_softmax(a)",
         "transpose": "transpose(a)", "arcsin": "arcsin(a - 1)", "arccos": "arccos(a - 1)",
         "clip": "clip(a, 0.6, 1.0)", "hardtanh": "hardtanh(a, -1.0, 1.0)", "elu": "elu(a - 1)",
-        "sign": "sign(a - 1)", "softsign": "softsign(a - 1)",
+        "sign": "sign(a - 1)", "softsign": "softsign(a - 1)", "trace": "trace(reshape(a, (3, 1)) * a)",
     }
     expr = calls.get(fname, f"{fname}(a)")
     rng = np.random.default_rng(0)

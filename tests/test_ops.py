@@ -267,7 +267,47 @@ REDUCTIONS = {
     "Max": (ops.Max, cr.max, True, True),
     "Min": (ops.Min, cr.min, True, True),
     "LogSumExp": (ops.LogSumExp, cr.logsumexp, True, False),
+    "Prod": (ops.Prod, cr.prod, False, False),
+    "Norm": (ops.Norm, cr.norm, False, False),
 }
+
+
+def moment_case(name):
+    """Var and Std, with ddof 0 or 1 and more elements than ddof on the reduced axes."""
+    op_class, fn = {"Var": (ops.Var, cr.var), "Std": (ops.Std, cr.std)}[name]
+
+    @st.composite
+    def strategy(draw):
+        rng = rng_from(draw)
+        shape = draw(small_shapes)
+        axis, keepdims = draw(axis_args(len(shape)))
+        ddof = draw(st.sampled_from([0, 1]))
+        shape = nonempty_on(shape, reduced_set(axis, len(shape)))
+        reduced = reduced_set(axis, len(shape))
+        # n − ddof stays positive, and Std sees two values or more (a std of 0 has gradient 0 here, but its
+        # PyTorch double backward gives NaN: see test_std_of_equal_values_has_zero_gradient)
+        if (ddof or name == "Std") and int(np.prod([shape[a] for a in reduced])) <= 1:
+            shape = tuple(2 if i in reduced else n for i, n in enumerate(shape)) if shape else (2,)
+            axis = axis if len(shape) > 0 and axis is not None else None
+        x = distinct(rng, shape)[0]
+        return Case(op_class(axis, ddof, keepdims), lambda t: fn(t, axis=axis, ddof=ddof, keepdims=keepdims), [x])
+
+    return strategy()
+
+
+@st.composite
+def trace_case(draw):
+    rng = rng_from(draw)
+    shape = draw(hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=4))
+    return Case(ops.Trace(), cr.trace, [smooth(rng, shape)])
+
+
+@st.composite
+def cumsum_case(draw):
+    rng = rng_from(draw)
+    shape = draw(small_shapes)
+    axis = draw(st.none() | (st.integers(-len(shape), len(shape) - 1) if shape else st.none()))
+    return Case(ops.CumSum(axis), lambda t: cr.cumsum(t, axis), [smooth(rng, shape)])
 
 
 def reduction_case(name):
@@ -442,6 +482,10 @@ CASES = {
     "Where": where_case(),
     "Pow": pow_case(),
     "LeakyReLU": leaky_relu_case(),
+    "Var": moment_case("Var"),
+    "Std": moment_case("Std"),
+    "Trace": trace_case(),
+    "CumSum": cumsum_case(),
     "Clip": clip_case(),
     "Hardtanh": hardtanh_case(),
     "ELU": elu_case(),
@@ -1254,3 +1298,13 @@ class Cube(Op):
         assert float(y.data) == 8.0 and float(x.grad) == 12.0
     finally:
         ops.REGISTRY.pop("Cube", None)
+
+
+def test_std_of_equal_values_has_zero_gradient():
+    """The standard deviation of equal values is 0: its gradient is taken as 0 there (as PyTorch's first
+    derivative), and so are the derivatives of that gradient (PyTorch's double backward gives NaN)."""
+    x = cr.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    (g,) = cr.grad(cr.std(x), x, create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [0.0, 0.0, 0.0])
+    (h,) = cr.grad(g.sum(), x, allow_unused=True, materialize_grads=True)
+    assert np.all(np.isfinite(h))

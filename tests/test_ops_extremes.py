@@ -206,6 +206,14 @@ def extreme_cases(dtype) -> dict[str, XCase]:
         add(f"{name}(axis=0, keepdims)",
             XCase(name, lambda name=name: getattr(ops, name)(axis=0, keepdims=True), [r.T.copy()],
                   lambda t, x, fn=fn: getattr(t, fn)(x, dim=0, keepdim=True)))
+    add("Prod(axis=1)", XCase("Prod", lambda: ops.Prod(axis=1), [r], lambda t, x: t.prod(x, dim=1)))
+    add("Norm(axis=1)", XCase("Norm", lambda: ops.Norm(axis=1), [r],
+                              lambda t, x: t.linalg.vector_norm(x, 2, dim=1)))
+    for name, fn in {"Var": "var", "Std": "std"}.items():
+        add(f"{name}(axis=1, ddof=1)", XCase(name, lambda name=name: getattr(ops, name)(axis=1, ddof=1), [r],
+                                             lambda t, x, fn=fn: getattr(t, fn)(x, dim=1, correction=1)))
+    add("Trace", XCase("Trace", ops.Trace, [r[:3].copy()], lambda t, x: t.trace(x)))
+    add("CumSum(axis=1)", XCase("CumSum", lambda: ops.CumSum(axis=1), [r], lambda t, x: t.cumsum(x, dim=1)))
     for axis in (1, 0):
         add(f"Softmax(axis={axis})", XCase("Softmax", lambda axis=axis: ops.Softmax(axis), [r],
                                            lambda t, x, axis=axis: t.softmax(x, dim=axis), atol=8))
@@ -588,7 +596,7 @@ for _name, _fn in {"Sum": "sum", "Mean": "mean", "Max": "amax", "Min": "amin", "
 
     _cases(_name,
            ("0-d", lambda n=_name: getattr(ops, n)(), [Z0], _twin(None), "ok"),
-           ("0-d axis=0", lambda n=_name: getattr(ops, n)(axis=0), [Z0], None, f"{_name.lower()}: bad axis 0"),
+           ("0-d axis=0", lambda n=_name: getattr(ops, n)(axis=0), [Z0], _twin(0), "ok"),  # as PyTorch allows
            ("(0, 3) axis=1", lambda n=_name: getattr(ops, n)(axis=1), [E2], _twin(1), "ok"),
            ("(0, 3) axis=0", lambda n=_name: getattr(ops, n)(axis=0), [E2], _twin(0), _empty_ok),
            ("(3, 0) all, keepdims", lambda n=_name: getattr(ops, n)(axis=(0, 1), keepdims=True), [E3],
@@ -597,6 +605,18 @@ for _name, _fn in {"Sum": "sum", "Mean": "mean", "Max": "amax", "Min": "amin", "
 for _name, _fn in {"Softmax": "softmax", "LogSoftmax": "log_softmax"}.items():
     _cases(_name, *[(s, getattr(ops, _name), [x], lambda t, x, fn=_fn: getattr(t, fn)(x, dim=-1), "ok")
                     for s, x in (("0-d", Z0), ("(0,)", E1), ("(0, 3)", E2), ("(3, 0)", E3))])
+_cases("Prod", ("0-d", ops.Prod, [Z0], lambda t, x: t.prod(x), "ok"),
+       ("(0, 3) axis=0", lambda: ops.Prod(axis=0), [E2], lambda t, x: t.prod(x, dim=0), "ok"))
+_cases("Norm", ("0-d", ops.Norm, [Z0], lambda t, x: t.linalg.vector_norm(x), "ok"),
+       ("(0, 3) axis=1", lambda: ops.Norm(axis=1), [E2], lambda t, x: t.linalg.vector_norm(x, dim=1), "ok"))
+_cases("Var", ("0-d", ops.Var, [Z0], lambda t, x: t.var(x, correction=0), "ok"),
+       ("(3, 0) axis=0", lambda: ops.Var(axis=0), [E3], lambda t, x: t.var(x, dim=0, correction=0), "ok"))
+_cases("Std", ("0-d", ops.Std, [Z0], lambda t, x: t.std(x, correction=0), "ok"),
+       ("(3, 0) axis=0", lambda: ops.Std(axis=0), [E3], lambda t, x: t.std(x, dim=0, correction=0), "ok"))
+_cases("Trace", ("0-d", ops.Trace, [Z0], None, "trace: expected a matrix"),
+       ("(0, 3)", ops.Trace, [E2], lambda t, x: t.trace(x), "ok"))
+_cases("CumSum", ("0-d", ops.CumSum, [Z0], lambda t, x: x.reshape(-1).cumsum(0), "ok"),
+       ("(0, 3) axis=1", lambda: ops.CumSum(axis=1), [E2], lambda t, x: t.cumsum(x, dim=1), "ok"))
 _cases("Reshape", ("0-d to (1,)", lambda: ops.Reshape((1,)), [Z0], lambda t, x: x.reshape(1), "ok"),
        ("(0, 3) to (3, 0)", lambda: ops.Reshape((3, 0)), [E2], lambda t, x: x.reshape(3, 0), "ok"),
        ("(0, 3) to (0, -1)", lambda: ops.Reshape((0, -1)), [E2], None, "reshape: cannot reshape"))

@@ -81,10 +81,29 @@ def torch_version(op: ops.Op, torch):
     if name == "ELU":
         return lambda x: F.elu(x, op.alpha)
     reductions = {"Sum": torch.sum, "Mean": torch.mean, "Max": torch.amax, "Min": torch.amin,
-                  "LogSumExp": torch.logsumexp}
+                  "LogSumExp": torch.logsumexp, "Norm": lambda x, dim, keepdim: torch.linalg.vector_norm(
+                      x, 2, dim=dim, keepdim=keepdim)}
     if name in reductions:
         reduce = reductions[name]
         return lambda x: reduce(x, dim=dims(x), keepdim=op.keepdims)
+    if name in ("Var", "Std"):
+        moment = torch.var if name == "Var" else torch.std
+        return lambda x: moment(x, dim=dims(x), correction=op.ddof, keepdim=op.keepdims)
+    if name == "Prod":  # torch.prod takes one dim: the reduced axes moved last and flattened into one
+        def prod(x):
+            d = dims(x)
+            axes = sorted(a % x.ndim for a in ((d,) if isinstance(d, int) else d)) if x.ndim else []
+            rest = [i for i in range(x.ndim) if i not in axes]
+            n = int(np.prod([x.shape[a] for a in axes]))
+            flat = x.permute(rest + axes).reshape([x.shape[i] for i in rest] + [n])
+            out = flat.prod(dim=-1)
+            return out.reshape([1 if i in axes else n for i, n in enumerate(x.shape)]) if op.keepdims else out
+
+        return prod
+    if name == "Trace":
+        return torch.trace
+    if name == "CumSum":
+        return lambda x: x.reshape(-1).cumsum(0) if op.axis is None else torch.cumsum(x, dim=op.axis)
     if name == "Softmax":
         return lambda x: torch.softmax(x, dim=op.axis)
     if name == "LogSoftmax":

@@ -11,8 +11,11 @@ from .base import Op, Written, broadcast_view, shape_of
 
 
 def reduced_axes(op: Op, axis, ndim: int) -> tuple[int, ...] | None:
-    """``axis`` (None, int or tuple) as a tuple of non-negative axes, or None for all."""
+    """``axis`` (None, int or tuple) as a tuple of non-negative axes, or None for all. A 0-d input
+    takes axis 0 or -1 as all of it (as PyTorch does)."""
     if axis is None:
+        return None
+    if ndim == 0 and axis in (0, -1, (0,), (-1,)):
         return None
     if type(axis) is int and -ndim <= axis < ndim:  # the common case, without NumPy's Python helper
         return (axis % ndim,)
@@ -271,3 +274,242 @@ class LogSoftmax(_Normalisation):
     def recorded_backward(self, upstream):
         (out,) = self.saved
         return (upstream - out.exp() * upstream.sum(axis=self.axis, keepdims=True),)
+
+
+# -- products, moments, norms ---------------------------------------------------------------------
+
+
+def _others_product(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """For every element, the product of the other elements of its slice over ``axes`` (exact with zeros:
+    the products of the elements before it and after it, not out / x)."""
+    if x.size == 0 or not axes:  # nothing to multiply, or slices of one element: the empty product
+        return np.ones(x.shape, x.dtype)
+    rest = [i for i in range(x.ndim) if i not in axes]
+    moved = np.transpose(x, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.transpose((before * after).reshape(moved.shape), np.argsort(rest + list(axes)))
+
+
+class Prod(_Reduction):
+    """y = product of x over ``axis``;  dy/dx_i = product of the other elements of x_i's slice (exact where
+    x has zeros: one zero gets the product of the rest, the others 0).  Shapes: as :class:`Sum`."""
+
+    functions = methods = ("prod",)
+    fresh_grads = True
+    symbol = "Π"
+    saves = ("x", "axes")
+
+    def forward(self, x):
+        axes = reduced_axes(self, self.axis, np.ndim(x))
+        self.saved = (x, axes)
+        return np.prod(x, axis=axes, keepdims=self.keepdims)
+
+    def backward(self, upstream):
+        x, axes = self.saved
+        x = np.asarray(x)
+        axes = tuple(range(x.ndim)) if axes is None else axes
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (expand_reduced(upstream, x.shape, None if not axes else axes, self.keepdims)
+                    * _others_product(x, axes),)
+
+    def recorded_backward(self, upstream):
+        """The products of the others as recorded products: each element replaced by 1 in a copy of its
+        slice (n copies of a slice of n: memory n² per slice, for higher derivatives only)."""
+        from .elementwise import Where
+
+        x, axes = self.saved
+        axes = tuple(range(x.ndim)) if axes is None else axes
+        if x.size == 0 or not axes:  # slices of one element or none: the others' product is 1, a constant
+            return (expand_reduced(upstream, x.shape, None if not axes else axes, self.keepdims)
+                    * np.ones(x.shape, x.dtype),)
+        rest = [i for i in range(x.ndim) if i not in axes]
+        moved = x.transpose(tuple(rest + list(axes)))
+        n = int(np.prod([x.shape[a] for a in axes]))
+        flat = moved.reshape(moved.shape[:len(rest)] + (1, n))
+        eye = np.eye(n, dtype=bool)
+        others = Where.apply(eye, np.ones((), x.dtype), flat).prod(axis=-1)  # (..., n): all but the i-th
+        others = others.reshape(moved.shape).transpose(tuple(np.argsort(rest + list(axes))))
+        return (expand_reduced(upstream, x.shape, None if not axes else axes, self.keepdims) * others,)
+
+    def written(self, n, y, x):
+        return Written(self._call(n, x), (n.div(y, x),))
+
+
+class Var(_Reduction):
+    """y = variance of x over ``axis``, Σ (x − mean)² / (n − ddof);  dy/dx = 2 (x − mean) / (n − ddof).
+
+    Shapes: as :class:`Sum`. ``ddof`` as NumPy's (0 by default; PyTorch's ``correction`` is the same
+    number, 1 by default there).
+    """
+
+    functions = methods = ("var",)
+    saves = ("x", "axes", "count")
+    backward_records = True  # means, products and the upstream broadcast back: the same on Tensors
+
+    def __init__(self, axis=None, ddof: float = 0, keepdims: bool = False):
+        super().__init__(axis, keepdims)
+        self.ddof = ddof
+
+    def params(self):
+        return {"axis": self.axis, "ddof": self.ddof or None, "keepdims": self.keepdims or None}
+
+    def forward(self, x):
+        axes = reduced_axes(self, self.axis, np.ndim(x))
+        shape = shape_of(x)
+        count = int(np.prod(shape if axes is None else [shape[a] for a in axes]))
+        self.saved = (x, axes, count)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.var(x, axis=axes, ddof=self.ddof, keepdims=self.keepdims)
+
+    def _scaled_deviation(self, x, axes, count):
+        centered = x - x.mean(axis=axes, keepdims=True)
+        with np.errstate(divide="ignore"):
+            return centered * float(np.divide(2.0, count - self.ddof))
+
+    def backward(self, upstream):
+        x, axes, count = self.saved
+        if count == 0:
+            return (np.zeros(shape_of(x), upstream.dtype),)
+        return (expand_reduced(upstream, shape_of(x), axes, self.keepdims) * self._scaled_deviation(x, axes, count),)
+
+    def written(self, n, y, x):
+        return Written(self._call(n, x), (n.div(n.mul(n.num(2), n.sub(x, n.call("mean", x))), "n"),))
+
+
+class Std(Var):
+    """y = standard deviation of x over ``axis``, √var;  dy/dx = (x − mean) / ((n − ddof) y).
+
+    Shapes: as :class:`Sum`; ``ddof`` as in :class:`Var`.
+    """
+
+    functions = methods = ("std",)
+    saves = ("x", "axes", "count", "out")
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.dtype == np.float32:  # the variance of values near 3e38 passes float32's range; its root does not
+            out = np.sqrt(super().forward(x.astype(np.float64))).astype(np.float32)
+            self.saved = (x, *self.saved[1:])
+        else:
+            out = np.sqrt(super().forward(x))
+        self.saved = (*self.saved, out)
+        return out
+
+    def backward(self, upstream):
+        x, axes, count, out = self.saved
+        if count == 0:
+            return (np.zeros(shape_of(x), upstream.dtype),)
+        with np.errstate(divide="ignore", invalid="ignore"):  # y = 0 (all equal): gradient 0, as PyTorch's
+            scale = np.where(out == 0, 0, upstream / (2 * out))
+        return (expand_reduced(scale, shape_of(x), axes, self.keepdims) * self._scaled_deviation(x, axes, count),)
+
+    def recorded_backward(self, upstream):
+        from .elementwise import Where
+
+        x, axes, count, out = self.saved
+        if count == 0:
+            return (np.zeros(x.shape, upstream.dtype),)
+        zero = out == 0
+        safe = Where.apply(zero, np.ones((), out.dtype), out)
+        scale = Where.apply(zero, np.zeros((), out.dtype), upstream / (safe * 2))
+        return (expand_reduced(scale, x.shape, axes, self.keepdims) * self._scaled_deviation(x, axes, count),)
+
+    def written(self, n, y, x):
+        return Written(self._call(n, x), (n.div(n.sub(x, n.call("mean", x)), n.mul("n", y)),))
+
+
+class Norm(_Reduction):
+    """y = √(Σ x²) over ``axis``;  dy/dx = x / y (0 where y = 0, as PyTorch).
+
+    The 2-norm of vectors along ``axis``, the Frobenius norm of all of x by default. Shapes: as :class:`Sum`.
+    """
+
+    functions = methods = ("norm",)
+    saves = ("x", "axes", "norm")  # the norm with the reduced axes kept (size 1), to divide x by
+
+    def forward(self, x):
+        axes = reduced_axes(self, self.axis, np.ndim(x))
+        norm = np.sqrt(np.sum(np.square(x), axis=axes, keepdims=True))
+        self.saved = (x, axes, norm)
+        return _squeezed(norm, axes, self.keepdims)
+
+    def backward(self, upstream):
+        x, axes, norm = self.saved
+        up = expand_reduced(upstream, shape_of(x), axes, self.keepdims)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (up * np.where(norm == 0, 0, x / norm),)
+
+    def recorded_backward(self, upstream):
+        from .elementwise import Where
+
+        x, axes, norm = self.saved
+        zero = norm == 0
+        norm = (x * x).sum(axis=axes, keepdims=True).sqrt()  # recomputed from x, so that it is recorded
+        x_over = x / Where.apply(zero, np.ones((), x.dtype), norm)
+        return (expand_reduced(upstream, x.shape, axes, self.keepdims) * Where.apply(zero, np.zeros((), x.dtype),
+                                                                                     x_over),)
+
+    def written(self, n, y, x):
+        return Written(self._call(n, x), (n.div(x, y),))
+
+
+class Trace(Op):
+    """y = Σ_i x[i, i], the trace of a matrix;  dy/dx = the identity.  Shapes: x (m, n) -> y ()."""
+
+    arity = 1
+    functions = methods = ("trace",)
+    in_expressions = True
+    saves = ("shape",)
+    backward_records = True  # the upstream times a constant identity
+
+    def forward(self, x):
+        if np.ndim(x) != 2:
+            raise ShapeError(f"trace: expected a matrix (2 dimensions), got shape {shape_of(x)}")
+        self.saved = (shape_of(x),)
+        return np.asarray(np.trace(x))
+
+    def backward(self, upstream):
+        (shape,) = self.saved
+        return (upstream * np.eye(*shape, dtype=upstream.dtype),)
+
+    def written(self, n, y, x):
+        return Written(n.call("trace", x), (n.call("I"),))
+
+
+class CumSum(Op):
+    """y_i = Σ_{j<=i} x_j along ``axis``;  dy_i/dx_j = [j <= i], so dL/dx is the upstream summed from the end back.
+
+    Shapes: x (...) -> y (...); with ``axis`` None, x flattened: y (x.size,).
+    """
+
+    arity = 1
+    functions = methods = ("cumsum",)
+    in_expressions = True
+    saves = ("in_shape",)
+    backward_records = True  # slicing and cumsum, which Tensors have too
+
+    def __init__(self, axis=None):
+        self.axis = axis
+
+    def params(self):
+        return {"axis": self.axis}
+
+    def forward(self, x):
+        shape = shape_of(x)
+        self.saved = (shape,)
+        if self.axis is not None:
+            reduced_axes(self, self.axis, len(shape))  # checks the axis
+        return np.cumsum(x, axis=self.axis)
+
+    def backward(self, upstream):
+        (shape,) = self.saved
+        if self.axis is None:
+            return (upstream[::-1].cumsum(axis=0)[::-1].reshape(shape),)
+        back = (slice(None),) * (self.axis % len(shape)) + (slice(None, None, -1),)
+        return (upstream[back].cumsum(axis=self.axis)[back],)
+
+    def written(self, n, y, x):
+        return Written(n.call("cumsum", x), (None,))
