@@ -417,6 +417,47 @@ def scatter_add_case(draw):
 
 
 @st.composite
+def reshaping_case(draw, name):
+    """The shape ops of issue 20 with their parameters drawn for the shape: (op, function) on smooth values."""
+    rng = rng_from(draw)
+    shape = draw(small_shapes)
+    n = len(shape)
+    x = smooth(rng, shape)
+    if name == "Squeeze":
+        ones = [i for i, d in enumerate(shape) if d == 1]
+        axis = draw(st.sampled_from([None, *ones])) if ones else None
+        return Case(ops.Squeeze(axis), lambda t: cr.squeeze(t, axis), [x])
+    if name == "ExpandDims":
+        axis = draw(st.integers(-n - 1, n))
+        return Case(ops.ExpandDims(axis), lambda t: cr.expand_dims(t, axis), [x])
+    if name == "Ravel":
+        return Case(ops.Ravel(), cr.ravel, [x])
+    if name == "Flip":
+        axis = draw(st.none() | st.integers(-n, n - 1)) if n else None
+        return Case(ops.Flip(axis), lambda t: cr.flip(t, axis), [x])
+    if name == "Roll":
+        shift = draw(st.integers(-5, 5))
+        axis = draw(st.none() | st.integers(-n, n - 1)) if n else None
+        return Case(ops.Roll(shift, axis), lambda t: cr.roll(t, shift, axis), [x])
+    if name in ("SwapAxes", "MoveAxis"):
+        x = smooth(rng, shape if n else (2,))
+        n = max(n, 1)
+        a, b = draw(st.integers(-n, n - 1)), draw(st.integers(-n, n - 1))
+        op, fn = (ops.SwapAxes, cr.swapaxes) if name == "SwapAxes" else (ops.MoveAxis, cr.moveaxis)
+        return Case(op(a, b), lambda t: fn(t, a, b), [x])
+    if name == "Tile":
+        reps = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=4)))
+        return Case(ops.Tile(reps), lambda t: cr.tile(t, reps), [x])
+    if name == "Repeat":
+        repeats = draw(st.integers(0, 3))
+        axis = draw(st.none() | st.integers(-n, n - 1)) if n else None
+        return Case(ops.Repeat(repeats, axis), lambda t: cr.repeat(t, repeats, axis), [x])
+    widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(n))
+    value = draw(st.sampled_from([0.0, 1.5]))
+    return Case(ops.Pad(widths, value), lambda t: cr.pad(t, widths, value), [x])
+
+
+@st.composite
 def broadcast_to_case(draw):
     rng = rng_from(draw)
     shape = draw(small_shapes)
@@ -486,6 +527,8 @@ CASES = {
     "Std": moment_case("Std"),
     "Trace": trace_case(),
     "CumSum": cumsum_case(),
+    **{name: reshaping_case(name) for name in ("Squeeze", "ExpandDims", "Ravel", "Flip", "Roll", "SwapAxes",
+                                               "MoveAxis", "Tile", "Repeat", "Pad")},
     "Clip": clip_case(),
     "Hardtanh": hardtanh_case(),
     "ELU": elu_case(),

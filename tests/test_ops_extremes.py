@@ -213,6 +213,21 @@ def extreme_cases(dtype) -> dict[str, XCase]:
         add(f"{name}(axis=1, ddof=1)", XCase(name, lambda name=name: getattr(ops, name)(axis=1, ddof=1), [r],
                                              lambda t, x, fn=fn: getattr(t, fn)(x, dim=1, correction=1)))
     add("Trace", XCase("Trace", ops.Trace, [r[:3].copy()], lambda t, x: t.trace(x)))
+    shapes = {
+        "Squeeze": (lambda: ops.Squeeze(), [r[:, None]], lambda t, x: x.squeeze()),
+        "ExpandDims": (lambda: ops.ExpandDims(1), [r], lambda t, x: x.unsqueeze(1)),
+        "Ravel": (ops.Ravel, [r], lambda t, x: x.reshape(-1)),
+        "Flip": (lambda: ops.Flip(0), [r], lambda t, x: x.flip(0)),
+        "Roll": (lambda: ops.Roll(5, 0), [r], lambda t, x: t.roll(x, 5, 0)),
+        "SwapAxes": (lambda: ops.SwapAxes(0, 1), [r], lambda t, x: x.swapaxes(0, 1)),
+        "MoveAxis": (lambda: ops.MoveAxis(0, -1), [r], lambda t, x: x.movedim(0, -1)),
+        "Tile": (lambda: ops.Tile((2, 1)), [r], lambda t, x: t.tile(x, (2, 1))),
+        "Repeat": (lambda: ops.Repeat(2, 1), [r], lambda t, x: t.repeat_interleave(x, 2, 1)),
+        "Pad": (lambda: ops.Pad(((1, 0), (0, 2)), 1.5), [r],
+                lambda t, x: t.nn.functional.pad(x, [0, 2, 1, 0], value=1.5)),
+    }
+    for name, (make, inputs, twin) in shapes.items():
+        add(name, XCase(name, make, inputs, twin))
     add("CumSum(axis=1)", XCase("CumSum", lambda: ops.CumSum(axis=1), [r], lambda t, x: t.cumsum(x, dim=1)))
     for axis in (1, 0):
         add(f"Softmax(axis={axis})", XCase("Softmax", lambda axis=axis: ops.Softmax(axis), [r],
@@ -617,6 +632,20 @@ _cases("Trace", ("0-d", ops.Trace, [Z0], None, "trace: expected a matrix"),
        ("(0, 3)", ops.Trace, [E2], lambda t, x: t.trace(x), "ok"))
 _cases("CumSum", ("0-d", ops.CumSum, [Z0], lambda t, x: x.reshape(-1).cumsum(0), "ok"),
        ("(0, 3) axis=1", lambda: ops.CumSum(axis=1), [E2], lambda t, x: t.cumsum(x, dim=1), "ok"))
+for _name, (_make, _twin) in {
+    "Squeeze": (ops.Squeeze, lambda t, x: x.squeeze()),
+    "ExpandDims": (lambda: ops.ExpandDims(0), lambda t, x: x.unsqueeze(0)),
+    "Ravel": (ops.Ravel, lambda t, x: x.reshape(-1)), "Flip": (ops.Flip, lambda t, x: x.flip(tuple(range(x.ndim)))),
+    "Roll": (lambda: ops.Roll(1), lambda t, x: t.roll(x.reshape(-1), 1).reshape(x.shape)),
+    "Tile": (lambda: ops.Tile(2), lambda t, x: t.tile(x, (2,))),
+    "Repeat": (lambda: ops.Repeat(2), lambda t, x: t.repeat_interleave(x, 2)),
+    "Pad": (lambda: ops.Pad(1), lambda t, x: t.nn.functional.pad(x, [1, 1] * x.ndim) if x.ndim else x.clone()),
+}.items():
+    _cases(_name, *[(s, _make, [x], _twin, "ok") for s, x in (("0-d", Z0), ("empty", E2))])
+_cases("SwapAxes", ("0-d", lambda: ops.SwapAxes(0, 1), [Z0], None, "swapaxes: axis 0 does not fit"),
+       ("empty", lambda: ops.SwapAxes(0, 1), [E2], lambda t, x: x.swapaxes(0, 1), "ok"))
+_cases("MoveAxis", ("0-d", lambda: ops.MoveAxis(0, 1), [Z0], None, "moveaxis: axis"),
+       ("empty", lambda: ops.MoveAxis(0, 1), [E2], lambda t, x: x.movedim(0, 1), "ok"))
 _cases("Reshape", ("0-d to (1,)", lambda: ops.Reshape((1,)), [Z0], lambda t, x: x.reshape(1), "ok"),
        ("(0, 3) to (3, 0)", lambda: ops.Reshape((3, 0)), [E2], lambda t, x: x.reshape(3, 0), "ok"),
        ("(0, 3) to (0, -1)", lambda: ops.Reshape((0, -1)), [E2], None, "reshape: cannot reshape"))

@@ -102,6 +102,20 @@ def torch_version(op: ops.Op, torch):
         return prod
     if name == "Trace":
         return torch.trace
+    shape_twins = {
+        "Squeeze": lambda x: x.squeeze() if op.axis is None else x.squeeze(op.axis),
+        "ExpandDims": lambda x: x.unsqueeze(op.axis),
+        "Ravel": lambda x: x.reshape(-1),
+        "Flip": lambda x: x.flip(tuple(range(x.ndim)) if op.axis is None else (op.axis,)),
+        "Roll": lambda x: torch.roll(x, op.shift, op.axis),
+        "SwapAxes": lambda x: x.swapaxes(op.axis1, op.axis2),
+        "MoveAxis": lambda x: x.movedim(op.source, op.destination),
+        "Tile": lambda x: torch.tile(x, op.reps) if op.reps else x.clone(),
+        "Repeat": lambda x: torch.repeat_interleave(x, op.repeats, op.axis),
+        "Pad": lambda x: F.pad(x, [w for pair in reversed(op.pad_width) for w in pair], value=op.constant_values),
+    }
+    if name in shape_twins:
+        return shape_twins[name]
     if name == "CumSum":
         return lambda x: x.reshape(-1).cumsum(0) if op.axis is None else torch.cumsum(x, dim=op.axis)
     if name == "Softmax":

@@ -262,3 +262,305 @@ class Stack(_Join):
         (count,) = self.saved
         before = (slice(None),) * (self.axis % upstream.ndim)
         return tuple(upstream[before + (i,)] for i in range(count))
+
+
+# -- the shape functions of issue 20: each moves values, so its backward moves the gradient back -----------
+
+
+def _axis(op: Op, axis: int, ndim: int) -> int:
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op.name}: axis {axis} does not fit an input of {ndim} dimensions")
+    return axis % ndim
+
+
+class Squeeze(Op):
+    """y = x without the axes of size 1 (``axis``, or all of them);  dy/dx = 1 (the gradient reshaped back).
+
+    Shapes: x (...) -> y (the same sizes, without the size-1 axes removed).
+    """
+
+    arity = 1
+    functions = methods = ("squeeze",)
+    saves = ("in_shape",)
+    backward_records = True
+
+    def __init__(self, axis=None):
+        self.axis = axis
+
+    def params(self):
+        return {"axis": self.axis}
+
+    def forward(self, x):
+        self.saved = (shape_of(x),)
+        try:
+            return np.squeeze(x, self.axis)
+        except ValueError as exc:
+            raise ShapeError(f"squeeze: cannot squeeze axis {self.axis} of shape {shape_of(x)}: {exc}") from None
+
+    def backward(self, upstream):
+        (in_shape,) = self.saved
+        return (upstream.reshape(in_shape),)
+
+
+class ExpandDims(Op):
+    """y = x with a new axis of size 1 at ``axis``;  dy/dx = 1 (the gradient reshaped back).
+
+    Shapes: x (...) -> y (... with a 1 inserted at ``axis``). PyTorch's ``unsqueeze``.
+    """
+
+    arity = 1
+    functions = methods = ("expand_dims", "unsqueeze")
+    saves = ("in_shape",)
+    backward_records = True
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def params(self):
+        return {"axis": self.axis}
+
+    def forward(self, x):
+        self.saved = (shape_of(x),)
+        _axis(self, self.axis, np.ndim(x) + 1)
+        return np.expand_dims(x, self.axis)
+
+    def backward(self, upstream):
+        (in_shape,) = self.saved
+        return (upstream.reshape(in_shape),)
+
+
+class Ravel(Op):
+    """y = x flattened, row by row;  dy/dx = 1 (the gradient reshaped back).  Shapes: x (...) -> y (x.size,)."""
+
+    arity = 1
+    functions = ("ravel", "flatten")
+    methods = ("ravel",)
+    saves = ("in_shape",)
+    backward_records = True
+
+    def forward(self, x):
+        self.saved = (shape_of(x),)
+        return np.reshape(x, -1)
+
+    def backward(self, upstream):
+        (in_shape,) = self.saved
+        return (upstream.reshape(in_shape),)
+
+
+class Flip(Op):
+    """y = x reversed along ``axis``;  dy/dx = 1 (the gradient reversed back).
+
+    All axes when ``axis`` is None. Shapes: x (...) -> y (...).
+    """
+
+    arity = 1
+    functions = methods = ("flip",)
+    backward_records = True  # indexing with reversed slices
+
+    def __init__(self, axis=None):
+        self.axis = axis
+
+    def params(self):
+        return {"axis": self.axis}
+
+    def _reverse(self, ndim: int) -> tuple:
+        axes = range(ndim) if self.axis is None else [_axis(self, a, ndim) for a in _dims(self.axis, ())]
+        return tuple(slice(None, None, -1) if i in set(axes) else slice(None) for i in range(ndim))
+
+    def forward(self, x):
+        return np.asarray(x)[self._reverse(np.ndim(x))]
+
+    def backward(self, upstream):
+        return (upstream[self._reverse(upstream.ndim)],)
+
+
+class Roll(Op):
+    """y = x shifted by ``shift`` along ``axis``, wrapping around;  dy/dx = 1 (the gradient shifted back).
+
+    x is flattened (and the shape put back) when ``axis`` is None. Shapes: x (...) -> y (...).
+    """
+
+    arity = 1
+    functions = methods = ("roll",)
+
+    def __init__(self, shift, axis=None):
+        self.shift, self.axis = shift, axis
+
+    def params(self):
+        return {"shift": self.shift, "axis": self.axis}
+
+    def _back(self):
+        shift = tuple(-s for s in self.shift) if isinstance(self.shift, (tuple, list)) else -self.shift
+        return Roll(shift, self.axis)
+
+    def forward(self, x):
+        try:
+            return np.roll(x, self.shift, self.axis)
+        except (ValueError, np.exceptions.AxisError) as exc:
+            raise ShapeError(f"roll: shift {self.shift} along axis {self.axis} does not fit shape "
+                             f"{shape_of(x)}: {exc}") from None
+
+    def backward(self, upstream):
+        return (self._back().forward(upstream),)
+
+    def recorded_backward(self, upstream):
+        back = self._back()
+        return (Roll.apply(upstream, shift=back.shift, axis=back.axis),)
+
+
+class SwapAxes(Transpose):
+    """y = x with axes ``axis1`` and ``axis2`` exchanged;  dy/dx = 1 (the gradient's axes exchanged back).
+
+    Shapes: x (...) -> y (the two sizes exchanged).
+    """
+
+    functions = methods = ("swapaxes",)
+    in_expressions = False
+
+    def __init__(self, axis1: int, axis2: int):
+        self.axis1, self.axis2, self.axes = axis1, axis2, None
+
+    def params(self):
+        return {"axis1": self.axis1, "axis2": self.axis2}
+
+    def forward(self, x):
+        n = np.ndim(x)
+        perm = list(range(n))
+        a, b = _axis(self, self.axis1, n), _axis(self, self.axis2, n)
+        perm[a], perm[b] = perm[b], perm[a]
+        self.axes = tuple(perm)
+        return super().forward(x)
+
+
+class MoveAxis(Transpose):
+    """y = x with axis ``source`` moved to ``destination``;  dy/dx = 1 (the gradient's axis moved back).
+
+    Shapes: x (...) -> y (the sizes reordered).
+    """
+
+    functions = methods = ("moveaxis",)
+    in_expressions = False
+
+    def __init__(self, source: int, destination: int):
+        self.source, self.destination, self.axes = source, destination, None
+
+    def params(self):
+        return {"source": self.source, "destination": self.destination}
+
+    def forward(self, x):
+        n = np.ndim(x)
+        perm = [i for i in range(n) if i != _axis(self, self.source, n)]
+        perm.insert(_axis(self, self.destination, n), _axis(self, self.source, n))
+        self.axes = tuple(perm)
+        return super().forward(x)
+
+
+class Tile(Op):
+    """y = x repeated ``reps`` times along each axis;  dy/dx = 1 per copy (the copies' gradients summed).
+
+    As ``numpy.tile`` (PyTorch's ``tile``). Shapes: x (...) -> y (each size times its repetition).
+    """
+
+    arity = 1
+    functions = methods = ("tile",)
+    saves = ("in_shape",)
+    backward_records = True  # a reshape and a sum
+
+    def __init__(self, reps):
+        self.reps = _dims(reps, ())
+
+    def params(self):
+        return {"reps": self.reps}
+
+    def forward(self, x):
+        in_shape = shape_of(x)
+        if any(int(r) < 0 for r in self.reps):
+            raise ShapeError(f"tile: repetitions must be >= 0, got {self.reps}")
+        self.saved = (in_shape,)
+        return np.tile(x, self.reps)
+
+    def backward(self, upstream):
+        (in_shape,) = self.saved
+        n = max(len(in_shape), len(self.reps))
+        shape = (1,) * (n - len(in_shape)) + tuple(in_shape)
+        reps = (1,) * (n - len(self.reps)) + tuple(int(r) for r in self.reps)
+        split = tuple(d for pair in zip(reps, shape) for d in pair)  # (r0, n0, r1, n1, ...)
+        summed = upstream.reshape(split).sum(axis=tuple(range(0, 2 * n, 2)))
+        return (summed.reshape(in_shape),)
+
+
+class Repeat(Op):
+    """y = each element of x repeated ``repeats`` times along ``axis``;  dy/dx = 1 per copy (summed).
+
+    As ``numpy.repeat`` and PyTorch's ``repeat_interleave`` (not PyTorch's ``Tensor.repeat``, which is
+    :class:`Tile`); x is flattened when ``axis`` is None. Shapes: x (...) -> y (that axis times ``repeats``).
+    """
+
+    arity = 1
+    functions = methods = ("repeat",)
+    saves = ("in_shape",)
+    backward_records = True  # a reshape and a sum
+
+    def __init__(self, repeats: int, axis=None):
+        if not isinstance(repeats, (int, np.integer)) or repeats < 0:
+            raise ValueError(f"repeat: repeats must be a whole number >= 0, got {repeats!r}")
+        self.repeats, self.axis = int(repeats), axis
+
+    def params(self):
+        return {"repeats": self.repeats, "axis": self.axis}
+
+    def forward(self, x):
+        in_shape = shape_of(x)
+        if self.axis is not None:
+            _axis(self, self.axis, len(in_shape))
+        self.saved = (in_shape,)
+        return np.repeat(x, self.repeats, self.axis)
+
+    def backward(self, upstream):
+        (in_shape,) = self.saved
+        r = self.repeats
+        if r == 0:  # no copies: nothing came back
+            return (np.zeros(in_shape, upstream.dtype),)
+        if self.axis is None:
+            return (upstream.reshape(-1, r).sum(axis=1).reshape(in_shape),)
+        ax = self.axis % len(in_shape)
+        split = tuple(in_shape[:ax]) + (in_shape[ax], r) + tuple(in_shape[ax + 1:])
+        return (upstream.reshape(split).sum(axis=ax + 1),)
+
+
+class Pad(Op):
+    """y = x with ``pad_width`` constants around it;  dy/dx = 1 on x's place in y (the gradient cut back out).
+
+    As ``numpy.pad``, mode "constant". Shapes: x (...) -> y (each size plus its two pads).
+    """
+
+    arity = 1
+    functions = methods = ("pad",)
+    saves = ("place",)  # x's slices in y
+    backward_records = True  # slicing
+
+    def __init__(self, pad_width, constant_values: float = 0.0):
+        self.pad_width, self.constant_values = pad_width, constant_values
+
+    def params(self):
+        return {"pad_width": self.pad_width, "constant_values": self.constant_values or None}
+
+    def forward(self, x):
+        x = np.asarray(x)
+        try:
+            widths = np.asarray(self.pad_width, dtype=np.int64)
+            widths = widths.reshape(0, 2) if x.ndim == 0 and widths.size == 0 else np.broadcast_to(widths, (x.ndim, 2))
+        except ValueError:
+            raise ShapeError(f"pad: pad_width {self.pad_width!r} does not fit an input of {x.ndim} "
+                             f"dimensions") from None
+        if (widths < 0).any():
+            raise ShapeError(f"pad: widths must be >= 0, got {self.pad_width!r}")
+        if x.ndim == 0:  # nothing to pad around
+            self.saved = ((),)
+            return x.copy()
+        self.saved = (tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, x.shape)),)
+        return np.pad(x, widths, constant_values=self.constant_values)
+
+    def backward(self, upstream):
+        (place,) = self.saved
+        return (upstream[place],)
