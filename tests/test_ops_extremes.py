@@ -228,6 +228,24 @@ def extreme_cases(dtype) -> dict[str, XCase]:
     }
     for name, (make, inputs, twin) in shapes.items():
         add(name, XCase(name, make, inputs, twin))
+    w2 = np.array([[1.0, -2.0], [0.5, 3.0]], dtype=dtype)
+    add("Dot", XCase("Dot", ops.Dot, [r[:, :2].copy(), w2], lambda t, x, y: x @ y, skip=matmul_skips))
+    add("Outer", XCase("Outer", ops.Outer, [v, v[:4].copy()], lambda t, x, y: t.outer(x, y)))
+    add("Einsum(ij,j->i)", XCase("Einsum", lambda: ops.Einsum("ij,j->i"), [r[:, :2].copy(), w2[0].copy()],
+                                 lambda t, x, y: t.einsum("ij,j->i", x, y), skip=matmul_skips))
+    # the inverses at extreme scales (the values extreme, the matrices well conditioned)
+    scale = 1e150 if dtype == np.float64 else 1e18
+    spd = np.array([[2.0, 1.0], [1.0, 3.0]], dtype=dtype)
+    mats = np.stack([spd * scale, spd / scale, spd]).astype(dtype)
+    rhs = np.array([[1.0, -2.0], [0.5, 4.0], [3.0, 1e-3]], dtype=dtype)
+    add("Inv", XCase("Inv", ops.Inv, [mats], lambda t, x: t.linalg.inv(x)))
+    # PyTorch 2.13's float32 det backward fails inside (an LU in float64 against a float32 right-hand side):
+    # its float32 twin goes through float64
+    add("Det", XCase("Det", ops.Det, [mats[1:] if dtype == np.float64 else mats[2:]],
+                     lambda t, x: t.linalg.det(x.double()).to(x.dtype)))
+    add("LogAbsDet", XCase("LogAbsDet", ops.LogAbsDet, [mats], lambda t, x: t.linalg.slogdet(x)[1]))
+    add("Solve", XCase("Solve", ops.Solve, [mats, rhs[..., None].copy()], lambda t, a, b: t.linalg.solve(a, b)))
+    add("Cholesky", XCase("Cholesky", ops.Cholesky, [mats], lambda t, x: t.linalg.cholesky(x)))
     add("CumSum(axis=1)", XCase("CumSum", lambda: ops.CumSum(axis=1), [r], lambda t, x: t.cumsum(x, dim=1)))
     for axis in (1, 0):
         add(f"Softmax(axis={axis})", XCase("Softmax", lambda axis=axis: ops.Softmax(axis), [r],
@@ -646,6 +664,19 @@ _cases("SwapAxes", ("0-d", lambda: ops.SwapAxes(0, 1), [Z0], None, "swapaxes: ax
        ("empty", lambda: ops.SwapAxes(0, 1), [E2], lambda t, x: x.swapaxes(0, 1), "ok"))
 _cases("MoveAxis", ("0-d", lambda: ops.MoveAxis(0, 1), [Z0], None, "moveaxis: axis"),
        ("empty", lambda: ops.MoveAxis(0, 1), [E2], lambda t, x: x.movedim(0, 1), "ok"))
+_cases("Dot", ("0-d", ops.Dot, [Z0, Z0], None, "dot: takes vectors and matrices"),
+       ("empty", ops.Dot, [E2, np.ones((3, 2))], lambda t, x, y: x @ y, "ok"))
+_cases("Outer", ("0-d", ops.Outer, [Z0, Z0], None, "outer: takes two vectors"),
+       ("empty", ops.Outer, [E1, np.ones(2)], lambda t, x, y: t.outer(x, y), "ok"))
+_cases("Einsum", ("0-d", lambda: ops.Einsum("->"), [Z0], lambda t, x: t.einsum("->", x), "ok"),
+       ("empty", lambda: ops.Einsum("ij->j"), [E2], lambda t, x: t.einsum("ij->j", x), "ok"))
+for _name, _twin in {"Inv": lambda t, x: t.linalg.inv(x), "Det": lambda t, x: t.linalg.det(x),
+                     "LogAbsDet": lambda t, x: t.linalg.slogdet(x)[1],
+                     "Cholesky": lambda t, x: t.linalg.cholesky(x)}.items():
+    _cases(_name, ("0-d", getattr(ops, _name), [Z0], None, f"{_name.lower()}: expected square matrices"),
+           ("(0, 0)", getattr(ops, _name), [np.zeros((0, 0))], _twin, "ok"))
+_cases("Solve", ("0-d", ops.Solve, [Z0, Z0], None, "solve: expected square matrices"),
+       ("(0, 0)", ops.Solve, [np.zeros((0, 0)), np.zeros((0, 2))], lambda t, a, b: t.linalg.solve(a, b), "ok"))
 _cases("Reshape", ("0-d to (1,)", lambda: ops.Reshape((1,)), [Z0], lambda t, x: x.reshape(1), "ok"),
        ("(0, 3) to (3, 0)", lambda: ops.Reshape((3, 0)), [E2], lambda t, x: x.reshape(3, 0), "ok"),
        ("(0, 3) to (0, -1)", lambda: ops.Reshape((0, -1)), [E2], None, "reshape: cannot reshape"))

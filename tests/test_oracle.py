@@ -102,6 +102,14 @@ def torch_version(op: ops.Op, torch):
         return prod
     if name == "Trace":
         return torch.trace
+    linalg_twins = {
+        "Dot": lambda a, b: a @ b, "Outer": torch.outer, "Inv": torch.linalg.inv, "Det": torch.linalg.det,
+        "LogAbsDet": lambda x: torch.linalg.slogdet(x)[1], "Solve": torch.linalg.solve,
+        "Cholesky": lambda x: torch.linalg.cholesky((x + x.transpose(-1, -2)) * 0.5),
+        "Einsum": lambda *xs: torch.einsum(op.subscripts, *xs),
+    }
+    if name in linalg_twins:
+        return linalg_twins[name]
     shape_twins = {
         "Squeeze": lambda x: x.squeeze() if op.axis is None else x.squeeze(op.axis),
         "ExpandDims": lambda x: x.unsqueeze(op.axis),

@@ -46,3 +46,82 @@ def functions() -> dict[str, Callable]:
 _FUNCTIONS = functions()
 globals().update(_FUNCTIONS)
 __all__ = sorted(_FUNCTIONS)
+
+
+# -- functions in NumPy's order of arguments, or of several results, built on the blocks --------------
+
+
+def einsum(subscripts: str, *operands):
+    """``numpy.einsum(subscripts, *operands)`` on Tensors (the :class:`~chainrule.ops.Einsum` block)."""
+    from .ops.linalg import Einsum
+
+    return record(Einsum(subscripts), operands)
+
+
+def slogdet(x):
+    """(sign, log |det x|) as ``numpy.linalg.slogdet``: the sign an array (it has no gradient), the
+    logarithm a Tensor (the :class:`~chainrule.ops.LogAbsDet` block)."""
+    import numpy as np
+
+    from .tensor import values_of
+
+    return np.linalg.slogdet(values_of(x))[0], _FUNCTIONS["logabsdet"](x)
+
+
+def tensordot(a, b, axes=2):
+    """``numpy.tensordot``: the sum over the last ``axes`` axes of ``a`` and the first of ``b`` (or the
+    two lists of axes given), as an :class:`~chainrule.ops.Einsum` block."""
+    import numpy as np
+
+    na, nb = np.ndim(getattr(a, "_data", a)), np.ndim(getattr(b, "_data", b))
+    if isinstance(axes, int):
+        axes = (list(range(na - axes, na)), list(range(axes)))
+    ax_a, ax_b = ([x % na for x in np.atleast_1d(axes[0])], [x % nb for x in np.atleast_1d(axes[1])])
+    letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    sa = [next(letters) for _ in range(na)]
+    sb = [next(letters) for _ in range(nb)]
+    for i, j in zip(ax_a, ax_b):
+        sb[j] = sa[i]
+    out = [c for i, c in enumerate(sa) if i not in ax_a] + [c for j, c in enumerate(sb) if j not in ax_b]
+    return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
+
+
+def split(x, indices_or_sections, axis: int = 0) -> list:
+    """``numpy.split``: pieces of ``x`` along ``axis``, each a slice of it in the graph (a GetItem block)."""
+    import numpy as np
+
+    n = np.shape(getattr(x, "_data", x))[axis]
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or n % indices_or_sections:
+            raise ValueError(f"split: {n} elements along axis {axis} do not split into {indices_or_sections} "
+                             f"equal pieces (array_split or chunk gives unequal ones)")
+        step = n // indices_or_sections
+        bounds = list(range(0, n + 1, step)) if step else [0] * (indices_or_sections + 1)
+    else:
+        bounds = [0, *indices_or_sections, n]
+    before = (slice(None),) * (axis % np.ndim(getattr(x, "_data", x)))
+    return [x[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:])]
+
+
+def chunk(x, chunks: int, axis: int = 0) -> list:
+    """``torch.chunk``: at most ``chunks`` pieces along ``axis``, of ceil(n / chunks) elements (the last smaller)."""
+    import numpy as np
+
+    n = np.shape(getattr(x, "_data", x))[axis]
+    size = -(-n // chunks) if n else 0
+    bounds = list(range(size, n, size)) if size else []
+    return split(x, bounds, axis)
+
+
+def atleast_2d(x):
+    """``numpy.atleast_2d``: a scalar as (1, 1), a vector (n,) as (1, n); others as they are (a Reshape block)."""
+    import numpy as np
+
+    shape = np.shape(getattr(x, "_data", x))
+    if len(shape) >= 2:
+        return x
+    return _FUNCTIONS["reshape"](x, (1, 1) if not shape else (1, shape[0]))
+
+
+_COMPOSITES = ["einsum", "slogdet", "tensordot", "split", "chunk", "atleast_2d"]
+__all__ = sorted([*_FUNCTIONS, *_COMPOSITES])

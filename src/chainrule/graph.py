@@ -249,6 +249,11 @@ def _linked_saved(node: Node, saved: tuple) -> tuple:
     linked = set()
     for k, i in linked_saves(type(node.op)):
         value = items[k] if k < len(items) else None
+        if i == -2 and type(value) is tuple:  # every input, in order (an op of any number of inputs)
+            items[k] = tuple(linked_tensor(np.asarray(v), link) if type(link) is Node or link is None
+                             else link for v, link in zip(value, node.next))
+            linked.add(k)
+            continue
         if isinstance(value, np.generic):  # NumPy gives a 0-d result as a scalar: the Tensor holds an array
             value = np.asarray(value)
         if type(value) is ndarray:

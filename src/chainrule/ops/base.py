@@ -194,14 +194,16 @@ def broadcast_view(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def linked_saves(op_class: type[Op]) -> tuple[tuple[int, int], ...]:
     """Which saved values stand for a value in the graph: (position in ``saves``, input position,
-    or -1 for the output), from the names ``saves`` shares with ``forward``'s parameters and
-    ``"out"``. The engine links these to the graph when it records a backward."""
+    -1 for the output, or -2 for ``"inputs"``, the tuple of all inputs of an op that takes any number),
+    from the names ``saves`` shares with ``forward``'s parameters, ``"out"`` and ``"inputs"``. The
+    engine links these to the graph when it records a backward."""
     links = _LINKS.get(op_class)
     if links is None:
         params = [p.name for p in list(inspect.signature(op_class.forward).parameters.values())[1:]
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        links = tuple((k, -1 if name == "out" else params.index(name))
-                      for k, name in enumerate(op_class.saves) if name == "out" or name in params)
+        special = {"out": -1, "inputs": -2}
+        links = tuple((k, special[name] if name in special else params.index(name))
+                      for k, name in enumerate(op_class.saves) if name in special or name in params)
         _LINKS[op_class] = links
     return links
 

@@ -64,3 +64,306 @@ class MatMul(Op):
     def written(self, n, y, a, b):
         return Written(n.matmul(a, b), (Chain(b, lambda U: n.matmul(U, n.T(b))),
                                         Chain(a, lambda U: n.matmul(n.T(a), U))))
+
+
+class Dot(MatMul):
+    """y = a · b for vectors and matrices (``numpy.dot``, at most 2 dimensions each);  dy/da = upstream bᵀ,
+    dy/db = aᵀ upstream.  Shapes: (n,)·(n,) -> (); (m, n)·(n,) -> (m,); (n,)·(n, p) -> (p,); (m, n)·(n, p) -> (m, p).
+    """
+
+    functions = ("dot",)
+    operator = None
+    in_expressions = False
+    symbol = "·"
+
+    def forward(self, a, b):
+        if np.ndim(a) > 2 or np.ndim(b) > 2 or np.ndim(a) == 0 or np.ndim(b) == 0:
+            raise ShapeError(f"dot: takes vectors and matrices, got shapes {shape_of(a)} and {shape_of(b)}; "
+                             f"use matmul for stacks and * for numbers")
+        return super().forward(a, b)
+
+
+class Outer(Op):
+    """y = a bᵀ, y[i, j] = a[i] b[j];  dy/da = upstream b, dy/db = upstreamᵀ a.  Shapes: a (m,), b (n,) -> y (m, n)."""
+
+    arity = 2
+    fresh_grads = True
+    functions = ("outer",)
+    saves = ("a", "b")
+    backward_records = True  # matrix-vector products
+
+    def forward(self, a, b):
+        if np.ndim(a) != 1 or np.ndim(b) != 1:
+            raise ShapeError(f"outer: takes two vectors, got shapes {shape_of(a)} and {shape_of(b)}")
+        self.saved = (a, b)
+        return np.multiply.outer(a, b)
+
+    def backward(self, upstream):
+        need, (a, b) = self.needs_input_grad, self.saved
+        return (upstream @ b if need[0] else None, upstream.T @ a if need[1] else None)
+
+    def written(self, n, y, a, b):
+        return Written(n.matmul(a, n.T(b)), (Chain(b, lambda U: n.matmul(U, b)),
+                                             Chain(a, lambda U: n.matmul(n.T(U), a))))
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _explicit(op: Op, subscripts: str, shapes: list) -> tuple[list[str], str]:
+    """The subscripts of every operand and of the output, with ``...`` spelled out as letters and the
+    output written even where NumPy implies it (the letters that appear once, in order)."""
+    text = subscripts.replace(" ", "")
+    inputs, arrow, out = text.partition("->")
+    parts = inputs.split(",")
+    if len(parts) != len(shapes):
+        raise ShapeError(f"einsum: {subscripts!r} names {len(parts)} operands, {len(shapes)} given")
+    used = set(text.replace(".", "").replace(",", "").replace("-", "").replace(">", ""))
+    free = [c for c in _LETTERS if c not in used]
+    widest = max((len(sh) - (len(p) - 3) for p, sh in zip(parts, shapes) if "..." in p), default=0)
+    ellipsis = "".join(free[:widest])
+    spelled = []
+    for p, sh in zip(parts, shapes):
+        if "..." in p:
+            k = len(sh) - (len(p) - 3)
+            p = p.replace("...", ellipsis[widest - k:] if k else "")
+        if len(p) != len(sh):
+            raise ShapeError(f"einsum: operand subscripts {p!r} do not fit shape {tuple(sh)}")
+        if len(set(p)) != len(p):
+            raise ShapeError(f"einsum: the repeated index in {p!r} (a diagonal) is not supported; "
+                             f"take the diagonal with indexing first")
+        spelled.append(p)
+    if arrow:
+        out = out.replace("...", ellipsis)
+    else:
+        letters = "".join(spelled)
+        out = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
+    return spelled, out
+
+
+class Einsum(Op):
+    """y = einsum(subscripts, x1, x2, ...);  dy/dxk = einsum of the upstream and the other operands into xk's
+    subscripts (an index only xk has is broadcast back).
+
+    Shapes: as ``numpy.einsum`` (``...`` allowed; an index repeated within one operand, a diagonal, is not).
+    """
+
+    fresh_grads = False  # a broadcast gradient is a view (chainrule.einsum, in NumPy's order of arguments)
+    saves = ("inputs", "spelled", "out_subscripts")
+
+    def __init__(self, subscripts: str):
+        self.subscripts = subscripts
+
+    def params(self):
+        return {"subscripts": self.subscripts}
+
+    def forward(self, *xs):
+        if not isinstance(self.subscripts, str):
+            raise ShapeError(f"einsum: subscripts must be a string such as 'ij,jk->ik', got {self.subscripts!r}")
+        spelled, out = _explicit(self, self.subscripts, [np.shape(x) for x in xs])
+        try:
+            y = np.einsum(",".join(spelled) + "->" + out, *xs)
+        except ValueError as exc:
+            shapes = ", ".join(str(shape_of(x)) for x in xs)
+            raise ShapeError(f"einsum: {self.subscripts!r} does not fit shapes {shapes}: {exc}") from None
+        self.saved = (xs, spelled, out)
+        return np.asarray(y)
+
+    def _gradient(self, upstream, k: int, operands, spelled, out, contract):
+        target = spelled[k]
+        others = [i for i in range(len(operands)) if i != k]
+        known = set(out).union(*(spelled[i] for i in others))
+        present = "".join(c for c in target if c in known)  # what einsum can produce; the rest is broadcast
+        g = contract(",".join([out, *(spelled[i] for i in others)]) + "->" + present,
+                     upstream, *(operands[i] for i in others))
+        shape = operands[k].shape
+        if present != target:
+            g = g.reshape(tuple(shape[j] if c in known else 1 for j, c in enumerate(target)))
+            g = g.broadcast_to(shape) if not isinstance(g, np.ndarray) else np.broadcast_to(g, shape)
+        return g
+
+    def backward(self, upstream):
+        need, (operands, spelled, out) = self.needs_input_grad, self.saved
+        return tuple(self._gradient(upstream, k, operands, spelled, out, np.einsum) if need[k] else None
+                     for k in range(len(operands)))
+
+    def recorded_backward(self, upstream):
+        need, (operands, spelled, out) = self.needs_input_grad, self.saved  # operands linked in the graph
+
+        def contract(subscripts, *xs):
+            return Einsum.apply(*xs, subscripts=subscripts)
+
+        return tuple(self._gradient(upstream, k, operands, spelled, out, contract) if need[k] else None
+                     for k in range(len(operands)))
+
+    def written(self, n, y, *xs):
+        return Written(n.call("einsum", repr(self.subscripts), *xs), (None,) * len(xs))
+
+
+# -- inverse, determinant, solve, Cholesky (the formulas of HIPS autograd, batched over leading axes) -----
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, (np.ndarray, np.generic))
+
+
+def _inv(x):
+    return np.linalg.inv(x) if _is_array(x) else Inv.apply(x)
+
+
+def _solve(a, b):
+    return np.linalg.solve(a, b) if _is_array(a) and _is_array(b) else Solve.apply(a, b)
+
+
+def _square(op: Op, x) -> None:
+    shape = shape_of(x)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ShapeError(f"{op.name}: expected square matrices (..., n, n), got shape {shape}")
+
+
+class Inv(Op):
+    """y = x⁻¹;  dL/dx = −yᵀ U yᵀ (U the upstream).  Shapes: x (..., n, n) -> y (..., n, n)."""
+
+    arity = 1
+    fresh_grads = True
+    functions = ("inv",)
+    saves = ("out",)
+    backward_records = True  # matrix products of the output
+
+    def forward(self, x):
+        _square(self, x)
+        try:
+            out = np.linalg.inv(x)
+        except np.linalg.LinAlgError as exc:
+            raise ShapeError(f"inv: the matrix is singular ({exc})") from None
+        self.saved = (out,)
+        return out
+
+    def backward(self, upstream):
+        (out,) = self.saved
+        t = _swap_last(out)
+        return (-(t @ upstream @ t),)
+
+    def written(self, n, y, x):
+        return Written(n.call("inv", x), (Chain(None, lambda U: n.neg(n.matmul(n.matmul(n.T(y), U), n.T(y)))),))
+
+
+class Det(Op):
+    """y = det(x);  dy/dx = det(x) x⁻ᵀ.  Shapes: x (..., n, n) -> y (...). (Invertible x: the formula
+    divides by nothing but needs x⁻¹.)"""
+
+    arity = 1
+    fresh_grads = True
+    functions = ("det",)
+    saves = ("x", "out")
+    backward_records = True  # the inverse and products: Inv on Tensors
+
+    def forward(self, x):
+        _square(self, x)
+        out = np.asarray(np.linalg.det(x))
+        self.saved = (x, out)
+        return out
+
+    def backward(self, upstream):
+        x, out = self.saved
+        scale = (upstream * out).reshape(upstream.shape + (1, 1))
+        return (scale * _swap_last(_inv(x)),)
+
+    def written(self, n, y, x):
+        return Written(n.call("det", x), (n.mul(y, n.T(n.call("inv", x))),))
+
+
+class LogAbsDet(Op):
+    """y = log |det(x)|;  dy/dx = x⁻ᵀ.  Shapes: x (..., n, n) -> y (...). (:func:`slogdet` gives the sign too.)"""
+
+    arity = 1
+    fresh_grads = True
+    functions = ("logabsdet",)
+    saves = ("x",)
+    backward_records = True
+
+    def forward(self, x):
+        _square(self, x)
+        self.saved = (x,)
+        return np.asarray(np.linalg.slogdet(x)[1])
+
+    def backward(self, upstream):
+        (x,) = self.saved
+        return (upstream.reshape(upstream.shape + (1, 1)) * _swap_last(_inv(x)),)
+
+    def written(self, n, y, x):
+        return Written(n.call("log|det|", x), (n.T(n.call("inv", x)),))
+
+
+class Solve(Op):
+    """y = a⁻¹ b (the solution of a y = b);  dL/db = a⁻ᵀ U, dL/da = −(a⁻ᵀ U) yᵀ.
+
+    Shapes: a (..., n, n), b (..., n, k) or (n,) -> y shaped like b (as ``numpy.linalg.solve``).
+    """
+
+    arity = 2
+    fresh_grads = True
+    functions = ("solve",)
+    saves = ("a", "out")
+    backward_records = True  # a solve with aᵀ (recorded: this op again) and products
+
+    def forward(self, a, b):
+        _square(self, a)
+        try:
+            out = np.linalg.solve(a, b)
+        except np.linalg.LinAlgError as exc:
+            raise ShapeError(f"solve: the matrix is singular ({exc})") from None
+        except ValueError as exc:
+            raise ShapeError(f"solve: cannot solve {shape_of(a)} against {shape_of(b)}: {exc}") from None
+        self.saved = (a, out)
+        return out
+
+    def backward(self, upstream):
+        need, (a, out) = self.needs_input_grad, self.saved
+        vector = out.ndim == 1
+        gb = _solve(_swap_last(a), upstream)
+        da = None
+        if need[0]:
+            g2 = gb.reshape(gb.shape + (1,)) if vector else gb
+            y2 = out.reshape((1,) + out.shape) if vector else _swap_last(out)
+            da = unbroadcast(-(g2 @ y2), a.shape)
+        return da, (gb if need[1] else None)
+
+    def written(self, n, y, a, b):
+        gb = lambda U: n.call("solve", n.T(a), U)  # noqa: E731
+        return Written(n.call("solve", a, b), (Chain(None, lambda U: n.neg(n.matmul(gb(U), n.T(y)))), Chain(None, gb)))
+
+
+class Cholesky(Op):
+    """L = cholesky(x), x = L Lᵀ with L lower triangular;  dL/dx = ½ (S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ U) L⁻¹, Φ taking
+    the lower triangle with its diagonal halved (Murray 2016; HIPS autograd's formula).
+
+    Shapes: x (..., n, n) symmetric positive definite -> L (..., n, n).
+    """
+
+    arity = 1
+    fresh_grads = True
+    functions = ("cholesky",)
+    saves = ("out",)
+    backward_records = True  # products, masks and solves: the same on Tensors
+
+    def forward(self, x):
+        _square(self, x)
+        try:
+            out = np.linalg.cholesky(x)
+        except np.linalg.LinAlgError as exc:
+            raise ShapeError(f"cholesky: the matrix is not positive definite ({exc})") from None
+        self.saved = (out,)
+        return out
+
+    def backward(self, upstream):
+        (L,) = self.saved
+        n = L.shape[-1]
+        phi = (np.tril(np.ones((n, n))) / (1 + np.eye(n))).astype(upstream.dtype)  # Φ as a mask
+        P = (_swap_last(L) @ upstream) * phi
+        Lt = _swap_last(L)
+        S = _solve(Lt, _swap_last(_solve(Lt, _swap_last(P))))  # L⁻ᵀ P L⁻¹
+        return ((S + _swap_last(S)) * 0.5,)
+
+    def written(self, n, y, x):
+        return Written(n.call("cholesky", x), (None,))
