@@ -557,6 +557,17 @@ def linalg_case(draw, name):
     return Case(ops.Cholesky(), lambda t: cr.cholesky((t + cr.swapaxes(t, -1, -2)) * 0.5), [a], symmetric=True)
 
 
+@st.composite
+def index_add_case(draw):
+    rng = rng_from(draw)
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    index = rng.integers(0, shape[axis], size=draw(st.integers(0, 5)))  # repeats likely: they must sum
+    source_shape = shape[:axis % len(shape)] + (len(index),) + shape[axis % len(shape) + 1:]
+    return Case(ops.IndexAdd(axis, index), lambda a, b: cr.index_add(a, b, axis, index),
+                [smooth(rng, shape), smooth(rng, source_shape)])
+
+
 CASES = {
     **{name: unary_case(name) for name in UNARY},
     **{name: binary_case(name) for name in BINARY},
@@ -569,6 +580,7 @@ CASES = {
     "Std": moment_case("Std"),
     "Trace": trace_case(),
     "CumSum": cumsum_case(),
+    "IndexAdd": index_add_case(),
     **{name: linalg_case(name) for name in ("Dot", "Outer", "Einsum", "Inv", "Det", "LogAbsDet", "Solve", "Cholesky")},
     **{name: reshaping_case(name) for name in ("Squeeze", "ExpandDims", "Ravel", "Flip", "Roll", "SwapAxes",
                                                "MoveAxis", "Tile", "Repeat", "Pad")},

@@ -259,6 +259,8 @@ def extreme_cases(dtype) -> dict[str, XCase]:
                                    lambda t, x: x[t.as_tensor(index)]))
     add("GetItem(slice)", XCase("GetItem", lambda: ops.GetItem((slice(1, None, 2), 2)), [r],
                                 lambda t, x: x[1::2, 2]))
+    add("IndexAdd", XCase("IndexAdd", lambda: ops.IndexAdd(0, index), [v, v[:index.size].copy()],
+                          lambda t, x, s: x.index_add(0, t.as_tensor(index), s)))
     add("ScatterAdd", XCase("ScatterAdd", lambda: ops.ScatterAdd(index, v.shape), [v[:index.size].copy()],
                             lambda t, x: t.zeros(v.shape, dtype=x.dtype).index_add(0, t.as_tensor(index), x)))
     add("NormalCDF", XCase("NormalCDF", ops.NormalCDF, [v], lambda t, x: t.special.ndtr(x)))
@@ -664,6 +666,9 @@ _cases("SwapAxes", ("0-d", lambda: ops.SwapAxes(0, 1), [Z0], None, "swapaxes: ax
        ("empty", lambda: ops.SwapAxes(0, 1), [E2], lambda t, x: x.swapaxes(0, 1), "ok"))
 _cases("MoveAxis", ("0-d", lambda: ops.MoveAxis(0, 1), [Z0], None, "moveaxis: axis"),
        ("empty", lambda: ops.MoveAxis(0, 1), [E2], lambda t, x: x.movedim(0, 1), "ok"))
+_cases("IndexAdd", ("0-d", lambda: ops.IndexAdd(0, [0]), [Z0, Z0], None, "index_add: axis 0 does not fit"),
+       ("empty index", lambda: ops.IndexAdd(0, np.array([], dtype=int)), [np.ones(3), E1],
+        lambda t, x, s: x.index_add(0, t.tensor([], dtype=t.long), s), "ok"))
 _cases("Dot", ("0-d", ops.Dot, [Z0, Z0], None, "dot: takes vectors and matrices"),
        ("empty", ops.Dot, [E2, np.ones((3, 2))], lambda t, x, y: x @ y, "ok"))
 _cases("Outer", ("0-d", ops.Outer, [Z0, Z0], None, "outer: takes two vectors"),

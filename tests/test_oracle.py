@@ -102,6 +102,8 @@ def torch_version(op: ops.Op, torch):
         return prod
     if name == "Trace":
         return torch.trace
+    if name == "IndexAdd":
+        return lambda x, s: x.index_add(op.axis % x.ndim, torch.as_tensor(op.index), s)
     linalg_twins = {
         "Dot": lambda a, b: a @ b, "Outer": torch.outer, "Inv": torch.linalg.inv, "Det": torch.linalg.det,
         "LogAbsDet": lambda x: torch.linalg.slogdet(x)[1], "Solve": torch.linalg.solve,

@@ -123,5 +123,74 @@ def atleast_2d(x):
     return _FUNCTIONS["reshape"](x, (1, 1) if not shape else (1, shape[0]))
 
 
-_COMPOSITES = ["einsum", "slogdet", "tensordot", "split", "chunk", "atleast_2d"]
+def _along(indices, axis: int, shape: tuple) -> tuple:
+    """The index that picks ``indices`` along ``axis`` and every position along the others (broadcast)."""
+    import numpy as np
+
+    indices = np.asarray(indices)
+    if indices.ndim != len(shape):
+        raise ValueError(f"take_along_axis: indices of {indices.ndim} dimensions for an array of {len(shape)}")
+    axis %= len(shape)
+    grids = list(np.ix_(*[np.arange(n) for n in shape]))
+    grids[axis] = indices
+    return tuple(grids)
+
+
+def take_along_axis(x, indices, axis: int):
+    """``numpy.take_along_axis``: the values of ``x`` at ``indices`` along ``axis`` (a GetItem block: the
+    gradient goes back to the chosen elements, summed where one is chosen twice)."""
+    import numpy as np
+
+    shape = np.shape(getattr(x, "_data", x))
+    return x[_along(indices, axis, shape)]
+
+
+def argmax(x, axis=None):
+    """Where the largest values are (``numpy.argmax``): integers, outside the graph (no gradient)."""
+    import numpy as np
+
+    from .tensor import Tensor, values_of
+
+    return Tensor(np.argmax(values_of(x), axis=axis))
+
+
+def argmin(x, axis=None):
+    """Where the smallest values are (``numpy.argmin``): integers, outside the graph (no gradient)."""
+    import numpy as np
+
+    from .tensor import Tensor, values_of
+
+    return Tensor(np.argmin(values_of(x), axis=axis))
+
+
+def sort(x, axis: int = -1, descending: bool = False):
+    """The values of ``x`` sorted along ``axis`` (a stable sort); the gradient goes to the elements where each
+    sorted value came from (:func:`take_along_axis` with the sorting order)."""
+    import numpy as np
+
+    from .tensor import values_of
+
+    v = values_of(x)
+    order = np.argsort(-v if descending else v, axis=axis, kind="stable")
+    return take_along_axis(x, order, axis)
+
+
+def topk(x, k: int, axis: int = -1, largest: bool = True):
+    """(values, indices) of the ``k`` largest (or smallest) elements along ``axis``, largest first, as
+    ``torch.topk``; the values carry the gradient to the chosen elements, the indices are integers."""
+    import numpy as np
+
+    from .tensor import Tensor, values_of
+
+    v = values_of(x)
+    n = np.shape(v)[axis]
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: k must be between 0 and {n} (the size of axis {axis}), got {k}")
+    order = np.argsort(-v if largest else v, axis=axis, kind="stable")
+    chosen = np.take(order, np.arange(k), axis=axis)
+    return take_along_axis(x, chosen, axis), Tensor(chosen)
+
+
+_COMPOSITES = ["einsum", "slogdet", "tensordot", "split", "chunk", "atleast_2d", "take_along_axis", "argmax",
+               "argmin", "sort", "topk"]
 __all__ = sorted([*_FUNCTIONS, *_COMPOSITES])

@@ -564,3 +564,43 @@ class Pad(Op):
     def backward(self, upstream):
         (place,) = self.saved
         return (upstream[place],)
+
+
+class IndexAdd(Op):
+    """y = x with ``source`` added at ``index`` along ``axis`` (repeated indices summed);  dy/dx = 1,
+    dy/dsource = 1 at each place it was added to (the gradient gathered back).
+
+    Shapes: x (..., n, ...), source (..., len(index), ...) -> y like x. PyTorch's ``index_add``.
+    """
+
+    arity = 2
+    functions = ("index_add",)
+    name = "index_add"  # in messages, as the function is called
+    backward_records = True  # the upstream, and an indexing of it
+
+    def __init__(self, axis: int, index):
+        self.axis, self.index = axis, np.asarray(index)
+
+    def params(self):
+        return {"axis": self.axis, "index": self.index}
+
+    def _where(self, ndim: int) -> tuple:
+        return (slice(None),) * _axis(self, self.axis, ndim) + (self.index,)
+
+    def forward(self, x, source):
+        x = np.asarray(x)
+        if self.index.ndim != 1 or self.index.dtype.kind not in "iu":
+            raise ShapeError(f"index_add: index must be a vector of integers, got {self.index.dtype} "
+                             f"of shape {self.index.shape}")
+        where = self._where(x.ndim)
+        out = np.array(x, dtype=np.result_type(x, source), copy=True)
+        try:
+            np.add.at(out, where, source)
+        except (ValueError, IndexError) as exc:
+            raise ShapeError(f"index_add: source of shape {shape_of(source)} does not fit x of shape {x.shape} "
+                             f"at index {self.index.tolist()} along axis {self.axis}: {exc}") from None
+        return out
+
+    def backward(self, upstream):
+        need = self.needs_input_grad
+        return (upstream if need[0] else None, upstream[self._where(upstream.ndim)] if need[1] else None)
