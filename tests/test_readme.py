@@ -36,3 +36,14 @@ def test_python_examples_run(tmp_path, monkeypatch):
     trace = namespace["trace"]
     assert trace.value == 6.0
     assert {k: float(v) for k, v in trace.gradients.items()} == {"a": 2.0, "b": 2.0, "c": 3.0, "d": -3.0}
+
+
+def test_the_readme_lists_every_op_block():
+    """Issue 20: the tour's op table has one row per block, with its local derivative."""
+    from chainrule import ops
+
+    text = README.read_text(encoding="utf-8")
+    table = text.split("### The op set", 1)[1].split("###", 1)[0]
+    rows = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    assert rows == set(ops.BUILTIN), set(ops.BUILTIN) ^ rows
+    assert all("d" in line.split("|")[3] for line in table.splitlines() if line.startswith("| `"))
