@@ -348,7 +348,8 @@ def save(model: Any, path: str | os.PathLike, metadata: dict[str, Any] | None = 
         if key in _RESERVED:
             raise SerializationError(f"save: metadata key {key!r} is reserved by chainrule")
         header[key] = _to_json(key, value)
-    tensors = {name: np.ascontiguousarray(value) for name, value in model.state_dict().items()}
+    # C order, the shape kept (ascontiguousarray would make a 0-d buffer, a BatchNorm's count, 1-d)
+    tensors = {name: np.require(value, requirements="C") for name, value in model.state_dict().items()}
     for name, value in tensors.items():
         if value.dtype not in _CODE_OF:
             raise SerializationError(f"save: {name!r} has dtype {value.dtype}, which chainrule cannot store "

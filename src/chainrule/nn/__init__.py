@@ -29,8 +29,10 @@ from .activations import ACTIVATIONS, GELU, Identity, LeakyReLU, ReLU, Sigmoid, 
 from .classification_losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss
 from .containers import MLP, Sequential
 from .dropout import Dropout
+from .normalization import BatchNorm1d, BatchNorm2d, Embedding, Flatten, LayerNorm
 
 __all__ += [
     "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "gelu", "activation", "ACTIVATIONS",
     "Dropout", "Sequential", "MLP", "CrossEntropyLoss", "BCEWithLogitsLoss", "HuberLoss",
+    "LayerNorm", "BatchNorm1d", "BatchNorm2d", "Embedding", "Flatten",
 ]

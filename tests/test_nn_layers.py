@@ -1,0 +1,94 @@
+"""The layers of issue 20 built on the blocks: LayerNorm, BatchNorm1d/2d, Embedding, Flatten, against PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+rng = np.random.default_rng(0)
+
+
+def _torch_state(module, torch):
+    return {k: torch.tensor(v) for k, v in module.state_dict().items()}
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("shape, normalized", [((4, 6), 6), ((2, 3, 4), (3, 4))])
+def test_layer_norm_matches_torch(shape, normalized, torch):
+    ours = nn.LayerNorm(normalized)
+    ours.weight.data[...] = rng.standard_normal(ours.weight.shape)
+    ours.bias.data[...] = rng.standard_normal(ours.bias.shape)
+    theirs = torch.nn.LayerNorm(normalized, dtype=torch.float64)
+    theirs.load_state_dict(_torch_state(ours, torch))  # the same keys and shapes: loadable by PyTorch
+    x = rng.standard_normal(shape)
+    t, tt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = ours(t), theirs(tt)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    u = rng.standard_normal(shape)
+    y.backward(u)
+    yt.backward(torch.tensor(u))
+    np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert cr.gradcheck(lambda a: nn.LayerNorm(normalized)(a), [x])
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("cls, shape", [("BatchNorm1d", (8, 3)), ("BatchNorm1d", (5, 3, 4)),
+                                        ("BatchNorm2d", (4, 3, 2, 5))])
+def test_batch_norm_matches_torch_in_training_and_evaluation(cls, shape, torch):
+    ours = getattr(nn, cls)(3, momentum=0.2)
+    theirs = getattr(torch.nn, cls)(3, momentum=0.2, dtype=torch.float64)
+    ours.weight.data[...] = rng.standard_normal(3)
+    theirs.load_state_dict(_torch_state(ours, torch))
+    for step in range(3):
+        x = rng.standard_normal(shape) * (step + 1) + step
+        t, tt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        y, yt = ours(t), theirs(tt)
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        (y * cr.tensor(np.arange(y.size).reshape(y.shape) % 5)).sum().backward()
+        (yt * torch.tensor(np.arange(y.size).reshape(y.shape) % 5)).sum().backward()
+        np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-12, err_msg=key)
+    ours.eval()
+    theirs.eval()
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(ours(x).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.oracle
+def test_embedding_matches_torch_and_sums_repeated_rows(torch):
+    ours = nn.Embedding(6, 3, padding_idx=2, rng=0)
+    theirs = torch.nn.Embedding(6, 3, padding_idx=2, dtype=torch.float64)
+    theirs.load_state_dict(_torch_state(ours, torch))
+    idx = np.array([[0, 2, 5], [5, 5, 1]])
+    y, yt = ours(idx), theirs(torch.tensor(idx))
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
+    u = rng.standard_normal(y.shape)
+    y.backward(u)
+    yt.backward(torch.tensor(u))
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-12)
+    assert np.all(ours.weight.grad[2] == 0)
+    with pytest.raises(cr.ShapeError, match="outside the table"):
+        ours(np.array([6]))
+
+
+def test_flatten_and_saving_the_layers(tmp_path):
+    x = rng.standard_normal((2, 3, 4))
+    assert nn.Flatten()(x).shape == (2, 12) and nn.Flatten(0, 1)(x).shape == (6, 4)
+    model = nn.Sequential(nn.Flatten(), nn.LayerNorm(12), nn.Linear(12, 4, rng=0), nn.BatchNorm1d(4))
+    model(x)
+    cr.save(model, tmp_path / "m.safetensors")
+    again = cr.load(tmp_path / "m.safetensors")
+    again.eval()
+    model.eval()
+    np.testing.assert_allclose(again(x).numpy(), model(x).numpy())
+
+
+def test_layers_are_twice_differentiable():
+    x = rng.standard_normal((4, 3))
+    assert cr.gradgradcheck(lambda a: nn.LayerNorm(3)(a), [x])
+    assert cr.gradgradcheck(lambda a: nn.BatchNorm1d(3)(a), [x])
