@@ -92,3 +92,55 @@ def test_layers_are_twice_differentiable():
     x = rng.standard_normal((4, 3))
     assert cr.gradgradcheck(lambda a: nn.LayerNorm(3)(a), [x])
     assert cr.gradgradcheck(lambda a: nn.BatchNorm1d(3)(a), [x])
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("options", [
+    {}, {"stride": 2}, {"padding": 1}, {"dilation": 2}, {"groups": 2}, {"stride": (2, 1), "padding": (1, 2)},
+    {"bias": False},
+])
+def test_conv2d_matches_torch(options, torch):
+    ours = nn.Conv2d(4, 6, 3, rng=1, **options)
+    theirs = torch.nn.Conv2d(4, 6, 3, dtype=torch.float64, **options)
+    theirs.load_state_dict(_torch_state(ours, torch))
+    x = rng.standard_normal((2, 4, 7, 6))
+    t, tt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = ours(t), theirs(tt)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    u = rng.standard_normal(y.shape)
+    y.backward(u)
+    yt.backward(torch.tensor(u))
+    np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.oracle
+def test_conv1d_and_pools_match_torch(torch):
+    ours = nn.Conv1d(3, 4, 3, stride=2, padding=1, rng=2)
+    theirs = torch.nn.Conv1d(3, 4, 3, stride=2, padding=1, dtype=torch.float64)
+    theirs.load_state_dict(_torch_state(ours, torch))
+    x = rng.standard_normal((2, 3, 9))
+    np.testing.assert_allclose(ours(x).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    img = rng.standard_normal((2, 3, 6, 5))
+    for ours_pool, theirs_pool in [(nn.MaxPool2d(2), torch.nn.MaxPool2d(2)),
+                                   (nn.MaxPool2d(3, stride=1, padding=1), torch.nn.MaxPool2d(3, stride=1, padding=1)),
+                                   (nn.AvgPool2d(2, padding=1), torch.nn.AvgPool2d(2, padding=1))]:
+        t, tt = cr.tensor(img, requires_grad=True), torch.tensor(img, requires_grad=True)
+        y, yt = ours_pool(t), theirs_pool(tt)
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+        y.sum().backward()
+        yt.sum().backward()
+        np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-12)
+
+
+def test_conv_is_twice_differentiable_and_saves(tmp_path):
+    x = rng.standard_normal((1, 2, 4, 4))
+    conv = nn.Conv2d(2, 2, 2, stride=1, padding=1, groups=2, rng=0)
+    assert cr.gradgradcheck(lambda a: (conv(a) ** 2).sum(), [x])
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(12, 2, rng=0))
+    assert model(x).shape == (1, 2)
+    cr.save(model, tmp_path / "cnn.safetensors")
+    np.testing.assert_allclose(cr.load(tmp_path / "cnn.safetensors")(x).numpy(), model(x).numpy())
+    with pytest.raises(cr.ShapeError, match="smaller than the kernel"):
+        nn.Conv2d(2, 2, 5)(x)
