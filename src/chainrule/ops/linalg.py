@@ -141,6 +141,11 @@ def _explicit(op: Op, subscripts: str, shapes: list) -> tuple[list[str], str]:
     return spelled, out
 
 
+def _contract(subscripts: str, *operands) -> np.ndarray:
+    """``numpy.einsum`` through BLAS where it can (``optimize=True``: tensordot for a pair of operands)."""
+    return np.asarray(np.einsum(subscripts, *operands, optimize=True))
+
+
 class Einsum(Op):
     """y = einsum(subscripts, x1, x2, ...);  dy/dxk = einsum of the upstream and the other operands into xk's
     subscripts (an index only xk has is broadcast back).
@@ -162,7 +167,7 @@ class Einsum(Op):
             raise ShapeError(f"einsum: subscripts must be a string such as 'ij,jk->ik', got {self.subscripts!r}")
         spelled, out = _explicit(self, self.subscripts, [np.shape(x) for x in xs])
         try:
-            y = np.einsum(",".join(spelled) + "->" + out, *xs)
+            y = np.einsum(",".join(spelled) + "->" + out, *xs, optimize=True)  # optimize: through BLAS
         except ValueError as exc:
             shapes = ", ".join(str(shape_of(x)) for x in xs)
             raise ShapeError(f"einsum: {self.subscripts!r} does not fit shapes {shapes}: {exc}") from None
@@ -184,7 +189,7 @@ class Einsum(Op):
 
     def backward(self, upstream):
         need, (operands, spelled, out) = self.needs_input_grad, self.saved
-        return tuple(self._gradient(upstream, k, operands, spelled, out, np.einsum) if need[k] else None
+        return tuple(self._gradient(upstream, k, operands, spelled, out, _contract) if need[k] else None
                      for k in range(len(operands)))
 
     def recorded_backward(self, upstream):
