@@ -226,6 +226,15 @@ def _square(op: Op, x) -> None:
         raise ShapeError(f"{op.name}: expected square matrices (..., n, n), got shape {shape}")
 
 
+def _factor(op: Op, x, compute, failure: str) -> np.ndarray:
+    """``compute(x)`` (an inverse, a factorisation) of square matrices, LAPACK's refusal as a ShapeError."""
+    _square(op, x)
+    try:
+        return compute(x)
+    except np.linalg.LinAlgError as exc:
+        raise ShapeError(f"{op.name}: {failure} ({exc})") from None
+
+
 class Inv(Op):
     """y = x⁻¹;  dL/dx = −yᵀ U yᵀ (U the upstream).  Shapes: x (..., n, n) -> y (..., n, n)."""
 
@@ -236,11 +245,7 @@ class Inv(Op):
     backward_records = True  # matrix products of the output
 
     def forward(self, x):
-        _square(self, x)
-        try:
-            out = np.linalg.inv(x)
-        except np.linalg.LinAlgError as exc:
-            raise ShapeError(f"inv: the matrix is singular ({exc})") from None
+        out = _factor(self, x, np.linalg.inv, "the matrix is singular")
         self.saved = (out,)
         return out
 
@@ -353,11 +358,7 @@ class Cholesky(Op):
     backward_records = True  # products, masks and solves: the same on Tensors
 
     def forward(self, x):
-        _square(self, x)
-        try:
-            out = np.linalg.cholesky(x)
-        except np.linalg.LinAlgError as exc:
-            raise ShapeError(f"cholesky: the matrix is not positive definite ({exc})") from None
+        out = _factor(self, x, np.linalg.cholesky, "the matrix is not positive definite")
         self.saved = (out,)
         return out
 
