@@ -416,3 +416,16 @@ def test_anomaly_mode_and_hooks_under_create_graph():
     z = cr.tensor([0.0, 1.0], requires_grad=True)
     with cr.detect_anomaly(), pytest.raises(GraphError, match="recorded by the backward of Sqrt"):
         cr.grad(z.sqrt().sum(), z, create_graph=True)
+
+
+def test_a_parameter_saved_by_an_op_is_linked_as_itself():
+    """A Parameter (a Tensor subclass) saved by an op is handed to the recorded backward as the very leaf."""
+    from chainrule.graph import _linked_saved
+
+    w = cr.nn.Parameter(np.array([0.5, -2.0]))
+    y = w * w
+    linked = _linked_saved(y._node, y._node.op.saved)
+    assert linked[0] is w and linked[1] is w
+    (g,) = cr.grad((y * w).sum(), w, create_graph=True)
+    (h,) = cr.grad(g.sum(), w)
+    np.testing.assert_allclose(h, 6 * w.numpy())

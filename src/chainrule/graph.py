@@ -188,8 +188,6 @@ def _run_recorded(top: Node, gradient, retain_graph: bool, capture: dict | None,
                     upstream = Tensor(upstream)
                 if node.hooks is not None:
                     upstream = _run_hooks_recorded(node.hooks, upstream)
-                    if type(upstream) is not Tensor:  # a hook may hand back an array: a constant
-                        upstream = Tensor(np.asarray(upstream))
                 if captured is not None and id(node) in capture:
                     captured[capture[id(node)]] = upstream
                 in_grads = _recorded_backward(node, upstream)
@@ -250,8 +248,7 @@ def _linked_saved(node: Node, saved: tuple) -> tuple:
     for k, i in linked_saves(type(node.op)):
         value = items[k] if k < len(items) else None
         if i == -2 and type(value) is tuple:  # every input, in order (an op of any number of inputs)
-            items[k] = tuple(linked_tensor(np.asarray(v), link) if type(link) is Node or link is None
-                             else link for v, link in zip(value, node.next))
+            items[k] = tuple(linked_tensor(np.asarray(v), link) for v, link in zip(value, node.next))
             linked.add(k)
             continue
         if isinstance(value, np.generic):  # NumPy gives a 0-d result as a scalar: the Tensor holds an array
@@ -275,11 +272,14 @@ def _linked_saved(node: Node, saved: tuple) -> tuple:
 
 
 def _run_hooks_recorded(hooks: list, grad):
-    """Each hook sees the recorded gradient (a Tensor) and may replace it (with a Tensor or an array)."""
+    """Each hook sees the recorded gradient (a Tensor) and may replace it: with a Tensor, or with an
+    array, which is taken as a constant Tensor."""
+    from .tensor import Tensor
+
     for hook in list(hooks):
         replaced = hook(grad)
         if replaced is not None:
-            grad = replaced
+            grad = replaced if isinstance(replaced, Tensor) else Tensor(np.asarray(replaced))
     return grad
 
 

@@ -379,7 +379,7 @@ def linked_tensor(value: np.ndarray, link) -> Tensor:
     (``link``: the leaf Tensor itself, the node that produced it, or None for a constant). The
     recorded backward (``create_graph=True``) computes with these, so the derivative it records
     depends on the graph's values, as PyTorch's saved variables do."""
-    if type(link) is Tensor:
+    if isinstance(link, Tensor):  # a leaf (a Parameter too): the very tensor
         return link
     t = object.__new__(Tensor)
     t._data, t.grad, t._req, t._node, t._hooks = value, None, link is not None, link, None

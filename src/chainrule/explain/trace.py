@@ -662,21 +662,4 @@ def _check(evaluate, arrays: dict[str, np.ndarray], wrt: list[str], gradients, o
                 flat[j] = old
                 num[j] = (plus - minus) / (2 * eps)
             numeric[n] = num.reshape(arrays[n].shape)
-    abs_err = rel_err = 0.0
-    passed = True
-    for n in wrt:
-        g, num = gradients[n], numeric[n]
-        with np.errstate(all="ignore"):
-            err = np.abs(g - num)
-            if not err.size:
-                continue
-            if np.isnan(err).any():
-                abs_err = rel_err = float("nan")
-                passed = False
-                continue
-            rel = err / np.maximum(np.abs(num), np.finfo(np.float64).tiny)
-            if not np.isnan(abs_err):
-                abs_err = max(abs_err, float(np.max(err)))
-                rel_err = max(rel_err, float(np.max(np.where(err > 0, rel, 0))))
-            passed = passed and bool(np.all(err <= atol + rtol * np.abs(num)))
-    return Check(True, eps, atol, rtol, abs_err, rel_err, passed, numeric)
+    return _compare({n: gradients[n] for n in wrt}, numeric, eps, atol, rtol)

@@ -6,7 +6,7 @@ import numpy as np
 from numpy import maximum, multiply, ndarray, tanh
 
 from .base import Op, Written, zero_of
-from .elementwise import Where
+from .elementwise import Where, _either
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -162,8 +162,7 @@ def _sigmoid(x):
     return stable_sigmoid(x) if isinstance(x, (np.ndarray, np.generic, int, float)) else x.sigmoid()
 
 
-def _abs(x):
-    return np.abs(x) if isinstance(x, (np.ndarray, np.generic, int, float)) else x.abs()
+_abs = _either("abs")
 
 
 class SiLU(_Activation):

@@ -122,7 +122,6 @@ class _Smooth(_Unary):
     :func:`_either` functions, so that the same formula serves backward and its recorded form."""
 
     saves = ("x", "out")
-    written_local = ""  # the local derivative as explain writes it, with {x} and {y}
 
     def forward(self, x):
         out = self._f(x)

@@ -310,10 +310,9 @@ class Prod(_Reduction):
     def backward(self, upstream):
         x, axes = self.saved
         x = np.asarray(x)
-        axes = tuple(range(x.ndim)) if axes is None else axes
         with np.errstate(invalid="ignore", over="ignore"):
-            return (expand_reduced(upstream, x.shape, None if not axes else axes, self.keepdims)
-                    * _others_product(x, axes),)
+            return (expand_reduced(upstream, x.shape, axes, self.keepdims)
+                    * _others_product(x, tuple(range(x.ndim)) if axes is None else axes),)
 
     def recorded_backward(self, upstream):
         """The products of the others as recorded products: each element replaced by 1 in a copy of its
@@ -321,18 +320,17 @@ class Prod(_Reduction):
         from .elementwise import Where
 
         x, axes = self.saved
-        axes = tuple(range(x.ndim)) if axes is None else axes
-        if x.size == 0 or not axes:  # slices of one element or none: the others' product is 1, a constant
-            return (expand_reduced(upstream, x.shape, None if not axes else axes, self.keepdims)
-                    * np.ones(x.shape, x.dtype),)
-        rest = [i for i in range(x.ndim) if i not in axes]
-        moved = x.transpose(tuple(rest + list(axes)))
-        n = int(np.prod([x.shape[a] for a in axes]))
+        up = expand_reduced(upstream, x.shape, axes, self.keepdims)
+        over = tuple(range(x.ndim)) if axes is None else axes
+        if x.size == 0 or not over:  # slices of one element or none: the others' product is 1, a constant
+            return (up * np.ones(x.shape, x.dtype),)
+        rest = [i for i in range(x.ndim) if i not in over]
+        moved = x.transpose(tuple(rest + list(over)))
+        n = int(np.prod([x.shape[a] for a in over]))
         flat = moved.reshape(moved.shape[:len(rest)] + (1, n))
         eye = np.eye(n, dtype=bool)
         others = Where.apply(eye, np.ones((), x.dtype), flat).prod(axis=-1)  # (..., n): all but the i-th
-        others = others.reshape(moved.shape).transpose(tuple(np.argsort(rest + list(axes))))
-        return (expand_reduced(upstream, x.shape, None if not axes else axes, self.keepdims) * others,)
+        return (up * others.reshape(moved.shape).transpose(tuple(np.argsort(rest + list(over)))),)
 
     def written(self, n, y, x):
         return Written(self._call(n, x), (n.div(y, x),))
