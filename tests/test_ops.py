@@ -314,6 +314,19 @@ def cumsum_case(draw):
     return Case(ops.CumSum(axis), lambda t: cr.cumsum(t, axis), [smooth(rng, shape)])
 
 
+@st.composite
+def cumprod_case(draw):
+    """CumProd, with zeros planted (one, two, or none) so that the exact gradient at zeros is checked."""
+    rng = rng_from(draw)
+    shape = draw(small_shapes)
+    axis = draw(st.none() | (st.integers(-len(shape), len(shape) - 1) if shape else st.none()))
+    x = smooth(rng, shape)
+    if x.size:
+        for _ in range(draw(st.integers(0, 2))):
+            x.flat[draw(st.integers(0, x.size - 1))] = 0.0
+    return Case(ops.CumProd(axis), lambda t: cr.cumprod(t, axis), [x])
+
+
 def reduction_case(name):
     op_class, fn, needs_elements, needs_distinct = REDUCTIONS[name]
 
@@ -541,6 +554,9 @@ def linalg_case(draw, name):
             ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk,k->i", [(2, 3), (3, 4), (4,)]), ("ij->ji", [(2, 3)]),
             ("...j,jk->...k", [(2, 2, 3), (3, 4)]), ("ij,k->ijk", [(2, 3), (4,)]), ("i,i->", [(3,), (3,)]),
             ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]), ("ij,jk", [(2, 3), (3, 2)]), ("ij->", [(2, 3)]),
+            # a repeated index in one operand: a diagonal (its gradient goes back onto the diagonal)
+            ("ii->", [(3, 3)]), ("ii", [(3, 3)]), ("ii->i", [(4, 4)]), ("iij->j", [(3, 3, 2)]),
+            ("iji,j->i", [(3, 2, 3), (2,)]), ("...ii->...i", [(2, 3, 3)]), ("ijj,jk->ik", [(2, 3, 3), (3, 4)]),
         ]))
         xs = [smooth(rng, s) for s in shapes]
         return Case(ops.Einsum(subscripts), lambda *ts: cr.einsum(subscripts, *ts), xs)
@@ -580,6 +596,7 @@ CASES = {
     "Std": moment_case("Std"),
     "Trace": trace_case(),
     "CumSum": cumsum_case(),
+    "CumProd": cumprod_case(),
     "IndexAdd": index_add_case(),
     **{name: linalg_case(name) for name in ("Dot", "Outer", "Einsum", "Inv", "Det", "LogAbsDet", "Solve", "Cholesky")},
     **{name: reshaping_case(name) for name in ("Squeeze", "ExpandDims", "Ravel", "Flip", "Roll", "SwapAxes",
@@ -1335,8 +1352,11 @@ def test_every_registered_op_appears_everywhere_it_declares(name):
         assert all(fn.make is not cls for fn in FUNCTIONS.values())
     # explain writes every op, in both notations, with one local derivative per input
     k = cls.arity or 2
-    op = cls(p=0.0) if cls is ops.Dropout else cls(*[p.default if p.default is not p.empty else 2
-                                                     for p in cls.constructor_params()])
+    params = cls.constructor_params()
+    value = {p.name: p.default if p.default is not p.empty else 2 for p in params}
+    op = cls(p=0.0) if cls is ops.Dropout else cls(
+        *[value[p.name] for p in params if p.kind is not p.KEYWORD_ONLY],
+        **{p.name: value[p.name] for p in params if p.kind is p.KEYWORD_ONLY})
     for notation in (UNICODE, LATEX):
         text = describe(op, notation, "y", [f"x{i}" for i in range(k)], [None] * k, None)
         assert text.rhs and text.symbol and len(text.locals) == k
@@ -1398,6 +1418,19 @@ class Cube(Op):
         assert float(y.data) == 8.0 and float(x.grad) == 12.0
     finally:
         ops.REGISTRY.pop("Cube", None)
+
+
+def test_var_and_std_take_pytorchs_correction(torch):
+    """``correction=`` is PyTorch's name for ddof: the same values and gradients as torch.var/std's defaults."""
+    x = np.random.default_rng(3).normal(size=(3, 4))
+    for name in ("var", "std"):
+        t = cr.tensor(x, requires_grad=True)
+        getattr(t, name)(axis=1, correction=1).sum().backward()
+        tt = torch.tensor(x, requires_grad=True)
+        getattr(tt, name)(1).sum().backward()
+        np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-12)
+        with pytest.raises(cr.errors.ConfigError, match=f"{name}: give ddof or correction, not both"):
+            getattr(cr.tensor(x), name)(ddof=1, correction=1)
 
 
 def test_std_of_equal_values_has_zero_gradient():

@@ -24,7 +24,7 @@ import chainrule as cr
 from chainrule import ops
 
 # The cases are shared with test_ops.py (tests/ is on sys.path under pytest's default import mode).
-from test_ops import CASES, MATMUL_KINDS, is_float, matmul_case, strict_floats
+from test_ops import CASES, MATMUL_KINDS, Case, is_float, matmul_case, strict_floats
 
 pytestmark = pytest.mark.oracle
 
@@ -128,6 +128,8 @@ def torch_version(op: ops.Op, torch):
         return shape_twins[name]
     if name == "CumSum":
         return lambda x: x.reshape(-1).cumsum(0) if op.axis is None else torch.cumsum(x, dim=op.axis)
+    if name == "CumProd":
+        return lambda x: x.reshape(-1).cumprod(0) if op.axis is None else torch.cumprod(x, dim=op.axis)
     if name == "Softmax":
         return lambda x: torch.softmax(x, dim=op.axis)
     if name == "LogSoftmax":
@@ -201,6 +203,18 @@ def test_matmul_batched_broadcasting_matches_torch(torch):
         (yt * yt).sum().backward()
         close(a.grad, at.grad, f"{sa} @ {sb}: da")
         close(b.grad, bt.grad, f"{sa} @ {sb}: db")
+
+
+@pytest.mark.parametrize("subscripts, shapes", [
+    ("ii->", [(3, 3)]), ("ii", [(3, 3)]), ("ii->i", [(4, 4)]), ("iij->j", [(3, 3, 2)]), ("iii->i", [(3, 3, 3)]),
+    ("iji,j->i", [(3, 2, 3), (2,)]), ("ii,jj->ij", [(2, 2), (3, 3)]), ("...ii->...i", [(2, 3, 3)]),
+    ("ijj,jk->ik", [(2, 3, 3), (3, 4)]), ("bii,bi->b", [(2, 3, 3), (2, 3)]),
+])
+def test_einsum_with_a_repeated_index_matches_torch(subscripts, shapes, torch):
+    """A diagonal in the subscripts: the values, and the gradients put back on the diagonal, as PyTorch's."""
+    rng = np.random.default_rng(len(subscripts))
+    compare_with_torch(Case(ops.Einsum(subscripts), lambda *ts: cr.einsum(subscripts, *ts),
+                            [rng.standard_normal(s) for s in shapes]), torch)
 
 
 def test_softplus_and_log_softmax_match_torch_over_a_wide_range(torch):

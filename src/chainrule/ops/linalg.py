@@ -129,9 +129,6 @@ def _explicit(op: Op, subscripts: str, shapes: list) -> tuple[list[str], str]:
             p = p.replace("...", ellipsis[widest - k:] if k else "")
         if len(p) != len(sh):
             raise ShapeError(f"einsum: operand subscripts {p!r} do not fit shape {tuple(sh)}")
-        if len(set(p)) != len(p):
-            raise ShapeError(f"einsum: the repeated index in {p!r} (a diagonal) is not supported; "
-                             f"take the diagonal with indexing first")
         spelled.append(p)
     if arrow:
         out = out.replace("...", ellipsis)
@@ -139,6 +136,25 @@ def _explicit(op: Op, subscripts: str, shapes: list) -> tuple[list[str], str]:
         letters = "".join(spelled)
         out = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
     return spelled, out
+
+
+def _onto_diagonal(g, distinct: str, target: str, sizes: dict, contract, used: set):
+    """The gradient of an operand whose subscripts repeat an index (``"iij"``, a diagonal): g, over the
+    distinct indices (``"ij"``), put on the diagonal and zero elsewhere, as einsum with identity matrices
+    (``"ij,ik->ikj"``), so that the recorded backward records it too."""
+    fresh = iter(c for c in _LETTERS if c not in used)
+    seen: set[str] = set()
+    spelled, eyes = [], []
+    for c in target:
+        if c in seen:
+            d = next(fresh)
+            spelled.append(d)
+            eyes.append((c + d, np.eye(sizes[c], dtype=g.dtype)))
+        else:
+            seen.add(c)
+            spelled.append(c)
+    return contract(",".join([distinct, *(s for s, _ in eyes)]) + "->" + "".join(spelled), g,
+                    *(eye for _, eye in eyes))
 
 
 def _contract(subscripts: str, *operands) -> np.ndarray:
@@ -150,7 +166,8 @@ class Einsum(Op):
     """y = einsum(subscripts, x1, x2, ...);  dy/dxk = einsum of the upstream and the other operands into xk's
     subscripts (an index only xk has is broadcast back).
 
-    Shapes: as ``numpy.einsum`` (``...`` allowed; an index repeated within one operand, a diagonal, is not).
+    Shapes: as ``numpy.einsum`` (``...`` allowed; an index repeated within one operand takes its diagonal,
+    whose gradient goes back onto the diagonal).
     """
 
     fresh_grads = False  # a broadcast gradient is a view (chainrule.einsum, in NumPy's order of arguments)
@@ -176,15 +193,20 @@ class Einsum(Op):
 
     def _gradient(self, upstream, k: int, operands, spelled, out, contract):
         target = spelled[k]
+        distinct = "".join(dict.fromkeys(target))  # a repeated index (a diagonal) once
         others = [i for i in range(len(operands)) if i != k]
         known = set(out).union(*(spelled[i] for i in others))
-        present = "".join(c for c in target if c in known)  # what einsum can produce; the rest is broadcast
+        present = "".join(c for c in distinct if c in known)  # what einsum can produce; the rest is broadcast
         g = contract(",".join([out, *(spelled[i] for i in others)]) + "->" + present,
                      upstream, *(operands[i] for i in others))
         shape = operands[k].shape
-        if present != target:
-            g = g.reshape(tuple(shape[j] if c in known else 1 for j, c in enumerate(target)))
-            g = g.broadcast_to(shape) if not isinstance(g, np.ndarray) else np.broadcast_to(g, shape)
+        sizes = {c: shape[j] for j, c in enumerate(target)}
+        if present != distinct:
+            full = tuple(sizes[c] for c in distinct)
+            g = g.reshape(tuple(sizes[c] if c in known else 1 for c in distinct))
+            g = g.broadcast_to(full) if not isinstance(g, np.ndarray) else np.broadcast_to(g, full)
+        if distinct != target:
+            g = _onto_diagonal(g, distinct, target, sizes, contract, set("".join([out, *spelled])))
         return g
 
     def backward(self, upstream):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from .base import Op, Written, broadcast_view, shape_of
 
 
@@ -339,16 +339,20 @@ class Prod(_Reduction):
 class Var(_Reduction):
     """y = variance of x over ``axis``, Σ (x − mean)² / (n − ddof);  dy/dx = 2 (x − mean) / (n − ddof).
 
-    Shapes: as :class:`Sum`. ``ddof`` as NumPy's (0 by default; PyTorch's ``correction`` is the same
-    number, 1 by default there).
+    Shapes: as :class:`Sum`. ``ddof`` as NumPy's (0 by default); ``correction=`` is PyTorch's name for
+    the same number (1 by default there, so ``t.var(correction=1)`` is ``torch.var(t)``).
     """
 
     functions = methods = ("var",)
     saves = ("x", "axes", "count")
     backward_records = True  # means, products and the upstream broadcast back: the same on Tensors
 
-    def __init__(self, axis=None, ddof: float = 0, keepdims: bool = False):
+    def __init__(self, axis=None, ddof: float = 0, keepdims: bool = False, *, correction: float | None = None):
         super().__init__(axis, keepdims)
+        if correction is not None:  # PyTorch's name for the same number
+            if ddof:
+                raise ConfigError(f"{type(self).__name__.lower()}: give ddof or correction, not both")
+            ddof = correction
         self.ddof = ddof
 
     def params(self):
@@ -511,3 +515,96 @@ class CumSum(Op):
 
     def written(self, n, y, x):
         return Written(n.call("cumsum", x), (None,))
+
+
+def _last_axis_rows(a: np.ndarray, axis: int | None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``a`` with ``axis`` moved last and the rest flattened: (rows, n), and the moved shape to undo it."""
+    if axis is None:
+        a = np.reshape(a, -1)
+        axis = 0
+    moved = np.moveaxis(a, axis, -1)
+    return moved.reshape(-1, moved.shape[-1] if moved.ndim else 1), moved.shape
+
+
+class CumProd(Op):
+    """y_i = Π_{j<=i} x_j along ``axis``;  dy_i/dx_j = Π_{k<=i, k≠j} x_k for j <= i, 0 after.
+
+    dL/dx_j = Σ_{i>=j} g_i y_i / x_j where x_j ≠ 0; exact where x has zeros (as PyTorch's): an element
+    before a slice's first zero still divides by itself, the first zero gets the product before it times
+    Σ_{i>=z} g_i Π_{z<k<=i} x_k, and every element after the first zero gets 0.
+    Shapes: x (...) -> y (...); with ``axis`` None, x flattened: y (x.size,).
+    """
+
+    arity = 1
+    functions = methods = ("cumprod",)
+    in_expressions = True
+    saves = ("x", "out")
+
+    def __init__(self, axis=None):
+        self.axis = axis
+
+    def params(self):
+        return {"axis": self.axis}
+
+    def forward(self, x):
+        if self.axis is not None:
+            reduced_axes(self, self.axis, np.ndim(x))  # checks the axis
+        if np.result_type(x) == np.float32:  # PyTorch accumulates float32 in float64: a running product may
+            out = np.cumprod(x, axis=self.axis, dtype=np.float64).astype(np.float32)  # pass 3e38 and come back
+        else:
+            out = np.cumprod(x, axis=self.axis)
+        self.saved = (x, out)
+        return out
+
+    def backward(self, upstream):
+        x, out = self.saved
+        x = np.asarray(x)
+        if x.size == 0:
+            return (np.zeros(x.shape, upstream.dtype),)
+        axis = None if self.axis is None else self.axis % max(x.ndim, 1)
+        xs, moved = _last_axis_rows(x, axis)
+        ys, _ = _last_axis_rows(out, axis)
+        gs, _ = _last_axis_rows(np.asarray(upstream), axis)
+        n = xs.shape[-1]
+        zero = xs == 0
+        first = np.where(zero.any(axis=-1), zero.argmax(axis=-1), n)[:, None]  # a row's first zero (n: none)
+        j = np.arange(n)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            tail = np.cumsum((gs * ys)[:, ::-1], axis=-1)[:, ::-1]  # Σ_{i>=j} g_i y_i
+            grad = np.where(j < first, tail / np.where(j < first, xs, 1), 0)
+            rows = np.flatnonzero(first[:, 0] < n)
+            if rows.size:  # the first zeros: (product before z) · Σ_{i>=z} g_i Π_{z<k<=i} x_k
+                z = first[rows, 0]
+                after = np.cumprod(np.where(j > z[:, None], xs[rows], 1), axis=-1)
+                total = np.sum(np.where(j >= z[:, None], gs[rows] * after, 0), axis=-1)
+                before = np.where(z > 0, ys[rows, np.maximum(z - 1, 0)], 1)
+                grad[rows, z] = before * total
+        grad = grad.astype(upstream.dtype, copy=False).reshape(moved)
+        return (grad.reshape(x.shape) if self.axis is None else np.moveaxis(grad, -1, axis),)
+
+    def recorded_backward(self, upstream):
+        """Each element's partial products with itself replaced by 1 (n copies of a slice of n: memory n²
+        per slice, for higher derivatives only), so that zeros stay exact as in :class:`Prod`."""
+        from .elementwise import Where
+
+        x = self.saved[0]
+        shape = x.shape
+        if x.size == 0:
+            return (upstream.reshape(shape) * 0,)
+        if self.axis is None:
+            x, upstream, axis = x.reshape(-1), upstream.reshape(-1), 0
+        else:
+            axis = self.axis % max(x.ndim, 1)
+        xm, gm = x.moveaxis(axis, -1), upstream.moveaxis(axis, -1)
+        n = xm.shape[-1]
+        eye = np.eye(n, dtype=bool)
+        # others[..., j, i] = Π_{k<=i, k≠j} x_k
+        others = Where.apply(eye, np.ones((), x.dtype), xm.unsqueeze(-2).broadcast_to(xm.shape[:-1] + (n, n)))
+        others = others.cumprod(axis=-1)
+        later = np.triu(np.ones((n, n), dtype=bool))  # i >= j
+        grad = Where.apply(later, gm.unsqueeze(-2) * others, np.zeros((), x.dtype)).sum(axis=-1)
+        grad = grad.moveaxis(-1, axis)
+        return (grad.reshape(shape),)
+
+    def written(self, n, y, x):
+        return Written(n.call("cumprod", x), (None,))
