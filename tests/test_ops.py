@@ -424,6 +424,37 @@ def getitem_case(draw):
 
 
 @st.composite
+def window_geometry(draw):
+    """A (..., H, W) shape with a kernel, stride and dilation that fit it (leading axes may be 0-size)."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    size = tuple(d * (k - 1) + 1 + draw(st.integers(0, 3)) for k, d in zip(kernel, dilation))
+    lead = draw(st.sampled_from([(), (2,), (1, 3), (0, 2)]))
+    return lead + size, kernel, stride, dilation
+
+
+@st.composite
+def sliding_windows_case(draw):
+    rng = rng_from(draw)
+    shape, kernel, stride, dilation = draw(window_geometry())
+    return Case(ops.SlidingWindows(kernel, stride, dilation),
+                lambda t: cr.sliding_windows(t, kernel, stride, dilation), [smooth(rng, shape)])
+
+
+@st.composite
+def fold_windows_case(draw):
+    """SlidingWindows' backward as an op: windows summed back into an (..., H, W) of zeros."""
+    rng = rng_from(draw)
+    shape, kernel, stride, dilation = draw(window_geometry())
+    windows_shape = ops.SlidingWindows(kernel, stride, dilation).forward(np.zeros(shape)).shape
+    size = shape[-2:]
+    return Case(ops.FoldWindows(size, kernel, stride, dilation),
+                lambda t: ops.FoldWindows.apply(t, size=size, kernel=kernel, stride=stride, dilation=dilation),
+                [smooth(rng, windows_shape)])
+
+
+@st.composite
 def scatter_add_case(draw):
     """GetItem's backward as an op: the values of x[index] put back into zeros shaped like x."""
     rng = rng_from(draw)
@@ -608,6 +639,8 @@ CASES = {
     "Transpose": transpose_case(),
     "GetItem": getitem_case(),
     "ScatterAdd": scatter_add_case(),
+    "SlidingWindows": sliding_windows_case(),
+    "FoldWindows": fold_windows_case(),
     "BroadcastTo": broadcast_to_case(),
     "Concatenate": concatenate_case(),
     "Stack": stack_case(),

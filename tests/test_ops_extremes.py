@@ -266,6 +266,21 @@ def extreme_cases(dtype) -> dict[str, XCase]:
     add("ScatterAdd", XCase("ScatterAdd", lambda: ops.ScatterAdd(index, v.shape), [v[:index.size].copy()],
                             lambda t, x: t.zeros(v.shape, dtype=x.dtype).index_add(0, t.as_tensor(index), x)))
     add("NormalCDF", XCase("NormalCDF", ops.NormalCDF, [v], lambda t, x: t.special.ndtr(x)))
+    # windows of a (1, 1, H, W) image of the extreme values, PyTorch's unfold / fold laid out as ours
+    img = np.resize(v, (1, 1, 4, v.size // 4 + 2))
+    wins = ops.SlidingWindows((2, 2)).forward(img)
+
+    def unfold(t, x):
+        ho, wo = x.shape[-2] - 1, x.shape[-1] - 1
+        return t.nn.functional.unfold(x, 2).reshape(1, 1, 2, 2, ho, wo).movedim((2, 3), (4, 5))
+
+    def fold(t, x):
+        ho, wo = x.shape[2:4]
+        cols = x.movedim((4, 5), (2, 3)).reshape(1, 4, ho * wo)
+        return t.nn.functional.fold(cols, (ho + 1, wo + 1), 2)
+
+    add("SlidingWindows", XCase("SlidingWindows", lambda: ops.SlidingWindows((2, 2)), [img], unfold))
+    add("FoldWindows", XCase("FoldWindows", lambda: ops.FoldWindows(img.shape[-2:], (2, 2)), [wins.copy()], fold))
     add("BroadcastTo", XCase("BroadcastTo", lambda: ops.BroadcastTo((2, 3, v.size)), [v],
                              lambda t, x: x.broadcast_to((2, 3, v.size))))
     add("Concatenate", XCase("Concatenate", ops.Concatenate, [a, v], lambda t, x, y: t.cat([x, y])))
@@ -703,6 +718,12 @@ _cases("ScatterAdd", ("0-d into (2,)", lambda: ops.ScatterAdd(1, (2,)), [Z0],
                       lambda t, x: t.stack([t.zeros((), dtype=x.dtype), x]), "ok"),
        ("empty into (3,)", lambda: ops.ScatterAdd(np.array([], dtype=int), (3,)), [E1],
         lambda t, x: t.zeros(3, dtype=x.dtype).index_add(0, t.tensor([], dtype=t.long), x), "ok"))
+_cases("SlidingWindows", ("0-d", lambda: ops.SlidingWindows((1, 1)), [Z0], None, "sliding_windows: expected"),
+       ("(0, 2, 3) 1x1", lambda: ops.SlidingWindows((1, 1)), [np.zeros((0, 2, 3))],
+        lambda t, x: x.reshape(0, 2, 3, 1, 1), "ok"))
+_cases("FoldWindows", ("0-d", lambda: ops.FoldWindows((1, 1), (1, 1)), [Z0], None, "fold_windows: windows"),
+       ("empty batch", lambda: ops.FoldWindows((2, 2), (1, 1)), [np.zeros((0, 2, 2, 1, 1))],
+        lambda t, x: x.reshape(0, 2, 2), "ok"))
 _cases("BroadcastTo", ("0-d", lambda: ops.BroadcastTo((2, 3)), [Z0], lambda t, x: x.broadcast_to((2, 3)), "ok"),
        ("empty", lambda: ops.BroadcastTo((2, 0, 3)), [E2], lambda t, x: x.broadcast_to((2, 0, 3)), "ok"))
 _cases("Concatenate", ("0-d", ops.Concatenate, [Z0, Z0], None, "concatenate: cannot join"),

@@ -146,6 +146,8 @@ def torch_version(op: ops.Op, torch):
             return x.reshape(-1)[torch.as_tensor(np.array(positions, order="C", copy=True))]  # 0-d stays 0-d
 
         return getitem
+    if name in ("SlidingWindows", "FoldWindows"):  # PyTorch's unfold/fold hold the windows as (N, C·kh·kw, L)
+        return _torch_windows(op, torch)
     if name == "ScatterAdd":  # PyTorch's index_add over the flattened positions NumPy's index selects
         def scatter_add(x):
             positions = np.arange(int(np.prod(op.shape))).reshape(op.shape)[op.index]
@@ -160,6 +162,27 @@ def torch_version(op: ops.Op, torch):
     if name == "Stack":
         return lambda *xs: torch.stack(xs, dim=op.axis)
     raise AssertionError(f"no PyTorch counterpart written for {name}")
+
+
+def _torch_windows(op, torch):
+    """SlidingWindows through torch's unfold, FoldWindows through its fold: the leading axes flattened into
+    the batch axis (one channel), and the windows laid out as ours, (..., Ho, Wo, kh, kw)."""
+    F = torch.nn.functional
+    kernel, stride, dilation = op.kernel, op.stride, op.dilation
+
+    def sliding(x):
+        lead, (h, w) = x.shape[:-2], x.shape[-2:]
+        ho = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+        wo = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+        cols = F.unfold(x.reshape(-1, 1, h, w), kernel, dilation=dilation, stride=stride)
+        return cols.reshape(*lead, *kernel, ho, wo).movedim((-4, -3), (-2, -1))
+
+    def fold(x):
+        lead, (ho, wo) = x.shape[:-4], x.shape[-4:-2]
+        cols = x.movedim((-2, -1), (-4, -3)).reshape(-1, kernel[0] * kernel[1], ho * wo)
+        return F.fold(cols, op.size, kernel, dilation=dilation, stride=stride).reshape(*lead, *op.size)
+
+    return sliding if type(op).__name__ == "SlidingWindows" else fold
 
 
 def compare_with_torch(case, torch, seed: int = 0) -> None:

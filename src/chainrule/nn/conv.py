@@ -1,9 +1,10 @@
 """Convolution and pooling layers, with PyTorch's names, parameters, state dict keys and output sizes.
 
 Built on the blocks, by im2col: the input is padded (:class:`~chainrule.ops.Pad`), its sliding
-windows gathered with one integer index (:class:`~chainrule.ops.GetItem`: its backward adds each
-window's gradient back where the window came from), and the windows contracted with the filters
-(:class:`~chainrule.ops.Einsum`). The derivatives, of any order, are those blocks'.
+windows taken as a strided view (:class:`~chainrule.ops.SlidingWindows`: its backward adds each
+window's gradient back where the window came from, one strided add per kernel position), and the
+windows contracted with the filters (:class:`~chainrule.ops.Einsum`). The derivatives, of any
+order, are those blocks'.
 
 * :class:`Conv1d`, :class:`Conv2d` -- stride, padding, dilation, groups;
 * :class:`MaxPool2d`, :class:`AvgPool2d` -- over windows of ``kernel_size`` (stride: the kernel size).
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..functional import einsum
+from ..ops import SlidingWindows
 from ..serialization import register_model
 from ..tensor import Tensor, as_tensor
 from . import init
@@ -44,9 +46,7 @@ def windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding
                          f"(with padding {padding} and dilation {dilation})")
     if ph or pw:
         x = x.pad(((0, 0), (0, 0), (ph, ph), (pw, pw)), pad_value)
-    rows = (np.arange(ho) * sh)[:, None] + (np.arange(kh) * dh)[None, :]  # (Ho, kh)
-    cols = (np.arange(wo) * sw)[:, None] + (np.arange(kw) * dw)[None, :]  # (Wo, kw)
-    return x[:, :, rows[:, None, :, None], cols[None, :, None, :]]
+    return SlidingWindows.apply(x, kernel=kernel, stride=stride, dilation=dilation)
 
 
 class _ConvNd(Module):

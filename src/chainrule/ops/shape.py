@@ -566,6 +566,121 @@ class Pad(Op):
         return (upstream[place],)
 
 
+# -- the sliding windows of convolution and pooling (im2col) and their sum back (col2im) ---------------
+
+
+def _pair(value) -> tuple[int, int]:
+    """An int n as (n, n), a pair as a tuple of two ints (PyTorch's way of giving a kernel or a stride)."""
+    pair = tuple(value) if np.iterable(value) else (value, value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair):
+        raise ShapeError(f"windows: expected a positive int or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _window_geometry(who: str, shape: tuple, kernel, stride, dilation) -> tuple[int, int]:
+    """(Ho, Wo): how many windows fit along x's last two axes, or a ShapeError naming the op."""
+    if len(shape) < 2:
+        raise ShapeError(f"{who}: expected (..., H, W), got shape {shape}")
+    (h, w), (kh, kw), (sh, sw), (dh, dw) = shape[-2:], kernel, stride, dilation
+    ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ShapeError(f"{who}: {(h, w)} is smaller than the kernel {tuple(kernel)} with dilation "
+                         f"{tuple(dilation)}")
+    return ho, wo
+
+
+def _positions(kernel, stride, dilation, ho: int, wo: int):
+    """For each kernel position (i, j), the slices of x's last two axes that its windows' elements fill."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(i * dh, i * dh + sh * (ho - 1) + 1, sh), slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+
+
+class SlidingWindows(Op):
+    """y = every kh × kw window of x's last two axes;  dy/dx = 1 per window holding x (summed back by FoldWindows).
+
+    y[..., a, b, i, j] = x[..., a·s + i·d, b·s + j·d]: the im2col of convolution and pooling, made by kh·kw
+    strided copies, one per kernel position. ``kernel``, ``stride`` and ``dilation`` are ints or pairs
+    (PyTorch's ``unfold`` holds the same windows as (N, C·kh·kw, Ho·Wo)).
+    Shapes: x (..., H, W) -> y (..., Ho, Wo, kh, kw), Ho = ⌊(H − d(kh − 1) − 1) / s⌋ + 1.
+    """
+
+    arity = 1
+    functions = ("sliding_windows",)
+    saves = ("in_shape",)
+
+    def __init__(self, kernel, stride=1, dilation=1):
+        self.kernel, self.stride, self.dilation = _pair(kernel), _pair(stride), _pair(dilation)
+
+    def params(self):
+        return {"kernel": self.kernel, "stride": self.stride, "dilation": self.dilation}
+
+    def forward(self, x):
+        x = np.asarray(x)
+        ho, wo = _window_geometry("sliding_windows", x.shape, self.kernel, self.stride, self.dilation)
+        self.saved = (x.shape,)
+        # one strided copy per kernel position, into memory ordered (kh, kw, ..., Ho, Wo): a max or mean over
+        # the window is then an elementwise reduction of kh·kw whole blocks (a strided view's is ~40x slower)
+        kh, kw = self.kernel
+        out = np.empty((kh, kw, *x.shape[:-2], ho, wo), x.dtype)
+        for i, j, place in _positions(self.kernel, self.stride, self.dilation, ho, wo):
+            out[i, j] = x[(..., *place)]
+        return np.moveaxis(out, (0, 1), (-2, -1))
+
+    def backward(self, upstream):
+        (in_shape,) = self.saved
+        return (_fold(upstream, in_shape, self.kernel, self.stride, self.dilation),)
+
+    def recorded_backward(self, upstream):
+        (in_shape,) = self.saved
+        return (FoldWindows.apply(upstream, size=in_shape[-2:], kernel=self.kernel, stride=self.stride,
+                                  dilation=self.dilation),)
+
+
+def _fold(g: np.ndarray, in_shape: tuple, kernel, stride, dilation) -> np.ndarray:
+    """Sum windows (..., Ho, Wo, kh, kw) back into (..., H, W): one strided add per kernel position."""
+    out = np.zeros(in_shape, g.dtype)
+    for i, j, place in _positions(kernel, stride, dilation, g.shape[-4], g.shape[-3]):
+        out[(..., *place)] += g[..., i, j]
+    return out
+
+
+class FoldWindows(Op):
+    """y = each window of x added where SlidingWindows took it;  dy/dx = 1, so dL/dx is the upstream's windows.
+
+    y is zeros (..., H, W) with the windows added, overlaps summed (PyTorch's ``fold``). The backward of
+    :class:`SlidingWindows` (col2im), as a block of its own so that the two are each other's derivative.
+    Shapes: x (..., Ho, Wo, kh, kw) -> y (..., H, W), ``size`` = (H, W).
+    """
+
+    arity = 1
+    fresh_grads = True  # a copy of the upstream's windows: the graph may add into it
+
+    def __init__(self, size, kernel, stride=1, dilation=1):
+        self.size, self.kernel = _pair(size), _pair(kernel)
+        self.stride, self.dilation = _pair(stride), _pair(dilation)
+
+    def params(self):
+        return {"size": self.size, "kernel": self.kernel, "stride": self.stride, "dilation": self.dilation}
+
+    def forward(self, x):
+        x = np.asarray(x)
+        shape = x.shape[:-4] + self.size
+        expected = x.shape[:-4] + (*_window_geometry("fold_windows", shape, self.kernel, self.stride,
+                                                     self.dilation), *self.kernel)
+        if x.shape != expected:
+            raise ShapeError(f"fold_windows: windows of shape {x.shape} do not fit {self.size} with kernel "
+                             f"{self.kernel}, stride {self.stride}, dilation {self.dilation}: expected {expected}")
+        return _fold(x, shape, self.kernel, self.stride, self.dilation)
+
+    def backward(self, upstream):
+        return (SlidingWindows(self.kernel, self.stride, self.dilation).forward(upstream),)
+
+    def recorded_backward(self, upstream):
+        return (SlidingWindows.apply(upstream, kernel=self.kernel, stride=self.stride, dilation=self.dilation),)
+
+
 class IndexAdd(Op):
     """y = x with ``source`` added at ``index`` along ``axis`` (repeated indices summed);  dy/dx = 1,
     dy/dsource = 1 at each place it was added to (the gradient gathered back).
