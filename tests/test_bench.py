@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.bench import common, hvp, linreg, memory, mlp_step, op_overhead
+from chainrule.bench import common, conv, hvp, linreg, memory, mlp_step, op_overhead
 from chainrule.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,6 +231,38 @@ def test_hvp_floor_is_the_hessian_times_v():
     only_w0 = [v[0]] + [np.zeros_like(a) for a in v[1:]]
     np.testing.assert_allclose(hvp.make_numpy(params, x, y, only_w0)()[0].reshape(-1), H @ v[0].reshape(-1),
                                rtol=1e-9, atol=1e-12)
+
+
+def test_conv_structure_and_checks():
+    """Hand-written NumPy, chainrule and PyTorch agree on the Conv2d (output, filters' gradient) and on the
+    CNN's logits after one Adam step; the table has one row per case and dtype."""
+    r = conv.run("tiny", dtypes=("float32", "float64"))
+    all_checks_passed(r)
+    assert {"conv_float64_chainrule", "cnn_float32_chainrule"} <= set(r["checks"])
+    assert len(conv.summary_rows(r)) == 4 and "digits CNN Adam step, batch 4" in conv.report(r)
+    json.dumps(r)
+
+
+def test_conv_floor_is_the_gradient():
+    """The hand-written convolution's backward pass is the gradient of the sum of its squares: checked by
+    finite differences of its own forward, in float64, for the input, the filters and the bias."""
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
+
+    def loss(x, w, b):
+        return float((conv.conv_forward(x, w, b, 1)[0] ** 2).sum())
+
+    out, cache = conv.conv_forward(x, w, b, 1)
+    grads = conv.conv_backward(2 * out, cache)
+    for k, arg in enumerate((x, w, b)):
+        numeric = np.zeros_like(arg)
+        for i in np.ndindex(arg.shape):
+            args = [x.copy(), w.copy(), b.copy()]
+            args[k][i] += 1e-6
+            up = loss(*args)
+            args[k][i] -= 2e-6
+            numeric[i] = (up - loss(*args)) / 2e-6
+        np.testing.assert_allclose(grads[k], numeric, rtol=1e-6, atol=1e-6)
 
 
 def test_memory_structure_and_checks(memory_results):

@@ -56,6 +56,12 @@ def workspace(tmp_path_factory) -> Path:
     labels = ["cat", "dog", "emu"]
     _csv(ws / "clf.csv", ["a", "b", "label"],
          [[round(g.normal(k), 3), round(g.normal(-k), 3), labels[k]] for k in range(3) for _ in range(20)])
+    # 4×4 one-channel images of three classes (a bright row, column or diagonal), for train cnn
+    pictures = [np.eye(4), np.zeros((4, 4)), np.zeros((4, 4))]
+    pictures[1][1], pictures[2][:, 2] = 1.0, 1.0
+    _csv(ws / "img.csv", [f"p{i}" for i in range(16)] + ["label"],
+         [[*np.round(pictures[k].ravel() + 0.2 * g.standard_normal(16), 3), labels[k]]
+          for k in range(3) for _ in range(10)])
     _csv(ws / "big.csv", ["a", "y"], [[1e308, 1], [2, 3], [4, 5], [6, 7]])
     _csv(ws / "dup.csv", ["a", "y", "y"], [[1, 2, 3], [4, 5, 6], [7, 8, 9], [1, 1, 1]])
     (ws / "latin1.csv").write_bytes("café,y\n1,2\n3,4\n".encode("latin-1"))
@@ -284,6 +290,34 @@ def build_train_mlp(c: Case) -> None:
     c.add("--epochs", c.number(["1", "2"], 0.93))
 
 
+def build_train_cnn(c: Case) -> None:
+    c.argv += ["train", "cnn"]
+    table = _with_switches({
+        "--data": lambda c: c.choose(["img.csv"], ["moons", "iris", "digits", "clf.csv", "mnist"] + INPUTS),
+        "--target": lambda c: c.choose(["-1", "label"], ["y", "0", "99", ""]),
+        "--delimiter": lambda c: c.choose([","], [";", "", "xy"]),
+        "--no-standardize": None,
+        "--val-size": lambda c: c.number(["0", "0.1", "0.3"]),
+        "--hidden": lambda c: c.choose(["none", "4"], ["0", "-1", "x", "70000", ",".join(["2"] * 101)]),
+        "--channels": lambda c: c.choose(["2", "2,3", "4"], ["", "none", "0", "-2", "70000", "a,b"]),
+        "--kernel-size": lambda c: c.choose(["1", "3"], ["2", "0", "-3", "17", "x", "3.0"]),
+        "--image-shape": lambda c: c.choose(["1,4,4", "4,4", "2,2,4", "1x4x4"],
+                                            ["4,5", "1,1,1", "0,4,4", "a,b,c", "1,4,4,1", "", "70000,1,1"]),
+        "--activation": lambda c: c.choose(["relu", "tanh"], ["swish"]),
+        "--dropout": lambda c: c.number(["0", "0.2"]),
+        "--dtype": lambda c: c.choose(["float64", "float32"], ["float16"]),
+        "--no-restore-best": None,
+        "--optimizer": lambda c: c.choose(["adam", "sgd"], ["rmsprop"]),
+        "--plot-confusion": lambda c: c.output(".png"),
+        **_common_train(c),
+    })
+    flags_of(table, c, 0.15)
+    c.noise(list(table))
+    if "--data" not in c.argv:
+        c.add("--data", "img.csv")  # digits by default: keep it small
+    c.add("--epochs", c.number(["1", "2"], 0.93))
+
+
 PAIRS = [("reg.safetensors", "reg.csv"), ("clf.safetensors", "clf.csv"), ("moons.safetensors", "moons"),
          ("reg.safetensors", "big.csv"), ("clf.safetensors", "reg.csv")]
 
@@ -423,6 +457,7 @@ BUILDERS = {
     "explain": (build_explain, 3000),
     "train linreg": (build_train_linreg, 2000),
     "train mlp": (build_train_mlp, 700),
+    "train cnn": (build_train_cnn, 300),
     "predict": (build_predict, 1600),
     "evaluate": (build_evaluate, 700),
     "sgd-noise": (build_sgd_noise, 600),

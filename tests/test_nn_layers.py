@@ -144,3 +144,130 @@ def test_conv_is_twice_differentiable_and_saves(tmp_path):
     np.testing.assert_allclose(cr.load(tmp_path / "cnn.safetensors")(x).numpy(), model(x).numpy())
     with pytest.raises(cr.ShapeError, match="smaller than the kernel"):
         nn.Conv2d(2, 2, 5)(x)
+
+
+# -- the layers on hypothesis shapes: values and gradients as PyTorch's, gradcheck in float64 ----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+sweep = settings(max_examples=25, deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@st.composite
+def conv_geometry(draw):
+    """A Conv2d and an input it fits: batch 0 to 2, channels divisible by groups, any stride, padding and
+    dilation (size-1 sides included)."""
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 1)))
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 3))
+                 for k, d, p in zip(kernel, dilation, padding))
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
+               "bias": draw(st.booleans())}
+    return (draw(st.integers(0, 2)), c_in, *size), c_out, kernel, options
+
+
+def _compare(ours, theirs, x, torch, rtol=1e-9):
+    """Forward values, the input's gradient and every parameter's gradient, ours against PyTorch's."""
+    t, tt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = ours(t), theirs(tt)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=rtol, atol=1e-12)
+    u = np.random.default_rng(x.size).standard_normal(y.shape)
+    y.backward(u)
+    yt.backward(torch.tensor(u))
+    np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=rtol, atol=1e-12)
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, theirs_params[name].grad.numpy(), rtol=rtol, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.oracle
+@sweep
+@given(geometry=conv_geometry())
+def test_conv2d_on_any_geometry_matches_torch_and_gradchecks(geometry, torch):
+    shape, c_out, kernel, options = geometry
+    ours = nn.Conv2d(shape[1], c_out, kernel, rng=0, **options)
+    theirs = torch.nn.Conv2d(shape[1], c_out, kernel, dtype=torch.float64, **options)
+    theirs.load_state_dict(_torch_state(ours, torch))
+    x = np.random.default_rng(1).standard_normal(shape)
+    _compare(ours, theirs, x, torch)
+    if shape[0]:
+        assert cr.gradcheck(lambda a: (ours(a) ** 2).sum(), [x[:1]])
+
+
+@pytest.mark.oracle
+@sweep
+@given(kind=st.sampled_from(["max", "avg"]), kernel=st.integers(1, 3), stride=st.integers(1, 3),
+       padding=st.integers(0, 1), batch=st.integers(0, 2), h=st.integers(3, 6), w=st.integers(3, 6))
+def test_pools_on_any_geometry_match_torch(kind, kernel, stride, padding, batch, h, w, torch):
+    padding = min(padding, kernel // 2)
+    ours = (nn.MaxPool2d if kind == "max" else nn.AvgPool2d)(kernel, stride=stride, padding=padding)
+    theirs = (torch.nn.MaxPool2d if kind == "max" else torch.nn.AvgPool2d)(kernel, stride=stride, padding=padding)
+    x = np.random.default_rng(2).standard_normal((batch, 2, h, w))  # distinct values: no tied maxima
+    _compare(ours, theirs, x, torch, rtol=1e-12)
+
+
+@pytest.mark.oracle
+@sweep
+@given(shape=st.sampled_from([(1, 3), (4, 1), (3, 2, 5), (2, 1, 1), (0, 4)]), affine=st.booleans())
+def test_layer_norm_on_any_shape_matches_torch(shape, affine, torch):
+    ours = nn.LayerNorm(shape[-1], elementwise_affine=affine)
+    theirs = torch.nn.LayerNorm(shape[-1], elementwise_affine=affine, dtype=torch.float64)
+    x = np.random.default_rng(3).standard_normal(shape) * 3 + 1
+    _compare(ours, theirs, x, torch)
+
+
+@pytest.mark.oracle
+@sweep
+@given(spatial=st.booleans(), batch=st.integers(2, 4), channels=st.integers(1, 3), side=st.integers(1, 3),
+       training=st.booleans())
+def test_batch_norm_on_any_shape_matches_torch(spatial, batch, channels, side, training, torch):
+    shape = (batch, channels, side, side) if spatial else (batch, channels)
+    ours = (nn.BatchNorm2d if spatial else nn.BatchNorm1d)(channels)
+    theirs = (torch.nn.BatchNorm2d if spatial else torch.nn.BatchNorm1d)(channels, dtype=torch.float64)
+    if not training:
+        ours.eval()
+        theirs.eval()
+    x = np.random.default_rng(4).standard_normal(shape) * 2 - 1
+    _compare(ours, theirs, x, torch)
+    np.testing.assert_allclose(ours.running_mean.numpy() if hasattr(ours.running_mean, "numpy")
+                               else ours.running_mean, theirs.running_mean.numpy(), rtol=1e-12)
+
+
+# -- ConvNet: the classifier of chainrule train cnn ----------------------------------------------------------
+
+
+@pytest.mark.oracle
+def test_convnet_is_pytorchs_sequential_and_reads_rows_of_pixels(torch, tmp_path):
+    model = nn.ConvNet((1, 8, 8), [4, 6], 3, hidden=[5], rng=0)
+    theirs = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 8, 8)), torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(24, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)).double()
+    theirs.load_state_dict(_torch_state(model, torch))  # strict: the same keys and shapes
+    x = np.random.default_rng(5).standard_normal((7, 64))
+    _compare(model, theirs, x, torch)
+    cr.save(model, tmp_path / "convnet.safetensors")
+    again = cr.load(tmp_path / "convnet.safetensors")
+    assert isinstance(again, nn.ConvNet) and again.config() == model.config()
+    np.testing.assert_array_equal(again(x).numpy(), model(x).numpy())
+
+
+def test_convnet_and_unflatten_refuse_bad_sizes():
+    with pytest.raises(cr.errors.ConfigError, match="kernel_size must be odd"):
+        nn.ConvNet((1, 8, 8), [4], 3, kernel_size=2)
+    with pytest.raises(cr.ShapeError, match="image_shape must be"):
+        nn.ConvNet((8, 8), [4], 3)
+    with pytest.raises(cr.ShapeError, match="one convolution or more"):
+        nn.ConvNet((1, 8, 8), [], 3)
+    with pytest.raises(cr.ShapeError, match="has 10 elements, cannot be"):
+        nn.Unflatten(1, (1, 3, 3))(np.zeros((2, 10)))
+    assert nn.Unflatten(-1, (2, 5))(np.zeros((3, 10))).shape == (3, 2, 5)
+    # a 1×1 image is never pooled; a 3×3 one is pooled once, to 1×1
+    assert nn.ConvNet((2, 1, 1), [3, 3], 4, rng=0)(np.zeros((2, 2))).shape == (2, 4)
+    assert nn.ConvNet((1, 3, 3), [2, 2], 4, rng=0)[-1].in_features == 2

@@ -30,8 +30,8 @@ def register(sub) -> None:
         "with ratios to NumPy and the machine's facts. PyTorch and scikit-learn are optional: "
         "a missing one is skipped with a note.",
     )
-    p.add_argument("--only", default="op,linreg,mlp,memory,hvp", metavar="LIST",
-                   help="comma-separated benchmarks to run, of op,linreg,mlp,memory,hvp (default: all)")
+    p.add_argument("--only", default="op,linreg,mlp,memory,hvp,conv", metavar="LIST",
+                   help="comma-separated benchmarks to run, of op,linreg,mlp,memory,hvp,conv (default: all)")
     p.add_argument("--full", action="store_true",
                    help="the full versions (1,000,000-op chain, large MLP, 10,000 steps of memory; minutes)")
     p.add_argument("--out", metavar="DIR", help="also write each benchmark's JSON results (and summary.json) here "

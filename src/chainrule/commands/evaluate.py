@@ -18,7 +18,7 @@ from ..data.classification import CLASSIFICATION_SETS
 from ..errors import ChainruleError, ConfigError, DataError
 from ._args import delimiter
 from ._files import PLOT, check_files
-from .predict import finite_outputs, model_metadata, prepare_features
+from .predict import finite_outputs, model_metadata, n_features, prepare_features
 from .train_mlp import data_file as csv_file
 
 
@@ -115,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             raise ChainruleError(f"{args.model}: metadata 'split' is damaged ({exc})") from None
         data = test_part if split == "test" else train_part
-    cfg = checkpoint.config
-    n_in = cfg.get("in_features") if isinstance(cfg.get("in_features"), int) else None
+    n_in = n_features(checkpoint)
     X = prepare_features(_features(data, meta.get("feature_names"), n_in), meta, data.name)
     y = np.asarray(data.Y)
     if y.size and y.max() >= len(classes):

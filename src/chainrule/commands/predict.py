@@ -113,7 +113,12 @@ def features_from_table(table: Any, feature_names: list[str] | None, n_features:
     return data
 
 
-def _n_features(checkpoint: Any) -> int | None:
+def n_features(checkpoint: Any) -> int | None:
+    """How many features the saved model reads per row: its ``in_features`` (an MLP, a ConvNet), else the
+    config's ``n_features`` / ``in_features``; None when it does not say."""
+    size = getattr(checkpoint.model, "in_features", None)
+    if isinstance(size, int):
+        return size
     cfg = checkpoint.config
     for key in ("n_features", "in_features"):
         if isinstance(cfg.get(key), int):
@@ -187,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         X = reader(args.file, args.delimiter, checkpoint)
     else:
         table = read_csv(args.file, delimiter=args.delimiter, dtype=model.dtype or np.float64)
-        X = features_from_table(table, meta.get("feature_names"), _n_features(checkpoint))
+        X = features_from_table(table, meta.get("feature_names"), n_features(checkpoint))
     X = prepare_features(X, meta, args.file)
     with np.errstate(over="ignore", invalid="ignore"):
         outputs = predict(model, X)

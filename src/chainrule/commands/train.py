@@ -30,13 +30,14 @@ __all__ = ["TASKS", "register", "add_common_arguments", "write_json", "save_mode
 TASKS = [
     "chainrule.commands.train_linreg",
     "chainrule.commands.train_mlp",
+    "chainrule.commands.train_cnn",
 ]
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model (linreg: the lecture's linear regression, ...)",
+        help="train a model (linreg: the lecture's linear regression; mlp, cnn: classifiers)",
         description="Train a model with backpropagation and report how it went.",
     )
     tasks = p.add_subparsers(dest="task", metavar="TASK")

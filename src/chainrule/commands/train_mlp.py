@@ -18,7 +18,7 @@ from ..optim import OPTIMIZERS
 from ..train.classifier import MAX_LAYERS
 from ._args import checked, delimiter, option
 from ._files import CHECKPOINT, FILE, MODEL, PLOT, check_files
-from .predict import register_formatter, register_reader
+from .predict import n_features, register_formatter, register_reader
 from .train import add_common_arguments, check_combinations, check_test_size, save_model, write_json
 
 ACTIVATION_CHOICES = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "gelu_tanh", "identity")
@@ -48,27 +48,41 @@ def register(tasks) -> None:
         "cross-entropy by backpropagation, then print the loss, the accuracy and the confusion matrix on the "
         "training and the held-out test part (a stratified split).",
     )
+    add_data_arguments(p, "digits, iris, breast-cancer, wine (need chainrule[data]), moons, spirals, or a CSV "
+                       "file whose class column may hold any labels (default digits)", generators=True)
+    add_network_arguments(p, hidden=[64, 64], hidden_help="hidden layer sizes, comma-separated ('none' for a "
+                          "linear classifier; default 64,64)")
+    add_classifier_training(p)
+    p.add_argument_group("more plots").add_argument(
+        "--plot-boundary", metavar="PNG", help="2-D data only: the decision boundary over the points")
+    p.set_defaults(func=run, network="mlp")
+
+
+def add_data_arguments(p: argparse.ArgumentParser, data_help: str, generators: bool) -> None:
+    """``--data`` (a named set or a CSV file) and the CSV options; ``generators``: moons/spirals' options."""
     d = p.add_argument_group("data")
-    d.add_argument("--data", default="digits", metavar="NAME|FILE.csv",
-                   help="digits, iris, breast-cancer, wine (need chainrule[data]), moons, spirals, or a CSV file "
-                   "whose class column may hold any labels (default digits)")
+    d.add_argument("--data", default="digits", metavar="NAME|FILE.csv", help=data_help)
     d.add_argument("--target", default=None, metavar="COL",
                    help="CSV class column, by header name or index (default: the last column)")
     d.add_argument("--delimiter", type=delimiter, default=None, help="CSV delimiter (default: detected)")
-    d.add_argument("--n-samples", type=option("n_samples"), default=1000,
-                   help="moons/spirals: points (default 1000; the data may take at most 2 GiB)")
-    d.add_argument("--noise", type=option("noise"), default=None,
-                   help="moons/spirals: noise standard deviation, in [0, 1e6] (default 0.2 for moons, 0.05 for "
-                   "spirals)")
+    if generators:
+        d.add_argument("--n-samples", type=option("n_samples"), default=1000,
+                       help="moons/spirals: points (default 1000; the data may take at most 2 GiB)")
+        d.add_argument("--noise", type=option("noise"), default=None,
+                       help="moons/spirals: noise standard deviation, in [0, 1e6] (default 0.2 for moons, 0.05 "
+                       "for spirals)")
     d.add_argument("--no-standardize", dest="standardize", action="store_false",
                    help="keep raw features (default: standardise with training statistics)")
     d.add_argument("--val-size", type=option("val_size"), default=None,
                    help="fraction of the training part held out for validation: early stopping and keeping the "
                    "best epoch watch it, never the test part (default 0.1 when either is on, else 0; "
                    "0: the test part serves)")
+
+
+def add_network_arguments(p: argparse.ArgumentParser, hidden: list[int], hidden_help: str) -> None:
+    """The options every classifier network shares: hidden sizes, activation, dropout, smoothing, dtype."""
     n = p.add_argument_group("network")
-    n.add_argument("--hidden", type=parse_hidden, default=[64, 64], metavar="64,64",
-                   help="hidden layer sizes, comma-separated ('none' for a linear classifier; default 64,64)")
+    n.add_argument("--hidden", type=parse_hidden, default=hidden, metavar="64,64", help=hidden_help)
     n.add_argument("--activation", choices=ACTIVATION_CHOICES, default="relu", help="default relu")
     n.add_argument("--dropout", type=option("dropout"), default=0.0,
                    help="dropout after every hidden layer, in [0, 1) (default 0)")
@@ -77,15 +91,17 @@ def register(tasks) -> None:
     n.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
     n.add_argument("--no-restore-best", dest="restore_best", action="store_false",
                    help="keep the last epoch's parameters (default: those with the lowest validation loss)")
+
+
+def add_classifier_training(p: argparse.ArgumentParser) -> None:
+    """The shared training options with a classifier's defaults, and the curves and confusion plots."""
     add_common_arguments(p, optimizers=OPTIMIZERS, default_optimizer="adam", default_epochs=30)
     _set_default(p, "test_size", 0.25, "fraction held out for testing, stratified by class, in [0, 1) "
                  "(default 0.25)")
     _set_default(p, "patience", 5, "epochs without improvement beyond --tol before stopping (default 5)")
     _set_default(p, "plot", None, "write the loss and accuracy curves (train/test) to this image")
-    out = p.add_argument_group("more plots")
-    out.add_argument("--plot-confusion", metavar="PNG", help="write the test confusion matrix as a heat map")
-    out.add_argument("--plot-boundary", metavar="PNG", help="2-D data only: the decision boundary over the points")
-    p.set_defaults(func=run)
+    p.add_argument_group("more plots").add_argument(
+        "--plot-confusion", metavar="PNG", help="write the test confusion matrix as a heat map")
 
 
 def _set_default(p: argparse.ArgumentParser, dest: str, value: Any, help_text: str) -> None:
@@ -142,27 +158,31 @@ def run(args: argparse.Namespace) -> int:
 
     check_test_size(args.test_size)
     check_combinations(args)
+    boundary = getattr(args, "plot_boundary", None)
     check_files({"--plot": (args.plot, PLOT), "--plot-confusion": (args.plot_confusion, PLOT),
-                 "--plot-boundary": (args.plot_boundary, PLOT), "--history": (args.history, FILE),
+                 "--plot-boundary": (boundary, PLOT), "--history": (args.history, FILE),
                  "--save": (args.save, MODEL),
                  "--checkpoint": (args.checkpoint, CHECKPOINT)}, {"--data": data_file(args)}, force=args.force)
     data, generator = load_data(args)
-    if args.plot_boundary and data.n_features != 2:
+    if boundary and data.n_features != 2:
         raise ChainruleError(f"--plot-boundary needs 2-D data; {data.name} has {data.n_features} features")
+    conv = {"network": "cnn", "image_shape": args.image_shape, "channels": args.channels,
+            "kernel_size": args.kernel_size} if args.network == "cnn" else {}
     result = train_classifier(
         data, hidden=args.hidden, activation=args.activation, dropout=args.dropout, optimizer=args.optimizer,
         lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, test_size=args.test_size,
         val_size=args.val_size, standardize=args.standardize, label_smoothing=args.label_smoothing,
         momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule, tol=args.tol,
         patience=args.patience, restore_best=args.restore_best, progress=args.progress, dtype=np.dtype(args.dtype),
-        checkpoint=args.checkpoint, resume=args.resume,
+        checkpoint=args.checkpoint, resume=args.resume, **conv,
     )
     print(result.report())
     label = "validation" if result.n_val else "test"
     if args.plot:
         from ..train.plots_classification import plot_curves
 
-        plot_curves(result.history, args.plot, title=f"MLP on {result.data_name}", test_label=label)
+        plot_curves(result.history, args.plot, title=f"{args.network.upper()} on {result.data_name}",
+                    test_label=label)
         print(f"wrote the loss and accuracy curves to {args.plot}")
     if args.plot_confusion:
         from ..train.plots_classification import plot_confusion_matrix
@@ -170,12 +190,12 @@ def run(args: argparse.Namespace) -> int:
         plot_confusion_matrix(result.confusion, args.plot_confusion, result.classes,
                               title=f"confusion matrix, {result.data_name} ({'test' if result.n_test else 'train'})")
         print(f"wrote the confusion matrix to {args.plot_confusion}")
-    if args.plot_boundary:
+    if boundary:
         from ..train.plots_classification import plot_decision_boundary
 
-        plot_decision_boundary(result.predict_proba, data.X, data.Y, args.plot_boundary, result.classes,
+        plot_decision_boundary(result.predict_proba, data.X, data.Y, boundary, result.classes,
                                title=f"decision boundary, {result.data_name}, {result.model.activation}")
-        print(f"wrote the decision boundary to {args.plot_boundary}")
+        print(f"wrote the decision boundary to {boundary}")
     if args.history:
         write_json(args.history, result.history.to_dict(), "the history")
     if args.save:
@@ -206,9 +226,8 @@ def read_classification_features(path: str, delimiter: str | None, checkpoint: A
     """The model's feature columns of a CSV file, by header name; other columns (the class) may hold text."""
     from ..data.classification import read_feature_columns
 
-    cfg = checkpoint.config
-    n = cfg.get("in_features") if isinstance(cfg.get("in_features"), int) else None
-    return read_feature_columns(path, checkpoint.metadata.get("feature_names"), n, delimiter=delimiter,
+    return read_feature_columns(path, checkpoint.metadata.get("feature_names"), n_features(checkpoint),
+                                delimiter=delimiter,
                                 dtype=checkpoint.model.dtype or np.float64)
 
 

@@ -27,13 +27,14 @@ __all__ = [
 # -- multi-layer networks and classification --------------------------------
 from .activations import ACTIVATIONS, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, activation, gelu
 from .classification_losses import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss
-from .containers import MLP, Sequential
+from .containers import MLP, ConvNet, Sequential
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .dropout import Dropout
-from .normalization import BatchNorm1d, BatchNorm2d, Embedding, Flatten, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, Embedding, Flatten, LayerNorm, Unflatten
 
 __all__ += [
     "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "gelu", "activation", "ACTIVATIONS",
     "Dropout", "Sequential", "MLP", "CrossEntropyLoss", "BCEWithLogitsLoss", "HuberLoss",
-    "LayerNorm", "BatchNorm1d", "BatchNorm2d", "Embedding", "Flatten", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
+    "LayerNorm", "BatchNorm1d", "BatchNorm2d", "Embedding", "Flatten", "Unflatten", "Conv1d", "Conv2d", "MaxPool2d",
+    "AvgPool2d", "ConvNet",
 ]

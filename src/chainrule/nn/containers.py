@@ -1,4 +1,5 @@
-"""``Sequential`` and ``MLP``: the lecture's part two, a multi-layer network with a non-linear activation.
+"""``Sequential``, ``MLP`` and ``ConvNet``: the lecture's part two, a multi-layer network with a non-linear
+activation, and its convolutional sibling for images.
 
 Both name their layers ``"0"``, ``"1"``, ... exactly as ``torch.nn.Sequential``
 does, so the state dict of ``MLP(4, [8, 8], 3)`` holds ``0.weight`` (8, 4),
@@ -11,6 +12,7 @@ loads one to one into::
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -187,4 +189,96 @@ class MLP(Sequential):
         return f"{sizes}, activation={self.activation!r}{extra}"
 
 
-__all__ = ["Sequential", "MLP"]
+def conv_net_sizes(image_shape: Sequence[int], channels: Sequence[int], kernel_size: int) -> list[tuple[int, int, int]]:
+    """The (channels, height, width) after each stage of a :class:`ConvNet`: a "same" convolution, then a
+    2×2 max-pool while the image is 2 or more pixels on both sides."""
+    c, h, w = (int(v) for v in image_shape)
+    sizes = []
+    for out in channels:
+        h, w = h + 2 * (kernel_size // 2) - kernel_size + 1, w + 2 * (kernel_size // 2) - kernel_size + 1
+        if h >= 2 and w >= 2:
+            h, w = h // 2, w // 2
+        c = int(out)
+        sizes.append((c, h, w))
+    return sizes
+
+
+@register_model
+class ConvNet(Sequential):
+    """A small convolutional classifier on rows of pixels: Unflatten → (Conv2d → activation → MaxPool2d) per
+    entry of ``channels`` → Flatten (→ Dropout) → Linear → activation ... → Linear.
+
+    Parameters
+    ----------
+    image_shape : (channels, height, width) of one image; the input rows hold C·H·W pixels in that order
+        (as ``x.reshape(n, -1)`` of (n, C, H, W) images), so a ConvNet reads the same rows as an MLP.
+    channels : filters of each convolution stage, e.g. ``[16, 32]``.
+    out_features : outputs (the classes' logits).
+    hidden : sizes of fully connected hidden layers after the convolutions (default none).
+    kernel_size : odd filter size; each convolution pads by ``kernel_size // 2`` ("same"), and a 2×2
+        max-pool halves the image after it while both sides are 2 pixels or more.
+    activation, dropout, dtype, rng : as :class:`MLP` (dropout once, before the fully connected part).
+
+    Layers are numbered as the equivalent ``torch.nn.Sequential`` of ``nn.Unflatten``, ``nn.Conv2d``,
+    ``nn.ReLU``, ``nn.MaxPool2d``, ``nn.Flatten``, ``nn.Linear``, so PyTorch loads its state dict.
+    Shapes: x (N, C·H·W) -> (N, out_features).
+    """
+
+    def __init__(self, image_shape: Sequence[int], channels: Sequence[int] = (16, 32), out_features: int = 10,
+                 hidden: Sequence[int] = (), kernel_size: int = 3, activation: str = "relu", dropout: float = 0.0,
+                 dtype: Any = "float64", rng: np.random.Generator | int | None = None):
+        from .conv import Conv2d, MaxPool2d
+        from .normalization import Flatten, Unflatten
+
+        image_shape = tuple(int(v) for v in image_shape)
+        channels, hidden = [int(c) for c in channels], [int(h) for h in hidden]
+        if len(image_shape) != 3 or min(image_shape) < 1:
+            raise ShapeError(f"ConvNet: image_shape must be (channels, height, width), got {image_shape}")
+        if not channels or min(channels) < 1 or any(h < 1 for h in hidden) or out_features < 1:
+            raise ShapeError(f"ConvNet: sizes must be positive with one convolution or more, got channels "
+                             f"{channels}, hidden {hidden}, out {out_features}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ConfigError(f"ConvNet: kernel_size must be odd (a 'same' convolution), got {kernel_size}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ConfigError(f"ConvNet: dropout must be in [0, 1), got {dropout}")
+        make_activation(activation)
+        g = nn_init.as_generator(rng)
+        layers: list[Module] = [Unflatten(1, image_shape)]
+        c_in, h, w = image_shape
+        for (c, h2, w2) in conv_net_sizes(image_shape, channels, kernel_size):
+            layers += [Conv2d(c_in, c, kernel_size, padding=kernel_size // 2, dtype=dtype, rng=g),
+                       make_activation(activation)]
+            if (h2, w2) != (h, w):
+                layers.append(MaxPool2d(2))
+            c_in, h, w = c, h2, w2
+        layers.append(Flatten())
+        if dropout:
+            layers.append(Dropout(dropout, rng=np.random.default_rng(g.integers(2**63))))
+        sizes = [c_in * h * w, *hidden, int(out_features)]
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(Linear(n_in, n_out, dtype=dtype, rng=g))
+            if i < len(hidden):
+                layers.append(make_activation(activation))
+        super().__init__(*layers)
+        self.image_shape, self.channels, self.hidden = image_shape, channels, hidden
+        self.in_features, self.out_features = math.prod(image_shape), int(out_features)
+        self.kernel_size, self.activation, self.dropout = int(kernel_size), str(activation), float(dropout)
+
+    def config(self) -> dict[str, Any]:
+        return {"image_shape": list(self.image_shape), "channels": list(self.channels),
+                "out_features": self.out_features, "hidden": list(self.hidden), "kernel_size": self.kernel_size,
+                "activation": self.activation, "dropout": self.dropout, "dtype": str(self.dtype)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ConvNet:
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        c, h, w = self.image_shape
+        sizes = " → ".join(str(s) for s in [f"{c}×{h}×{w}", *(f"conv {k}" for k in self.channels), *self.hidden,
+                                             self.out_features])
+        extra = f", dropout={self.dropout}" if self.dropout else ""
+        return f"{sizes}, kernel {self.kernel_size}, activation={self.activation!r}{extra}"
+
+
+__all__ = ["Sequential", "MLP", "ConvNet", "conv_net_sizes"]

@@ -7,11 +7,13 @@ derivatives of its gradient, are theirs.
 * :class:`BatchNorm1d`, :class:`BatchNorm2d` -- each channel normalised over the batch (and the
   length, or height and width), with running statistics for evaluation;
 * :class:`Embedding` -- rows of a learned table, picked by integer indices;
-* :class:`Flatten` -- the dimensions from ``start_dim`` to ``end_dim`` as one.
+* :class:`Flatten` -- the dimensions from ``start_dim`` to ``end_dim`` as one; :class:`Unflatten`
+  -- one dimension split into several.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -228,4 +230,33 @@ class Flatten(Module):
         return {"start_dim": self.start_dim, "end_dim": self.end_dim}
 
 
-__all__ = ["LayerNorm", "BatchNorm1d", "BatchNorm2d", "Embedding", "Flatten"]
+@register_model
+class Unflatten(Module):
+    """y = x with dimension ``dim`` split into ``unflattened_size`` (PyTorch's ``nn.Unflatten``).
+
+    ``Unflatten(1, (1, 8, 8))`` turns rows of 64 pixels into one-channel 8×8 images.
+    Shapes: x (N, ..., d, ...) -> y (N, ..., s1, ..., sk, ...) with s1 · ... · sk = d.
+    """
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim = int(dim)
+        self.unflattened_size = tuple(int(s) for s in unflattened_size)
+        if not self.unflattened_size or min(self.unflattened_size) < 1:
+            raise ConfigError(f"Unflatten: unflattened_size must be positive sizes, got {unflattened_size!r}")
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim == 0 or not -x.ndim <= self.dim < x.ndim:
+            raise ShapeError(f"Unflatten: dim {self.dim} is not an axis of an input of shape {x.shape}")
+        d = self.dim % x.ndim
+        if x.shape[d] != math.prod(self.unflattened_size):
+            raise ShapeError(f"Unflatten: axis {d} of shape {x.shape} has {x.shape[d]} elements, cannot be "
+                             f"{self.unflattened_size}")
+        return x.reshape(x.shape[:d] + self.unflattened_size + x.shape[d + 1:])
+
+    def config(self) -> dict[str, Any]:
+        return {"dim": self.dim, "unflattened_size": list(self.unflattened_size)}
+
+
+__all__ = ["LayerNorm", "BatchNorm1d", "BatchNorm2d", "Embedding", "Flatten", "Unflatten"]

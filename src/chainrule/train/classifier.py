@@ -30,7 +30,7 @@ from ..data.preprocessing import Standardizer
 from ..errors import ChainruleError, ConfigError, DataError
 from ..nn.activations import activation as make_activation
 from ..nn.classification_losses import CrossEntropyLoss
-from ..nn.containers import MLP
+from ..nn.containers import MLP, ConvNet, conv_net_sizes
 from ..optim import build, build_scheduler
 from .fit import evaluate_loss, fit, predict
 from .history import History
@@ -47,7 +47,7 @@ class ClassifierResult:
 
     Attributes
     ----------
-    model : the MLP (its outputs are logits, one per class).
+    model : the MLP or ConvNet (its outputs are logits, one per class).
     history : per-epoch train/test loss and accuracy (``history["test_accuracy"]``).
     confusions : one test-set confusion matrix per epoch (train set without test data).
     n_val : objects held out for validation (0: the test part served as validation data;
@@ -56,7 +56,7 @@ class ClassifierResult:
     classes : class names; output j of the model is ``classes[j]``.
     """
 
-    model: MLP
+    model: MLP | ConvNet
     history: History
     standardizer: Standardizer | None
     classes: list[str]
@@ -113,9 +113,14 @@ class ClassifierResult:
     def report(self, confusion: bool = True) -> str:
         """Final loss and accuracy on both parts, how training went, and the confusion matrix."""
         h, m = self.history, self.model
-        sizes = " → ".join(str(s) for s in [m.in_features, *m.hidden, m.out_features])
+        if isinstance(m, ConvNet):
+            c, hh, w = m.image_shape
+            sizes = " → ".join([f"{c}×{hh}×{w} images", *(f"conv {k}" for k in m.channels),
+                                *(str(s) for s in [*m.hidden, m.out_features])]) + f" (kernel {m.kernel_size})"
+        else:
+            sizes = " → ".join(str(s) for s in [m.in_features, *m.hidden, m.out_features])
         lines = [
-            f"MLP classifier on {self.data_name}: {self.n_train} training"
+            f"{'CNN' if isinstance(m, ConvNet) else 'MLP'} classifier on {self.data_name}: {self.n_train} training"
             + (f", {self.n_val} validation" if self.n_val else "") + f" and {self.n_test} test objects, "
             f"{len(self.feature_names)} features, {len(self.classes)} classes"
             + (", standardised on the training part" if self.standardizer is not None else ""),
@@ -174,6 +179,30 @@ def _checked_hidden(who: str, hidden: Any) -> list[int]:
     return [check_option(h, "hidden_size", f"{who}: hidden") for h in hidden]
 
 
+def _checked_conv(who: str, image_shape: Any, channels: Any, kernel_size: Any, d: int):
+    """A ConvNet's image shape (default: (1, s, s) for d = s²), channels and kernel size, checked against
+    the d features of every row."""
+    if image_shape is None:
+        side = math.isqrt(d)
+        if side * side != d:
+            raise ConfigError(f"{who}: {d} features are not a square image; give image_shape (channels, height, "
+                              f"width)")
+        image_shape = (1, side, side)
+    if isinstance(image_shape, (str, bytes)) or len(tuple(image_shape)) != 3:
+        raise ConfigError(f"{who}: image_shape must be (channels, height, width), got {image_shape!r}")
+    image_shape = tuple(check_option(v, "hidden_size", f"{who}: image_shape") for v in image_shape)
+    if math.prod(image_shape) != d:
+        raise ConfigError(f"{who}: image_shape {image_shape} holds {math.prod(image_shape)} pixels, but the rows "
+                          f"have {d} features")
+    channels = _checked_hidden(who, list(channels) if isinstance(channels, tuple) else channels)
+    if not channels:
+        raise ConfigError(f"{who}: a convolutional network needs one stage or more in channels")
+    if not isinstance(kernel_size, (int, np.integer)) or isinstance(kernel_size, bool) or kernel_size < 1 \
+            or kernel_size % 2 == 0 or kernel_size > 15:
+        raise ConfigError(f"{who}: kernel_size must be an odd whole number from 1 to 15, got {kernel_size!r}")
+    return image_shape, channels, int(kernel_size)
+
+
 def train_classifier(
     data: ArrayDataset,
     *,
@@ -200,12 +229,20 @@ def train_classifier(
     dtype: Any = np.float64,
     checkpoint: Any = None,
     resume: bool = False,
+    network: str = "mlp",
+    image_shape: Any = None,
+    channels: Any = (16, 32),
+    kernel_size: int = 3,
 ) -> ClassifierResult:
-    """Train an MLP classifier on ``data`` (X (n, d), class indices y (n,)) and score it.
+    """Train an MLP (or a convolutional network) classifier on ``data`` (X (n, d), class indices y (n,))
+    and score it.
 
     Parameters
     ----------
     hidden, activation, dropout : the network (see :class:`~chainrule.nn.MLP`).
+    network : "mlp", or "cnn" for a :class:`~chainrule.nn.ConvNet` on the rows as images: ``image_shape``
+        (channels, height, width; default: one channel, square, when d is a square), ``channels`` per
+        convolution stage, ``kernel_size``; ``hidden`` are then fully connected layers after them.
     optimizer : "adam", "sgd", "gd" (full batch), "momentum" or "nesterov".
     lr : step size, or "auto" (:data:`AUTO_LR`).
     epochs : maximum number of epochs.
@@ -256,10 +293,24 @@ def train_classifier(
         raise DataError(f"{who}: features must be numbers and y class indices 0..K-1, got {X.dtype} and "
                         f"{y.dtype} values")
     n, d = X.shape
-    widths = [d, *hidden, max(len(classes_of(data)), 1)]
-    n_params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    if network not in ("mlp", "cnn"):
+        raise ConfigError(f"{who}: network must be 'mlp' or 'cnn', got {network!r}")
+    if network == "cnn":
+        image_shape, channels, kernel_size = _checked_conv(who, image_shape, channels, kernel_size, d)
+        stages = conv_net_sizes(image_shape, channels, kernel_size)
+        c, h, w = stages[-1]
+        widths = [c * h * w, *hidden, max(len(classes_of(data)), 1)]
+        conv_params = sum((c_in * kernel_size ** 2 + 1) * c_out
+                          for c_in, (c_out, _, _) in zip([image_shape[0], *channels], stages))
+        # activations: the windows of each convolution (kernel² copies), its output and its pooled output
+        per_object = sum(kernel_size ** 2 * c_in * h_in * w_in + 2 * c_out * h_in * w_in
+                         for (c_in, h_in, w_in), (c_out, _, _) in zip([image_shape, *stages[:-1]], stages))
+    else:
+        widths, conv_params, per_object = [d, *hidden, max(len(classes_of(data)), 1)], 0, 0
+    n_params = conv_params + sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
     # parameters, gradients and Adam's two moments; the data's copies; the activations of the widest layer
-    need = 8.0 * (4 * n_params + 6 * n * (d + 1) + 3 * n * max(widths))
+    batch = n if batch_size is None else min(n, batch_size)
+    need = 8.0 * (4 * n_params + 6 * n * (d + 1) + 3 * n * max(widths) + 3 * batch * per_object)
     check_memory(need, f"{who}: a {' → '.join(f'{w:,}' for w in widths)} network on {n:,} objects",
                  error=ConfigError)
     split_rng, init_rng, batch_rng = _streams(seed)
@@ -282,8 +333,12 @@ def train_classifier(
             None if ds is None else ds.with_arrays(standardizer.transform(ds.X), ds.Y)
             for ds in (train_ds, test_ds, val_ds))
     k = len(classes)
-    model = MLP(data.n_features, list(hidden), k, activation=activation, dropout=dropout, dtype=dtype,
-                rng=init_rng)
+    if network == "cnn":
+        model = ConvNet(image_shape, channels, k, hidden=list(hidden), kernel_size=kernel_size,
+                        activation=activation, dropout=dropout, dtype=dtype, rng=init_rng)
+    else:
+        model = MLP(data.n_features, list(hidden), k, activation=activation, dropout=dropout, dtype=dtype,
+                    rng=init_rng)
     loss_fn = CrossEntropyLoss(label_smoothing=label_smoothing)
     if isinstance(lr, str):
         lr = AUTO_LR[optimizer]
@@ -297,7 +352,8 @@ def train_classifier(
                       epochs=epochs, batch_size=batch_size,
                       seed=batch_rng, scheduler=sched, tol=tol, patience=patience, restore_best=restore_best,
                       metrics={"accuracy": accuracy_metric}, callbacks=[tracker] if tracker else (),
-                      progress=progress, description=f"mlp {optimizer}", checkpoint=checkpoint, resume=resume)
+                      progress=progress, description=f"{network} {optimizer}", checkpoint=checkpoint,
+                      resume=resume)
         train_loss, _ = evaluate_loss(model, loss_fn, train_ds)
         train_pred = predict(model, train_ds.X)
         if test_ds is not None:
