@@ -210,6 +210,42 @@ def test_pools_on_any_geometry_match_torch(kind, kernel, stride, padding, batch,
     theirs = (torch.nn.MaxPool2d if kind == "max" else torch.nn.AvgPool2d)(kernel, stride=stride, padding=padding)
     x = np.random.default_rng(2).standard_normal((batch, 2, h, w))  # distinct values: no tied maxima
     _compare(ours, theirs, x, torch, rtol=1e-12)
+    if batch:
+        assert cr.gradcheck(lambda a: (ours(a) ** 2).sum(), [x[:1]])
+
+
+@pytest.mark.oracle
+@sweep
+@given(batch=st.integers(0, 2), c_in=st.integers(1, 3), c_out=st.integers(1, 3), kernel=st.integers(1, 3),
+       stride=st.integers(1, 2), padding=st.integers(0, 2), dilation=st.integers(1, 2), extra=st.integers(0, 3))
+def test_conv1d_on_any_geometry_matches_torch_and_gradchecks(batch, c_in, c_out, kernel, stride, padding,
+                                                             dilation, extra, torch):
+    length = max(1, dilation * (kernel - 1) + 1 - 2 * padding) + extra
+    ours = nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=padding, dilation=dilation, rng=0)
+    theirs = torch.nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=padding, dilation=dilation,
+                             dtype=torch.float64)
+    theirs.load_state_dict(_torch_state(ours, torch))
+    x = np.random.default_rng(6).standard_normal((batch, c_in, length))
+    _compare(ours, theirs, x, torch)
+    if batch:
+        assert cr.gradcheck(lambda a: (ours(a) ** 2).sum(), [x[:1]])
+
+
+@pytest.mark.oracle
+@sweep
+@given(rows=st.integers(1, 6), dim=st.integers(1, 4), index_shape=st.sampled_from([(0,), (5,), (2, 3), (1, 1)]),
+       padding=st.booleans())
+def test_embedding_on_any_indices_matches_torch(rows, dim, index_shape, padding, torch):
+    ours = nn.Embedding(rows, dim, padding_idx=0 if padding else None, rng=0)
+    theirs = torch.nn.Embedding(rows, dim, padding_idx=0 if padding else None, dtype=torch.float64)
+    theirs.load_state_dict(_torch_state(ours, torch))
+    index = np.random.default_rng(7).integers(0, rows, index_shape)  # repeats: their gradients summed
+    y, yt = ours(index), theirs(torch.tensor(index))
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
+    u = np.random.default_rng(8).standard_normal(y.shape)
+    y.backward(u)
+    yt.backward(torch.tensor(u))
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.oracle
@@ -220,6 +256,8 @@ def test_layer_norm_on_any_shape_matches_torch(shape, affine, torch):
     theirs = torch.nn.LayerNorm(shape[-1], elementwise_affine=affine, dtype=torch.float64)
     x = np.random.default_rng(3).standard_normal(shape) * 3 + 1
     _compare(ours, theirs, x, torch)
+    if x.size:
+        assert cr.gradcheck(lambda a: (ours(a) ** 2 * np.arange(a.shape[-1])).sum(), [x])
 
 
 @pytest.mark.oracle
@@ -237,6 +275,8 @@ def test_batch_norm_on_any_shape_matches_torch(spatial, batch, channels, side, t
     _compare(ours, theirs, x, torch)
     np.testing.assert_allclose(ours.running_mean.numpy() if hasattr(ours.running_mean, "numpy")
                                else ours.running_mean, theirs.running_mean.numpy(), rtol=1e-12)
+    weights = np.arange(x.size).reshape(x.shape)  # a loss that is not a function of the sum alone
+    assert cr.gradcheck(lambda a: (ours(a) * weights).sum() + (ours(a) ** 2).sum(), [x])
 
 
 # -- ConvNet: the classifier of chainrule train cnn ----------------------------------------------------------

@@ -496,9 +496,10 @@ def reshaping_case(draw, name):
     if name == "Tile":
         reps = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=4)))
         return Case(ops.Tile(reps), lambda t: cr.tile(t, reps), [x])
-    if name == "Repeat":
-        repeats = draw(st.integers(0, 3))
+    if name == "Repeat":  # one count for all, or one count per element along the axis (zeros included)
         axis = draw(st.none() | st.integers(-n, n - 1)) if n else None
+        along = x.size if axis is None else x.shape[axis]
+        repeats = draw(st.integers(0, 3) | st.lists(st.integers(0, 3), min_size=along, max_size=along))
         return Case(ops.Repeat(repeats, axis), lambda t: cr.repeat(t, repeats, axis), [x])
     widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(n))
     value = draw(st.sampled_from([0.0, 1.5]))

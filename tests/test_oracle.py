@@ -121,7 +121,8 @@ def torch_version(op: ops.Op, torch):
         "SwapAxes": lambda x: x.swapaxes(op.axis1, op.axis2),
         "MoveAxis": lambda x: x.movedim(op.source, op.destination),
         "Tile": lambda x: torch.tile(x, op.reps) if op.reps else x.clone(),
-        "Repeat": lambda x: torch.repeat_interleave(x, op.repeats, op.axis),
+        "Repeat": lambda x: torch.repeat_interleave(x, op.repeats if isinstance(op.repeats, int) else
+                                                    torch.tensor(op.repeats, dtype=torch.long), op.axis),
         "Pad": lambda x: F.pad(x, [w for pair in reversed(op.pad_width) for w in pair], value=op.constant_values),
     }
     if name in shape_twins:

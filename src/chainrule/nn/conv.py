@@ -140,7 +140,7 @@ class Conv1d(_ConvNd):
         n, c, length = x.shape
         o, ci, k = self.weight.shape
         y = self._conv(x.reshape(n, c, 1, length), self.weight.reshape(o, ci, 1, k))  # a 1 × k filter
-        return y.reshape(n, self.out_channels, -1)
+        return y.reshape(n, self.out_channels, y.shape[-1])  # not -1: an empty batch leaves it unknown
 
 
 class _Pool2d(Module):

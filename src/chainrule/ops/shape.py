@@ -493,18 +493,27 @@ class Repeat(Op):
     """y = each element of x repeated ``repeats`` times along ``axis``;  dy/dx = 1 per copy (summed).
 
     As ``numpy.repeat`` and PyTorch's ``repeat_interleave`` (not PyTorch's ``Tensor.repeat``, which is
-    :class:`Tile`); x is flattened when ``axis`` is None. Shapes: x (...) -> y (that axis times ``repeats``).
+    :class:`Tile`): ``repeats`` is one count for every element, or one count per element along ``axis``;
+    x is flattened when ``axis`` is None. Shapes: x (...) -> y (that axis the sum of the counts).
     """
 
     arity = 1
     functions = methods = ("repeat",)
     saves = ("in_shape",)
-    backward_records = True  # a reshape and a sum
 
-    def __init__(self, repeats: int, axis=None):
-        if not isinstance(repeats, (int, np.integer)) or repeats < 0:
-            raise ValueError(f"repeat: repeats must be a whole number >= 0, got {repeats!r}")
-        self.repeats, self.axis = int(repeats), axis
+    def __init__(self, repeats, axis=None):
+        if isinstance(repeats, (int, np.integer)) and not isinstance(repeats, bool):
+            counts = int(repeats)
+            ok = counts >= 0
+        else:
+            counts = np.asarray(repeats)
+            if counts.size == 0:  # [] reads as floats
+                counts = counts.astype(np.intp)
+            ok = counts.ndim == 1 and counts.dtype.kind in "iu" and bool((counts >= 0).all())
+            counts = tuple(int(c) for c in counts) if ok else counts
+        if not ok:
+            raise ValueError(f"repeat: repeats must be a whole number >= 0 or a vector of them, got {repeats!r}")
+        self.repeats, self.axis = counts, axis
 
     def params(self):
         return {"repeats": self.repeats, "axis": self.axis}
@@ -514,18 +523,46 @@ class Repeat(Op):
         if self.axis is not None:
             _axis(self, self.axis, len(in_shape))
         self.saved = (in_shape,)
+        n = int(np.prod(in_shape)) if self.axis is None else in_shape[self.axis]
+        if isinstance(self.repeats, tuple) and len(self.repeats) != n:
+            raise ShapeError(f"repeat: {len(self.repeats)} counts for {n} elements along axis {self.axis} of "
+                             f"shape {in_shape}")
         return np.repeat(x, self.repeats, self.axis)
+
+    def _layout(self, in_shape):
+        """(the axis the copies lie along, the input's shape along it) with x flattened when axis is None."""
+        if self.axis is None:
+            return 0, (int(np.prod(in_shape)),)
+        return self.axis % len(in_shape), tuple(in_shape)
 
     def backward(self, upstream):
         (in_shape,) = self.saved
+        ax, shape = self._layout(in_shape)
+        if isinstance(self.repeats, tuple):  # the copies of each element summed: one segment each
+            counts = np.asarray(self.repeats, dtype=np.intp)
+            if upstream.size == 0 or not counts.sum():
+                return (np.zeros(in_shape, upstream.dtype),)
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            copied = counts > 0  # reduceat over the copied elements' segments only (it has no empty segment)
+            grad = np.zeros(shape, upstream.dtype)
+            grad[(slice(None),) * ax + (copied,)] = np.add.reduceat(
+                upstream.reshape(-1) if self.axis is None else upstream, starts[copied], axis=ax)
+            return (grad.reshape(in_shape),)
         r = self.repeats
         if r == 0:  # no copies: nothing came back
             return (np.zeros(in_shape, upstream.dtype),)
-        if self.axis is None:
-            return (upstream.reshape(-1, r).sum(axis=1).reshape(in_shape),)
-        ax = self.axis % len(in_shape)
-        split = tuple(in_shape[:ax]) + (in_shape[ax], r) + tuple(in_shape[ax + 1:])
-        return (upstream.reshape(split).sum(axis=ax + 1),)
+        split = shape[:ax] + (shape[ax], r) + shape[ax + 1:]
+        return (upstream.reshape(split).sum(axis=ax + 1).reshape(in_shape),)
+
+    def recorded_backward(self, upstream):
+        if not isinstance(self.repeats, tuple):
+            return self.backward(upstream)  # a reshape and a sum: the same on Tensors
+        (in_shape,) = self.saved
+        ax, shape = self._layout(in_shape)
+        origin = np.repeat(np.arange(shape[ax]), self.repeats)  # where each copy came from
+        flat = upstream.reshape(-1) if self.axis is None else upstream
+        zeros = np.zeros(shape, upstream.dtype)
+        return (IndexAdd.apply(zeros, flat, axis=ax, index=origin).reshape(in_shape),)
 
 
 class Pad(Op):
