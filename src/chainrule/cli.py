@@ -21,6 +21,7 @@ COMMANDS = [
     "chainrule.commands.sgd_noise",
     "chainrule.commands.evaluate",
     "chainrule.commands.bench",
+    "chainrule.commands.exercise",
 ]
 
 
