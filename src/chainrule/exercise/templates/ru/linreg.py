@@ -8,6 +8,7 @@
 """
 
 import numpy as np
+from blocks import MatMul, Square, Sub, Sum  # noqa: F401 - ваши блоки из задания 1
 
 
 def loss_and_gradient(theta, X, Y):
