@@ -24,6 +24,12 @@ settings.register_profile("dev", deadline=None, suppress_health_check=[HealthChe
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+# Learner-facing texts follow the locale (chainrule.lang): the tests read English unless a test sets LANG.
+for _key in ("LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_key, None)
+os.environ["LANG"] = "C.UTF-8"
+
+
 def _load_torch():
     try:
         import torch

@@ -253,11 +253,11 @@ def test_bench_out_folder_is_checked(tmp_path):
 def test_main_reports_memory_errors_in_one_line(capsys, monkeypatch):
     import chainrule.commands.demo as demo
 
-    def boom(seed):
+    def boom(seed, lang=None):
         raise MemoryError
 
     monkeypatch.setattr(demo, "three_ways_section", boom)
-    monkeypatch.setattr(demo, "lecture_trace_section", lambda: "")
+    monkeypatch.setattr(demo, "lecture_trace_section", lambda lang=None: "")
     code, _, err = _run(capsys, "demo")
     assert code == 2 and "out of memory" in _one_error_line(err, "demo")
 

@@ -125,11 +125,17 @@ def test_console_script_has_no_traceback_for_bad_input():
 def test_demo_starts_with_the_lecture_trace(capsys, monkeypatch):
     import chainrule.commands.demo as demo
 
-    monkeypatch.setattr(demo, "training_section", lambda seed: "training skipped in this test", raising=False)
+    monkeypatch.setattr(demo, "training_section", lambda seed, lang=None: "training skipped in this test",
+                        raising=False)
+    monkeypatch.setattr(demo, "mlp_section", lambda seed, lang=None: "mlp skipped in this test", raising=False)
     code, out, _ = run(capsys, "demo")
     assert code == 0
     assert out.startswith("Trace of H = (A + B) * (C - D) * 2")
     assert out.index("gradcheck: passed") < out.index("Linear regression, the lecture's way")
+    code, out, _ = run(capsys, "demo", "--lang", "ru")
+    assert code == 0 and out.startswith("Трассировка H = (A + B) * (C - D) * 2")
+    assert out.index("gradcheck: пройдена") < out.index("Линейная регрессия, как в лекции")
+    assert "dL/dθ тремя способами" in out and "вручную (блоки)" in out
 
 
 def test_explain_order_two_on_the_command_line(capsys):

@@ -534,8 +534,8 @@ def check_stderr(command: str, code: int, out: str, err: str, argv: list[str]) -
 def fast_demo(monkeypatch):
     """``chainrule demo`` without its two training sections (their own tests run them); the seed still
     reaches the lecture's three-ways section."""
-    monkeypatch.setattr(demo_cmd, "training_section", lambda seed: "training: skipped by the fuzz test")
-    monkeypatch.setattr(demo_cmd, "mlp_section", lambda seed: "mlp: skipped by the fuzz test")
+    monkeypatch.setattr(demo_cmd, "training_section", lambda seed, lang=None: "training: skipped by the fuzz test")
+    monkeypatch.setattr(demo_cmd, "mlp_section", lambda seed, lang=None: "mlp: skipped by the fuzz test")
 
 
 @pytest.fixture

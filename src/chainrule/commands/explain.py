@@ -19,6 +19,7 @@ import textwrap
 import numpy as np
 
 from ..errors import ExpressionError, RenderError, shorten
+from ..lang import LANGUAGES, resolve
 from ._args import seed
 from ._files import FILE, check_files
 
@@ -58,6 +59,8 @@ def register(sub) -> None:
                         "recorded to get them (dot, svg and png draw that graph, of the first input differentiated) "
                         "(default 1)")
     p.add_argument("--no-check", action="store_true", help="skip the finite-difference gradient check")
+    p.add_argument("--lang", choices=LANGUAGES, default=None,
+                   help="language of the tables and sentences: en or ru (default: from the locale, LANG; else en)")
     p.set_defaults(func=run)
 
 
@@ -130,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             raise ExpressionError(f"{', '.join(both)} given both as a value and with --random")
         values.update(given)
         trace = explain(args.expression, wrt=args.wrt, check=not args.no_check, order=args.order, **values)
+    trace.lang = resolve(args.lang)
     if args.output:
         try:
             trace.save(args.output, fmt)

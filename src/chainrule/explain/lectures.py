@@ -51,13 +51,25 @@ LECTURES: dict[int, Lecture] = {
 }
 
 
-def lecture(number: int, check: bool = True) -> Trace:
-    """The trace of the lecture's example ``number`` (1, 2 or 3); see :data:`LECTURES`."""
+def lecture(number: int, check: bool = True, lang: str | None = None) -> Trace:
+    """The trace of the lecture's example ``number`` (1, 2 or 3); see :data:`LECTURES`. ``lang`` sets the
+    language its renderings use (``"ru"``: the lecture's own; default: the locale's)."""
     from ..errors import ExpressionError
 
     if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or number not in LECTURES:
         raise ExpressionError(f"there is no lecture example {number!r}; choose 1, 2 or 3")
     if not isinstance(check, (bool, np.bool_)):
         raise ExpressionError(f"check must be True or False, got {check!r}")
+    from ..lang import resolve
+
     ex = LECTURES[number]
-    return explain(ex.source, wrt=list(ex.wrt) if ex.wrt else None, check=check, **ex.values)
+    trace = explain(ex.source, wrt=list(ex.wrt) if ex.wrt else None, check=check, **ex.values)
+    trace.lang = resolve(lang) if lang is not None else None
+    return trace
+
+
+def lecture_title(number: int, lang: str | None = None) -> str:
+    """The title of the lecture's example ``number`` in ``lang``."""
+    from .words import WORDS
+
+    return WORDS.text(f"lecture_{number}", lang)

@@ -366,11 +366,11 @@ _SCRIPT = r"""
 """
 
 
-def _tables_html(trace) -> str:
+def _tables_html(trace, lang: str | None = None) -> str:
     from .tables import tables
 
     out = []
-    for t in tables(trace):
+    for t in tables(trace, lang):
         out.append("<table><caption>" + escape(t.title) + "</caption><thead><tr>")
         out.append("".join(f"<th>{escape(h)}</th>" for h in t.headers) + "</tr></thead><tbody>")
         for r in t.rows:
@@ -384,8 +384,14 @@ def _script_json(obj) -> str:
     return json.dumps(obj, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def to_html(trace) -> str:
-    """The self-contained interactive page (see the module docstring)."""
+def to_html(trace, lang: str | None = None) -> str:
+    """The self-contained interactive page (see the module docstring); its title, tables and check in
+    ``lang`` (the step-by-step panel's captions are English)."""
+    from ..lang import resolve
+    from .words import WORDS
+
+    lang = resolve(lang)
+    title = escape(WORDS.text("trace_of", lang, title=trace.title))
     g = trace.graph
     initial = {}
     for v in g.vars:
@@ -394,14 +400,15 @@ def to_html(trace) -> str:
     data = {"steps": page_steps(trace), "initialValues": initial, "varIds": [f"v{v.index}" for v in g.vars]}
     check_class = "passed" if trace.check.passed or not trace.check.ran else "failed"
     grads = "; ".join(f"∂{trace.output}/∂{n} = {fmt_value(v)}" for n, v in trace.gradients.items())
-    notes = "".join(f'<p class="notes">Note: {escape(n)}</p>' for n in trace.notes)
+    note = WORDS.text("note", lang).capitalize()
+    notes = "".join(f'<p class="notes">{note}: {escape(n)}</p>' for n in trace.notes)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>Trace of {escape(trace.title)}</title>\n<style>{_PAGE_STYLE}</style>\n</head>\n<body>\n"
-        f"<header><h1>Trace of {escape(trace.title)}</h1>"
+        f"<title>{title}</title>\n<style>{_PAGE_STYLE}</style>\n</head>\n<body>\n"
+        f"<header><h1>{title}</h1>"
         f"<p id=\"result\">{escape(trace.output)} = {escape(fmt_value(trace.value))}; {escape(grads)}</p>"
-        f"<p class=\"check {check_class}\" id=\"check\">{escape(trace.check.text)}</p>{notes}</header>\n"
+        f"<p class=\"check {check_class}\" id=\"check\">{escape(trace.check.describe(lang))}</p>{notes}</header>\n"
         "<main>\n<section id=\"drawing\">" + graph_svg(g, interactive=True) + "</section>\n"
         "<section id=\"panel\"><div class=\"controls\">"
         "<button id=\"reset\" type=\"button\" title=\"back to the start\">↺ reset</button>"
@@ -409,19 +416,22 @@ def to_html(trace) -> str:
         "<button id=\"next\" type=\"button\" title=\"next step (→)\">step forward ▶</button>"
         "<span id=\"counter\"></span></div>"
         "<div id=\"phase\"></div><h2 id=\"step-title\"></h2><dl id=\"detail\"></dl></section>\n"
-        "<section id=\"tables\">" + _tables_html(trace) + "</section>\n</main>\n"
+        "<section id=\"tables\">" + _tables_html(trace, lang) + "</section>\n</main>\n"
         "<script type=\"application/json\" id=\"trace-data\">" + _script_json(data) + "</script>\n"
         "<script>" + _SCRIPT + "</script>\n</body>\n</html>\n"
     )
 
 
-def notebook(trace) -> str:
+def notebook(trace, lang: str | None = None) -> str:
     """Static HTML for a notebook: title, drawing, tables, check."""
+    from .words import WORDS
+
     check_class = "color:#2b8a3e" if trace.check.passed or not trace.check.ran else "color:#c92a2a"
-    notes = "".join(f"<p><em>Note: {escape(n)}</em></p>" for n in trace.notes)
+    note = WORDS.text("note", lang).capitalize()
+    notes = "".join(f"<p><em>{note}: {escape(n)}</em></p>" for n in trace.notes)
     return (
-        f'<div class="chainrule-trace"><p><b>Trace of {escape(trace.title)}</b></p>'
+        f'<div class="chainrule-trace"><p><b>{escape(WORDS.text("trace_of", lang, title=trace.title))}</b></p>'
         + graph_svg(trace.graph)
-        + _tables_html(trace)
-        + f'<p style="{check_class}">{escape(trace.check.text)}</p>{notes}</div>'
+        + _tables_html(trace, lang)
+        + f'<p style="{check_class}">{escape(trace.check.describe(lang))}</p>{notes}</div>'
     )

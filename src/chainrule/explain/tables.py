@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .notation import fmt_shape, fmt_value
+from .words import WORDS
 
 
 @dataclass
@@ -17,11 +18,11 @@ class Table:
     rows: list[list[str]]
 
 
-def caption(trace) -> str:
+def caption(trace, lang: str | None = None) -> str:
     """The closing lines every rendering carries: value, gradients, gradient check."""
     parts = [f"{trace.output} = {fmt_value(trace.value)}"]
     parts += [f"∂{trace.output}/∂{n} = {fmt_value(g)}" for n, g in trace.gradients.items()]
-    parts.append(trace.check.text)
+    parts.append(trace.check.describe(lang))
     return "\n".join(parts)
 
 
@@ -36,30 +37,31 @@ def _local_cells(trace, loc) -> tuple[str, str, str]:
     return local, value, passed
 
 
-def tables(trace) -> list[Table]:
-    """Inputs, forward pass, backward pass and result, as :class:`Table` objects."""
+def tables(trace, lang: str | None = None) -> list[Table]:
+    """Inputs, forward pass, backward pass and result, as :class:`Table` objects, in ``lang``."""
+    def w(key: str, **fields) -> str:
+        return WORDS.text(key, lang, **fields)
+
     g = trace.graph
-    inputs = Table("Inputs", ["name", "shape", "value", "gradient"], [])
+    inputs = Table(w("inputs"), [w("name"), w("shape"), w("value"), w("gradient")], [])
     for name in trace.inputs:
         v = g.var(name)
-        inputs.rows.append([name, fmt_shape(v.shape or ()), fmt_value(v.value), "wanted" if name in trace.wrt else "—"])
-    forward = Table("Forward pass (compute and keep every intermediate: the cache)",
-                    ["step", "name", "operation", "inputs", "value"], [])
+        inputs.rows.append([name, fmt_shape(v.shape) if v.shape else w("scalar"), fmt_value(v.value),
+                            w("wanted") if name in trace.wrt else "—"])
+    forward = Table(w("forward"), [w("step"), w("name"), w("operation"), w("operands"), w("value")], [])
     for s in trace.forward_steps:
         ins = operands_text(g, s.inputs)
         forward.rows.append([str(s.step), s.name, s.formula, ins, fmt_value(s.value)])
     o = trace.output
-    backward = Table(
-        "Backward pass (upstream gradient × local derivative, passed down; summed where paths meet)",
-        ["step", "at", "upstream", "local derivative", "its value", "passed down"], [],
-    )
+    backward = Table(w("backward"), [w("step"), w("at"), w("upstream"), w("local"), w("its_value"),
+                                     w("passed_down")], [])
     for s in trace.backward_steps:
         if s.kind == "seed":
-            backward.rows.append([str(s.step), s.name, f"{s.symbol} = {fmt_value(s.upstream)}", "start", "", ""])
+            backward.rows.append([str(s.step), s.name, f"{s.symbol} = {fmt_value(s.upstream)}", w("start"), "", ""])
         elif s.kind == "sum":
-            terms = " + ".join(f"{fmt_value(t.value)} (via {t.via})" for t in s.terms)
+            terms = " + ".join(f"{fmt_value(t.value)} ({w('via', name=t.via)})" for t in s.terms)
             backward.rows.append([
-                str(s.step), s.name, f"sum of {len(s.terms)} paths", f"{s.symbol} = {terms}", "",
+                str(s.step), s.name, w("sum_of_paths", n=len(s.terms)), f"{s.symbol} = {terms}", "",
                 f"{s.symbol} = {fmt_value(s.total)}",
             ])
         else:
@@ -71,57 +73,57 @@ def tables(trace) -> list[Table]:
                     f"{s.symbol} = {fmt_value(s.upstream)}" if first else "", *cells,
                 ])
                 first = False
-    chain = Table("Chain rule (sum over paths of the product of local derivatives)", ["gradient", "paths", "value"],
-                  [])
+    chain = Table(w("chain"), [w("gradient"), w("paths"), w("value")], [])
     for name, grad in trace.gradients.items():
-        chain.rows.append([f"∂{o}/∂{name}", chain_text(trace, name), fmt_value(grad)])
-    result = Table("Result", ["", "value", "finite differences"], [[o, fmt_value(trace.value), ""]])
+        chain.rows.append([f"∂{o}/∂{name}", chain_text(trace, name, lang=lang), fmt_value(grad)])
+    result = Table(w("result"), ["", w("value"), w("finite_differences")], [[o, fmt_value(trace.value), ""]])
     for name, grad in trace.gradients.items():
         num = trace.check.numeric.get(name)
         result.rows.append([f"∂{o}/∂{name}", fmt_value(grad), "" if num is None else fmt_value(num)])
     out = [inputs, forward, backward, chain, result]
     if trace.second is not None:
-        out += second_order_tables(trace)
+        out += second_order_tables(trace, lang)
     return out
 
 
-def second_order_tables(trace) -> list[Table]:
+def second_order_tables(trace, lang: str | None = None) -> list[Table]:
     """For ``order=2``: each first derivative as the computation the recorded backward pass made
     of it, then the table of second derivatives with their finite-difference check."""
+    def w(key: str, **fields) -> str:
+        return WORDS.text(key, lang, **fields)
+
     o, second = trace.output, trace.second
     out = []
     for name, d in second.derivatives.items():
-        recorded = Table(f"Recorded backward graph of ∂{o}/∂{name} (create_graph=True: the ops the backward "
-                         f"pass recorded, and the forward ones whose values they use)",
-                         ["step", "name", "operation", "inputs", "value"], [])
+        recorded = Table(w("recorded", d=f"∂{o}/∂{name}"),
+                         [w("step"), w("name"), w("operation"), w("operands"), w("value")], [])
         for s in d.forward_steps:
             recorded.rows.append([str(s.step), s.name, s.formula, operands_text(d.graph, s.inputs),
                                   fmt_value(s.value)])
         if not d.forward_steps:
-            recorded.rows.append(["", "", f"∂{o}/∂{name} is a constant: nothing is recorded", "", ""])
+            recorded.rows.append(["", "", w("constant", d=f"∂{o}/∂{name}"), "", ""])
         out.append(recorded)
-    table = Table("Second derivatives (the recorded backward graph, differentiated again)",
-                  ["", "value", "finite differences"], [])
+    table = Table(w("second"), ["", w("value"), w("finite_differences")], [])
     for a, row in second.hessian.items():
         for b, value in row.items():
             symbol = f"∂²{o}/∂{a}²" if a == b else f"∂²{o}/∂{a}∂{b}"
             num = second.numeric.get(a, {}).get(b)
             table.rows.append([symbol, fmt_value(value), "" if num is None else fmt_value(num)])
     out.append(table)
-    out.append(Table("Second-derivative check", ["", "result"], [["gradgradcheck", second.check.text.replace(
-        "gradcheck: ", "")]]))
+    out.append(Table(w("second_check"), ["", w("check_result")],
+                     [["gradgradcheck", second.check.describe(lang).replace("gradcheck: ", "")]]))
     return out
 
 
-def chain_text(trace, name: str, d=None, mul=None, plus=" + ") -> str:
+def chain_text(trace, name: str, d=None, mul=None, plus=" + ", lang: str | None = None) -> str:
     """``∂H/∂G · ∂G/∂E · ∂E/∂A`` (+ … for each further path), or a count when there are many."""
     d = d or (lambda y, x: f"∂{y}/∂{x}")
     mul = mul or (lambda parts: " · ".join(parts))
     paths = chain_paths(trace, name)
     if paths is None:
-        return "more paths than written out"
+        return WORDS.text("more_paths", lang)
     if not paths:
-        return "no path (0)"
+        return WORDS.text("no_path", lang)
     return plus.join(mul([d(p[k], p[k + 1]) for k in range(len(p) - 1)]) if len(p) > 1 else "1" for p in paths)
 
 

@@ -128,14 +128,18 @@ class Check:
 
     @property
     def text(self) -> str:
-        """One sentence for every rendering."""
+        """One sentence for every rendering, in English (:meth:`describe` for another language)."""
+        return self.describe("en")
+
+    def describe(self, lang: str | None = None) -> str:
+        """The sentence in ``lang`` (``en`` or ``ru``; default: the locale's)."""
+        from .words import WORDS
+
         if not self.ran:
-            return f"gradcheck: not run ({self.reason})"
-        verdict = "passed" if self.passed else "FAILED"
-        return (
-            f"gradcheck: {verdict}; largest deviation from central finite differences "
-            f"{self.max_abs_error:.2g} (eps {self.eps:g}, tolerance {self.atol:g} + {self.rtol:g}·|numeric|)"
-        )
+            return WORDS.text("check_not_run", lang, reason=self.reason)
+        verdict = WORDS.text("check_passed" if self.passed else "check_failed", lang)
+        return WORDS.text("check", lang, verdict=verdict, error=f"{self.max_abs_error:.2g}", eps=f"{self.eps:g}",
+                          atol=f"{self.atol:g}", rtol=f"{self.rtol:g}")
 
 
 @dataclass
@@ -173,6 +177,8 @@ class Trace:
     gradients : ``{input name: gradient of the output}`` (of its sum, for a non-scalar output).
     check : the gradient check (:class:`Check`).
     notes : remarks every rendering shows (a non-scalar output, a freed graph, …).
+    lang : the language of its renderings when ``render`` is not told (``None``: the locale's); set
+        ``trace.lang = "ru"`` for the lecture's Russian terms in a notebook.
     """
 
     source: str
@@ -188,6 +194,7 @@ class Trace:
     check: Check
     notes: list[str] = field(default_factory=list)
     second: SecondOrder | None = None
+    lang: str | None = None
 
     @property
     def title(self) -> str:
@@ -198,20 +205,22 @@ class Trace:
     def render(self, fmt: str = "text", **options: Any) -> str | bytes:
         """This trace as ``text``, ``md``, ``latex``, ``json``, ``dot``, ``svg``, ``png`` (bytes) or ``html``.
 
-        Options: ``color=True`` for ``text`` (rich tables in colour; needs ``rich``),
+        Options: ``lang="en"`` or ``"ru"`` (default: the locale's; the lecture's Russian terms),
+        ``color=True`` for ``text`` (rich tables in colour; needs ``rich``),
         ``standalone=False`` for a LaTeX fragment instead of a whole document.
         """
         from . import render
 
+        options.setdefault("lang", self.lang)
         return render.render(self, fmt, **options)
 
-    def save(self, path: str | Path, fmt: str | None = None) -> Path:
+    def save(self, path: str | Path, fmt: str | None = None, lang: str | None = None) -> Path:
         """Write a rendering to ``path`` (atomically); the format is guessed from the suffix unless given."""
         if not isinstance(path, (str, Path)) and not hasattr(path, "__fspath__"):
             raise ExpressionError(f"Trace.save: path must be a file name (str or os.PathLike), got {path!r}")
         path = Path(path)
         fmt = fmt or SUFFIXES.get(path.suffix.lower(), "text")
-        return write_rendering(self.render(fmt), path)
+        return write_rendering(self.render(fmt, lang=lang), path)
 
     def __str__(self) -> str:
         return self.render("text")  # type: ignore[return-value]
