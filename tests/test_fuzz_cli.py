@@ -422,6 +422,20 @@ def build_exercise(c: Case) -> None:
     c.noise(["--lang", "--format", "--memory", "--output"])
 
 
+def build_notebooks(c: Case) -> None:
+    """Copy the notebooks into a new folder, an existing one (files kept), or a path that cannot be one."""
+    from chainrule.commands.notebooks import notebook_files
+
+    c.argv.append("notebooks")
+    folder = c.choose(["nbs", "folder", "nbs/deeper"], ["clf.csv", "locked/sub", "pipe", "", "link.json"])
+    c.argv.append(folder)
+    c.outputs += [os.path.join(folder, f.name) for f in notebook_files()]
+    c.outputs += [folder, os.path.dirname(folder)]  # the folders it may make
+    if c.chance(0.3):
+        c.add("--lang", c.choose(["en", "ru"], ["fr"]))
+    c.noise(["--lang"])
+
+
 VALID_EXPLAIN = [
     ["(a + b) * (c - d)", "a=1", "b=2", "c=5", "d=3"], ["a * b", "a=2", "b=-1"], ["log(a)", "a=2"],
     ["sum((X @ w - y) ** 2)", "--random", "X:4x3,w:3,y:4"], ["exp(a) + a", "a=0.5"], ["softmax(x)", "x=[1,2,3]"],
@@ -501,6 +515,7 @@ BUILDERS = {
     "train mlp": (build_train_mlp, 700),
     "train cnn": (build_train_cnn, 300),
     "exercise": (build_exercise, 80),
+    "notebooks": (build_notebooks, 40),
     "predict": (build_predict, 1600),
     "evaluate": (build_evaluate, 700),
     "sgd-noise": (build_sgd_noise, 600),

@@ -22,6 +22,7 @@ COMMANDS = [
     "chainrule.commands.evaluate",
     "chainrule.commands.bench",
     "chainrule.commands.exercise",
+    "chainrule.commands.notebooks",
 ]
 
 
