@@ -75,6 +75,13 @@ def test_each_template_passes_when_filled_with_the_solution(name, lang, tmp_path
     outcome = check(write_exercise(tmp_path, name, lang))
     assert outcome.status == "ok", (outcome.error, outcome.printed)
     assert outcome.passed, [(r["check"], r["kind"], r["detail"], r["error"]) for r in failed(outcome)]
+    kinds = {(r["check"].split("(")[0], r["kind"]) for r in outcome.results}
+    if name == "blocks":  # every block's checks ran, and Sub's two paths (x − x)
+        for block in ("MatMul", "Sub", "Square", "Sum", "Identity"):
+            assert {(f"{block}.forward", "forward"), (f"{block}.backward", "backward"),
+                    (f"{block}.backward", "finite_differences"), (f"{block}.backward", "upstream"),
+                    (f"{block}.cache", "cache"), (f"{block}.dtype", "dtype")} <= kinds, block
+        assert ("Sub.backward", "paths") in kinds
 
 
 def test_the_templates_say_the_same_code_in_both_languages():

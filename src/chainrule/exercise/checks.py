@@ -180,6 +180,8 @@ def check_block(module: Any, spec: BlockSpec, seed: int = 0) -> list[Result]:
                           hint=None if np.array_equal(upstream, kept) else "upstream_changed",
                           hint_fields={"block": name}))
     results.append(_finite_differences(cls, spec, inputs, kept, grads, shapes))
+    if spec.differentiable.count(True) == 2 and len({np.shape(x) for x in inputs}) == 1:
+        results.append(_one_value_on_two_paths(cls, spec, rng))
     results.append(_two_caches(cls, spec, rng))
     results.append(_dtype(cls, spec, rng))
     return results
@@ -213,6 +215,33 @@ def _finite_differences(cls, spec: BlockSpec, inputs, upstream, grads, shapes: s
     except Exception as exc:  # noqa: BLE001
         return _failure(name, "finite_differences", exc)
     return Result(name, "finite_differences", True)
+
+
+def _one_value_on_two_paths(cls, spec: BlockSpec, rng: np.random.Generator) -> Result:
+    """The same array as both inputs (x − x): the two gradients returned, summed as the graph sums paths,
+    must be the derivative of forward(x, x) (central differences)."""
+    name = f"{spec.name}.backward"
+    x = spec.inputs(rng, np.float64)[0]
+    try:
+        out = np.asarray(cls().forward(x, x))
+        upstream = _upstream(rng, out.shape, np.float64)
+        block = cls()
+        block.forward(x, x)
+        first, second = _as_grads(block.backward(upstream.copy()), 2)[:2]
+        total = np.asarray(first, dtype=np.float64) + np.asarray(second, dtype=np.float64)
+        numeric = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            up, down = x.copy(), x.copy()
+            up[i] += 1e-6
+            down[i] -= 1e-6
+            numeric[i] = (np.sum(np.asarray(cls().forward(up, up)) * upstream)
+                          - np.sum(np.asarray(cls().forward(down, down)) * upstream)) / 2e-6
+    except Exception as exc:  # noqa: BLE001
+        return _failure(name, "paths", exc)
+    diff = _compare(numeric, total, 1e-4, 1e-6)
+    return Result(name, "paths", diff is None, {"input": f"{spec.input_names[0]} = {spec.input_names[1]}",
+                                                **diff} if diff else {},
+                  hint="paths_block" if diff else None, hint_fields={"block": spec.name})
 
 
 def _two_caches(cls, spec: BlockSpec, rng: np.random.Generator) -> Result:

@@ -52,6 +52,8 @@ KINDS = Catalog("exercise checks", {
     "upstream": {"en": "backward leaves its upstream argument unchanged",
                  "ru": "backward не изменяет свой аргумент upstream"},
     "cache": {"en": "each instance keeps its own cache", "ru": "у каждого экземпляра свой cache"},
+    "paths": {"en": "one value as both inputs: the two gradients sum to its derivative (two paths)",
+              "ru": "одно значение на обоих входах: два градиента в сумме дают его производную (два пути)"},
     "dtype": {"en": "float32 in, float32 out", "ru": "float32 на входе — float32 на выходе"},
     "chain": {"en": "the lecture's chain L = Σ(Xθ − Y)² through your blocks",
               "ru": "цепочка из лекции L = Σ(Xθ − Y)² на ваших блоках"},
@@ -114,6 +116,10 @@ HINTS = Catalog("exercise hints", {
     "finite_differences": {"en": "{block}.backward does not match the derivative of your own forward: one of them "
                                  "is wrong",
                            "ru": "{block}.backward не совпадает с производной вашего forward: один из них неверен"},
+    "paths_block": {"en": "with the same array as both inputs of {block}, the gradients of the two paths are "
+                          "summed: each of your two gradients must be right on its own",
+                    "ru": "когда оба входа {block} — один и тот же массив, градиенты двух путей суммируются: "
+                          "каждый из двух ваших градиентов должен быть верен сам по себе"},
     "shared_cache": {"en": "{block} kept the second instance's input: save the cache on self "
                            "(self.cache = ...), not on the class",
                      "ru": "{block} взял вход второго экземпляра: храните cache в self (self.cache = ...), "
