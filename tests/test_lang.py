@@ -88,6 +88,7 @@ def test_the_third_example_in_russian_is_linear_regression():
     assert "| θ | 2 |" in text and "нужен" in text  # θ wanted, X and Y held as data ("—")
     html = lecture(3, lang="ru").render("html")
     assert '<html lang="ru">' in html and "Цепное правило" in html
+    assert "шаг вперёд ▶" in html and "Шаг 1 из 9 · прямой проход: μ = X @ θ" in html
 
 
 def test_english_stays_the_default_and_the_same():

@@ -188,36 +188,45 @@ def graph_svg(graph, interactive: bool = False) -> str:
 # -- the steps the page walks through ----------------------------------------------------------------
 
 
-def page_steps(trace) -> list[dict]:
+def page_steps(trace, lang: str | None = None) -> list[dict]:
     """Everything the page shows at each step, formatted here so the page only displays it.
 
     Step 0 shows the inputs; then one step per forward step, then one per backward
     step. Each has ``phase``, ``title``, ``name`` (the highlighted variable), ``current``
     (ids of highlighted nodes), ``operands``, ``edges`` (forward edges to light up),
     ``back`` (edges a gradient travels along), ``fields`` (label, text, key) for the
-    panel, and ``values``/``grads`` to write on the drawing from this step on.
+    panel, ``values``/``grads`` to write on the drawing from this step on, and the words
+    ``phaseLabel`` and ``counter`` in ``lang``.
     """
     from .tables import operands_text
+    from .words import WORDS
+
+    def w(key: str, **fields) -> str:
+        return WORDS.text(key, lang, **fields)
 
     g = trace.graph
     steps = [{
-        "phase": "start", "title": "Inputs", "name": "", "current": [], "operands": [
+        "phase": "start", "title": w("inputs"), "name": "", "current": [], "operands": [
             f"v{g.var(n).index}" for n in trace.inputs],
         "edges": [], "back": [], "fields": [[n, f"{n} = {fmt_value(g.var(n).value)}", "input"] for n in trace.inputs],
         "values": {}, "grads": {},
     }]
     total = len(trace.forward_steps) + len(trace.backward_steps)
+
+    def titled(key: str, **fields) -> str:  # "Step k of n · what happens", k the step being added
+        return f"{w('page_step', k=len(steps), n=total)} · {w(key, **fields)}"
+
     for s in trace.forward_steps:
         n = g.nodes[s.node]
         out = f"v{n.output}"
-        ins = operands_text(g, s.inputs) or "constants only"
+        ins = operands_text(g, s.inputs) or w("constants_only")
         steps.append({
-            "phase": "forward", "title": f"Step {len(steps)} of {total} · forward: {s.formula}", "name": s.name,
+            "phase": "forward", "title": titled("page_forward", formula=s.formula), "name": s.name,
             "current": [out, f"op{n.index}"], "operands": [f"v{i}" for i in n.inputs],
             "edges": [f"e-op{n.index}-in{p}" for p in range(len(n.inputs))] + [f"e-op{n.index}-out"], "back": [],
-            "fields": [["operation", s.formula, "operation"], ["inputs", ins, "inputs"],
-                       ["value", f"{s.name} = {fmt_value(s.value)}", "value"],
-                       ["cache", "kept for the backward pass", "cache"]],
+            "fields": [[w("operation"), s.formula, "operation"], [w("operands"), ins, "inputs"],
+                       [w("value"), f"{s.name} = {fmt_value(s.value)}", "value"],
+                       ["cache", w("kept"), "cache"]],
             "values": {out: _short(fmt_value(s.value))}, "grads": {},
         })
     o = trace.output
@@ -231,19 +240,19 @@ def page_steps(trace) -> list[dict]:
         vid = f"v{v.index}"
         if s.kind == "seed":
             steps.append({
-                "phase": "backward", "title": f"Step {len(steps)} of {total} · backward: start at {s.name}",
+                "phase": "backward", "title": titled("page_start", name=s.name),
                 "name": s.name, "current": [vid], "operands": [], "edges": [], "back": [],
-                "fields": [["upstream", f"{s.symbol} = {fmt_value(s.upstream)}", "upstream"]],
+                "fields": [[w("upstream"), f"{s.symbol} = {fmt_value(s.upstream)}", "upstream"]],
                 "grads": {vid: _short("∂ " + fmt_value(s.upstream))}, "values": {},
             })
             continue
         if s.kind == "sum":
-            terms = " + ".join(f"{fmt_value(t.value)} (via {t.via})" for t in s.terms)
+            terms = " + ".join(f"{fmt_value(t.value)} ({w('via', name=t.via)})" for t in s.terms)
             steps.append({
-                "phase": "backward", "title": f"Step {len(steps)} of {total} · backward: sum the paths into {s.name}",
+                "phase": "backward", "title": titled("page_sum", name=s.name),
                 "name": s.name, "current": [vid], "operands": [], "edges": [], "back": [],
-                "fields": [["paths", f"{s.symbol} = {terms}", "terms"],
-                           ["sum", f"{s.symbol} = {fmt_value(s.total)}", "total"]],
+                "fields": [[w("paths"), f"{s.symbol} = {terms}", "terms"],
+                           [w("sum"), f"{s.symbol} = {fmt_value(s.total)}", "total"]],
                 "grads": {vid: _short("∂ " + fmt_value(s.total))}, "values": {},
             })
             continue
@@ -265,13 +274,16 @@ def page_steps(trace) -> list[dict]:
             so_far = _short("∂ " + fmt_value(np.sum(got, axis=0)))
             grads[f"v{x.index}"] = so_far if len(got) == expected.get(x.name, 1) else so_far + " + …"
         steps.append({
-            "phase": "backward", "title": f"Step {len(steps)} of {total} · backward: at {s.formula}", "name": s.name,
-            "current": [vid, f"op{n.index}"], "operands": receivers, "edges": [], "back": back,
-            "fields": [["upstream", f"{s.symbol} = {fmt_value(s.upstream)}", "upstream"],
-                       ["local derivative", "; ".join(locals_text), "local"],
-                       ["passed down", "; ".join(passed), "passed"]],
+            "phase": "backward", "title": titled("page_at", formula=s.formula),
+            "name": s.name, "current": [vid, f"op{n.index}"], "operands": receivers, "edges": [], "back": back,
+            "fields": [[w("upstream"), f"{s.symbol} = {fmt_value(s.upstream)}", "upstream"],
+                       [w("local"), "; ".join(locals_text), "local"],
+                       [w("passed_down"), "; ".join(passed), "passed"]],
             "grads": grads, "values": {},
         })
+    for k, step in enumerate(steps):
+        step["phaseLabel"] = w("phase_" + step["phase"])
+        step["counter"] = w("counter", k=k, n=len(steps) - 1)
     return steps
 
 
@@ -338,7 +350,7 @@ _SCRIPT = r"""
     s.edges.forEach(function (id) { var el = byId(id); if (el) { el.classList.add("active"); } });
     s.back.forEach(function (id) { var el = byId(id); if (el) { el.classList.add("back"); } });
     var phase = document.getElementById("phase");
-    phase.textContent = s.phase === "start" ? "start" : s.phase + " pass";
+    phase.textContent = s.phaseLabel;
     phase.className = s.phase;
     document.getElementById("step-title").textContent = s.title;
     var dl = document.getElementById("detail");
@@ -348,7 +360,7 @@ _SCRIPT = r"""
       var dd = document.createElement("dd"); dd.textContent = f[1]; dd.setAttribute("data-field", f[2]);
       dl.appendChild(dt); dl.appendChild(dd);
     });
-    document.getElementById("counter").textContent = "step " + k + " of " + (steps.length - 1);
+    document.getElementById("counter").textContent = s.counter;
     document.getElementById("prev").disabled = k === 0;
     document.getElementById("reset").disabled = k === 0;
     document.getElementById("next").disabled = k === steps.length - 1;
@@ -397,7 +409,7 @@ def to_html(trace, lang: str | None = None) -> str:
     for v in g.vars:
         shown = v.kind in ("input", "constant", "leaf")
         initial[f"v{v.index}"] = _short(fmt_value(v.value)) if shown else "?"
-    data = {"steps": page_steps(trace), "initialValues": initial, "varIds": [f"v{v.index}" for v in g.vars]}
+    data = {"steps": page_steps(trace, lang), "initialValues": initial, "varIds": [f"v{v.index}" for v in g.vars]}
     check_class = "passed" if trace.check.passed or not trace.check.ran else "failed"
     grads = "; ".join(f"∂{trace.output}/∂{n} = {fmt_value(v)}" for n, v in trace.gradients.items())
     note = WORDS.text("note", lang).capitalize()
@@ -411,10 +423,9 @@ def to_html(trace, lang: str | None = None) -> str:
         f"<p class=\"check {check_class}\" id=\"check\">{escape(trace.check.describe(lang))}</p>{notes}</header>\n"
         "<main>\n<section id=\"drawing\">" + graph_svg(g, interactive=True) + "</section>\n"
         "<section id=\"panel\"><div class=\"controls\">"
-        "<button id=\"reset\" type=\"button\" title=\"back to the start\">↺ reset</button>"
-        "<button id=\"prev\" type=\"button\" title=\"previous step (←)\">◀ step backward</button>"
-        "<button id=\"next\" type=\"button\" title=\"next step (→)\">step forward ▶</button>"
-        "<span id=\"counter\"></span></div>"
+        + "".join(f"<button id=\"{b}\" type=\"button\" title=\"{escape(WORDS.text(b + '_title', lang))}\">"
+                  f"{escape(WORDS.text(b, lang))}</button>" for b in ("reset", "prev", "next"))
+        + "<span id=\"counter\"></span></div>"
         "<div id=\"phase\"></div><h2 id=\"step-title\"></h2><dl id=\"detail\"></dl></section>\n"
         "<section id=\"tables\">" + _tables_html(trace, lang) + "</section>\n</main>\n"
         "<script type=\"application/json\" id=\"trace-data\">" + _script_json(data) + "</script>\n"
