@@ -135,13 +135,22 @@ MISTAKES = [
     ("activations", {"Sigmoid.backward": "return (upstream * self.cache,)"}, "Sigmoid.backward(x)",
      "sigmoid_local"),
     ("activations", {"Tanh.backward": "return (upstream * (1 - self.cache),)"}, "Tanh.backward(x)", "tanh_local"),
-    ("activations", {"Sigmoid.forward": "self.cache = 1 / (1 + np.exp(-x))\nreturn self.cache"},
-     "Sigmoid at ±1000", "sigmoid_stable"),
+    ("activations", {"Sigmoid.forward": "self.cache = np.exp(x) / (1 + np.exp(x))\nreturn self.cache"},
+     "Sigmoid at ±1000", "sigmoid_stable"),  # inf / inf at +1000
     ("softmax", {"SoftmaxCrossEntropy.backward": "p, labels = self.cache\ng = p.copy()\n"
                  "g[np.arange(len(labels)), labels] -= 1\nreturn g * upstream, None"},
      "SoftmaxCrossEntropy.backward(logits)", "softmax_mean"),
     ("graph", {"Value.__mul__ backward": "self.grad = other.data * out.grad\nother.grad = self.data * out.grad"},
      "lecture example 2", "paths_sum"),
+    ("graph", {"Value.__mul__ backward": "self.grad = other.data * out.grad\nother.grad = self.data * out.grad",
+               "topological_order": "order, seen = [], set()\ndef visit(v):\n    if id(v) in seen:\n        return\n"
+               "    seen.add(id(v))\n    for p in reversed(v.parents):\n        visit(p)\n    order.append(v)\n"
+               "visit(root)\nreturn order"},
+     "x · x, 3a + 5a", "paths_sum_same"),  # = instead of +=, whatever the order of the walk
+    ("graph", {"backward": "pass"}, "lecture example 1", "backward_rule"),
+    ("blocks", {"MatMul.forward": "self.cache = (X, theta)\nreturn X @ theta, self.cache"}, "MatMul.forward",
+     "output_not_numbers"),
+    ("blocks", {"Sub.backward": "return upstream"}, "Sub.backward", "return_tuple"),
     ("graph", {"topological_order": "order = []\ndef visit(v):\n    for p in v.parents:\n        visit(p)\n"
                "    if v not in order:\n        order.append(v)\nvisit(root)\nreturn order"},
      "chain of 10,000 values", "recursion"),
@@ -156,6 +165,77 @@ def test_a_typical_mistake_gets_its_hint(name, replace, where, hint, tmp_path):
     wrong = failed(outcome)
     assert outcome.status == "ok" and wrong
     assert any(r["check"] == where and r["hint"] == hint for r in wrong), [(r["check"], r["hint"]) for r in wrong]
+
+
+CORRECT_VARIANTS = [
+    ("blocks", {"Sum.forward": "self.cache = np.shape(s)\nreturn float(np.sum(s))"}),  # a float, as allowed
+    ("blocks", {"Sum.backward": "return (np.broadcast_to(upstream, self.cache),)",  # a read-only view
+                "MatMul.backward": "X, theta = self.cache\nreturn [np.outer(upstream, theta), np.dot(X.T, upstream)]"}),
+    ("activations", {"Sigmoid.forward": "y = np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x)))"
+                                        "\nself.cache = y\nreturn y",  # warns at ±1000, yet right
+                     "ReLU.forward": "self.cache = x >= 0\nreturn np.where(x >= 0, x, 0 * x)"}),
+    ("softmax", {"SoftmaxCrossEntropy.forward": "z = logits - logits.max(axis=1, keepdims=True)\n"
+                 "total = np.exp(z).sum(axis=1, keepdims=True)\nself.cache = (np.exp(z) / total, labels)\n"
+                 "picked = z[np.arange(len(labels)), labels] - np.log(total[:, 0])\n"
+                 "return float(-picked.mean())"}),  # a float; log-softmax written out
+]
+
+
+@pytest.mark.parametrize("name, replace", CORRECT_VARIANTS, ids=[f"{n}-{i}" for i, (n, _) in
+                                                                 enumerate(CORRECT_VARIANTS)])
+def test_a_correct_solution_written_differently_passes(name, replace, tmp_path):
+    outcome = check(write_exercise(tmp_path, name, replace=replace))
+    assert outcome.passed, [(r["check"], r["kind"], r["detail"], r["error"]) for r in failed(outcome)]
+
+
+def test_a_dataclass_value_imports_and_passes(tmp_path):
+    text = filled(template(find("graph"), "en")).replace(
+        '"""\n\n\nclass Value:', '"""\nfrom dataclasses import dataclass\n\n\nclass Value:', 1)
+    text = text.replace("class Value:", "@dataclass(eq=False)\nclass Value:", 1)
+    text = "from __future__ import annotations\n" + text
+    (tmp_path / "graph.py").write_text(text, encoding="utf-8")
+    outcome = check(tmp_path / "graph.py")
+    assert outcome.status == "ok" and outcome.passed, (outcome.error, failed(outcome))
+
+
+def test_broken_returns_give_a_report_not_a_crash(tmp_path):
+    outcome = check(write_exercise(tmp_path, "graph", replace={"Value.__mul__ backward": "self.grad = None"}))
+    assert outcome.status == "ok" and not outcome.passed
+    outcome = check(write_exercise(tmp_path, "blocks", replace={"Identity.forward": "return 'x'"}))
+    assert outcome.status == "ok"
+    assert [r["hint"] for r in failed(outcome) if r["check"] == "Identity.forward"] == ["output_not_numbers"]
+    assert any(r["check"] == "Square.forward" and r["passed"] for r in outcome.results)  # the others still checked
+
+
+def test_a_wrong_backward_is_not_blamed_on_the_cache(tmp_path):
+    outcome = check(write_exercise(tmp_path, "blocks", replace={"Square.backward": "return (2 * self.cache,)"}))
+    assert [r for r in failed(outcome) if r["kind"] == "cache"] == []
+
+
+def test_runs_that_end_early_say_how(tmp_path):
+    prints = check(write_exercise(tmp_path, "blocks", replace={"Identity.forward": "print('x' * 2_000_000)\nreturn x"}),
+                   output_kb=256)
+    assert prints.status == "output"
+    exits = check(write_exercise(tmp_path, "blocks", replace={"Identity.forward": "import os\nos._exit(0)"}))
+    assert exits.status == "exited" and exits.error == "0"
+    assert "ended the process (exit status 0)" in render_text(exits, find("blocks"), "blocks.py", "en")
+
+
+def test_the_json_report_is_strict_json(capsys, tmp_path):
+    path = write_exercise(tmp_path, "blocks", replace={"Square.forward": "self.cache = delta\n"
+                                                       "return delta ** 2 + np.log(-np.abs(delta))"})
+    code, out, _ = run(capsys, "exercise", "check", path, "--format", "json")
+    assert code == 1
+    json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_the_network_is_off_even_below_pythons_socket_module(tmp_path):
+    (tmp_path / "blocks.py").write_text(
+        "import _socket\ns = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)\ns.connect(('127.0.0.1', 9))\n",
+        encoding="utf-8")
+    outcome = check(tmp_path / "blocks.py")
+    assert outcome.status == "import" and ("network" in outcome.error or "unreachable" in outcome.error), \
+        outcome.error
 
 
 def test_the_report_names_block_input_element_and_hint_in_both_languages(tmp_path):
@@ -190,6 +270,9 @@ def test_cli_init_never_overwrites_and_check_exits_by_result(capsys, tmp_path):
     assert code == 2 and "nope.py: no such file" in err
     code, _, err = run(capsys, "exercise", "init", "calculus")
     assert code == 2 and "no exercise 'calculus'" in err
+    (tmp_path / "blocks.txt").write_text("x = 1\n", encoding="utf-8")
+    code, _, err = run(capsys, "exercise", "check", tmp_path / "blocks.txt", "--exercise", "blocks")
+    assert code == 2 and "must end in .py" in err
 
 
 def test_cli_list_in_both_languages(capsys, monkeypatch):
@@ -221,13 +304,18 @@ def test_grade_survives_hostile_submissions(capsys, tmp_path):
     write_exercise(subs / "alice", "activations")
     (subs / "bob").mkdir()
     write_exercise(subs / "bob", "activations", replace={"Tanh.backward": "return (upstream * (1 - self.cache),)"})
+    # a submission that tries to spoil the others' files: it runs on a copy of its own
+    (subs / "vandal.py").write_text("from pathlib import Path\nfor p in Path(__file__).parent.parent.rglob('*.py'):\n"
+                                    "    p.write_text('raise SystemExit')\n", encoding="utf-8")
     out = tmp_path / "grades.csv"
     code, stdout, _ = run(capsys, "exercise", "grade", subs, "--exercise", "activations", "--out", out,
                           "--timeout", "8", "--memory", "600", "--output", "256")
-    assert code == 0 and "graded 8 submissions" in stdout
+    assert code == 0 and "graded 9 submissions" in stdout
     rows = {r["submission"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
-    assert set(rows) == {*HOSTILE, "alice", "bob"}
+    assert set(rows) == {*HOSTILE, "alice", "bob", "vandal"}
     assert rows["alice"]["status"] == "ok" and rows["alice"]["passed"] == rows["alice"]["total"] != "0"
+    assert len({r["total"] for r in rows.values()}) == 1  # the same columns for every submission
+    assert rows["loops"]["passed"] == "0" and rows["loops"]["ReLU.backward(x) [backward]"] == "0"
     assert rows["bob"]["status"] == "ok" and rows["bob"]["Tanh.backward(x) [backward]"] == "0"
     assert rows["bob"]["ReLU.backward(x) [backward]"] == "1"
     assert rows["loops"]["status"] == "timeout"

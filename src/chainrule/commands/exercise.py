@@ -97,8 +97,8 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def _check_limits(args: argparse.Namespace) -> None:
-    if not 0 < args.timeout <= 3600 or not 64 <= args.memory <= 65536 or not 1 <= args.output <= 1_048_576:
-        raise ChainruleError("limits: --timeout in (0, 3600] s, --memory 64 to 65,536 MiB, --output 1 to "
+    if not 0 < args.timeout <= 3600 or not 64 <= args.memory <= 65536 or not 64 <= args.output <= 1_048_576:
+        raise ChainruleError("limits: --timeout in (0, 3600] s, --memory 64 to 65,536 MiB, --output 64 to "
                              "1,048,576 KiB")
 
 
@@ -112,6 +112,8 @@ def run_check(args: argparse.Namespace) -> int:
     _check_limits(args)
     if not os.path.isfile(args.file):
         raise ChainruleError(MESSAGES.text("missing_file", lang, path=args.file))
+    if not args.file.endswith(".py"):
+        raise ChainruleError(MESSAGES.text("not_py", lang, path=args.file))
     ex = exercise_of(args.file, args.exercise)
     outcome = run_isolated(ex.name, args.file, timeout=args.timeout, memory_mb=args.memory, output_kb=args.output)
     render = render_json if args.format == "json" else render_text

@@ -2,7 +2,11 @@
 
 A file that loops, allocates without end, prints megabytes or crashes the interpreter ends as one
 :class:`Outcome` with a status (``ok``, ``timeout``, ``memory``, ``output``, ``import``,
-``crashed``), never as a hung or dead checker: ``chainrule exercise grade`` goes on with the next.
+``exited``, ``crashed``), never as a hung or dead checker: ``chainrule exercise grade`` goes on
+with the next. Where the system allows it the child has no network at all (``unshare -rn``);
+elsewhere Python's sockets are refused. This isolates mistakes, not intent: the learner's code
+runs in the same process as the checks, so a file written to fool the checker can; a teacher
+grading for marks reads the code too.
 Limits are set with ``resource`` in the child before it starts (POSIX); the child's own process
 group is killed at the time limit, so a file that starts processes leaves none behind.
 """
@@ -53,6 +57,25 @@ def _limits(memory_mb: int, output_kb: int, cpu_s: float):
     return apply
 
 
+_NETWORK_NAMESPACE: list[bool] = []
+
+
+def network_namespace() -> bool:
+    """Whether ``unshare -rn`` can run a process without any network here (Linux with user namespaces);
+    asked once per process."""
+    if not _NETWORK_NAMESPACE:
+        import shutil
+
+        ok = False
+        if shutil.which("unshare"):
+            try:
+                ok = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                ok = False
+        _NETWORK_NAMESPACE.append(ok)
+    return _NETWORK_NAMESPACE[0]
+
+
 def run_isolated(name: str, file: str, *, timeout: float = TIMEOUT_S, memory_mb: int = MEMORY_MB,
                  output_kb: int = OUTPUT_KB) -> Outcome:
     """Check ``file`` as exercise ``name`` in a child process under the limits; never raises for what the
@@ -64,8 +87,11 @@ def run_isolated(name: str, file: str, *, timeout: float = TIMEOUT_S, memory_mb:
     with tempfile.TemporaryDirectory(prefix="chainrule-check-") as tmp:
         out_path, log_path = os.path.join(tmp, "results.json"), os.path.join(tmp, "printed.txt")
         with open(log_path, "wb") as log:
+            command = [sys.executable, "-m", "chainrule.exercise.runner", name, os.path.abspath(file), out_path]
+            if network_namespace():  # no network at all, not only Python's sockets refused
+                command = ["unshare", "-rn", *command]
             child = subprocess.Popen(
-                [sys.executable, "-m", "chainrule.exercise.runner", name, os.path.abspath(file), out_path],
+                command,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
                 preexec_fn=_limits(memory_mb, output_kb, timeout), start_new_session=True)
             try:
@@ -90,8 +116,11 @@ def run_isolated(name: str, file: str, *, timeout: float = TIMEOUT_S, memory_mb:
             with open(out_path, encoding="utf-8") as f:
                 payload = json.load(f)
         except (OSError, ValueError):
-            status = "memory" if "MemoryError" in printed else "crashed"
-            return Outcome(status, error=f"exit status {code}: {printed.strip()[-300:]}", printed=printed,
+            if "MemoryError" in printed:
+                return Outcome("memory", printed=printed, limits=limits)
+            if code is not None and code >= 0:  # the file ended the process itself (os._exit, a fatal error)
+                return Outcome("exited", error=str(code), printed=printed, limits=limits)
+            return Outcome("crashed", error=f"exit status {code}: {printed.strip()[-300:]}", printed=printed,
                            limits=limits)
     return Outcome(payload.get("status", "crashed"), payload.get("results", []), payload.get("error"), printed,
                    limits)

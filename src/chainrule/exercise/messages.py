@@ -39,6 +39,26 @@ MESSAGES = Catalog("exercise", {
     "import": {"en": "importing the file failed: {error}", "ru": "файл не импортируется: {error}"},
     "missing_file": {"en": "{path}: no such file", "ru": "{path}: нет такого файла"},
     "graded": {"en": "graded {n} submissions into {path}", "ru": "оценено работ: {n}, таблица в {path}"},
+    "exited": {"en": "the file ended the process (exit status {code}) before the checks finished",
+               "ru": "файл завершил процесс (код {code}) до конца проверок"},
+    "not_py": {"en": "{path}: an exercise file must end in .py (it is imported as a Python module)",
+               "ru": "{path}: файл задания должен оканчиваться на .py (он импортируется как модуль Python)"},
+    "not_numbers": {"en": "got {type}, not numbers", "ru": "получено {type}, а не числа"},
+    "gradient_row": {"en": "{name}: expected {expected}, got {got}",
+                     "ru": "{name}: ожидалось {expected}, получено {got}"},
+    "dtypes": {"en": "dtypes returned: {dtypes}", "ru": "возвращённые типы: {dtypes}"},
+    "got": {"en": "got {got}", "ru": "получено {got}"},
+    "expected_got": {"en": "expected {expected}, got {got}", "ru": "ожидалось {expected}, получено {got}"},
+})
+
+#: The names of the checks that are not a block's (a block's name is its class name, the same in both).
+NAMES = Catalog("exercise check names", {
+    "lecture_example": {"en": "lecture example {n}", "ru": "пример лекции {n}"},
+    "same_value": {"en": "x · x and 3a + 5a", "ru": "x · x и 3a + 5a"},
+    "deep_chain": {"en": "chain of {n} values", "ru": "цепочка из {n} значений"},
+    "sigmoid_extreme": {"en": "Sigmoid at ±1000", "ru": "Sigmoid при ±1000"},
+    "softmax_extreme": {"en": "SoftmaxCrossEntropy at logits of 1000", "ru": "SoftmaxCrossEntropy при логитах 1000"},
+    "train_digits": {"en": "train on digits", "ru": "обучение на цифрах"},
 })
 
 #: What each kind of check verifies, one line.
@@ -76,6 +96,20 @@ HINTS = Catalog("exercise hints", {
                      "ru": "определите {block} в файле (он есть в шаблоне)"},
     "output_shape": {"en": "{block}.forward must return shape {shape}",
                      "ru": "{block}.forward должен вернуть форму {shape}"},
+    "return_tuple": {"en": "backward returns a tuple with one gradient per input ({n}); yours returned {got}",
+                     "ru": "backward возвращает кортеж, по градиенту на каждый вход ({n}); ваш вернул {got}"},
+    "not_numbers": {"en": "the gradient for {input} must be an array of numbers",
+                    "ru": "градиент по {input} должен быть массивом чисел"},
+    "output_not_numbers": {"en": "{block}.forward must return the result alone (an array), not the cache with it",
+                           "ru": "{block}.forward должен вернуть только результат (массив), без cache"},
+    "backward_rule": {"en": "no gradient reached the inputs: backward must set root.grad = 1 and call every "
+                            "_backward, from the root down in reverse topological order",
+                      "ru": "до входов не дошёл ни один градиент: backward должен положить root.grad = 1 и вызвать "
+                            "каждый _backward, от корня вниз в обратном топологическом порядке"},
+    "paths_sum_same": {"en": "a value that meets itself (x · x) gets both gradients: each rule adds (+=) to grad, "
+                             "never assigns (=)",
+                       "ru": "значение, встречающее само себя (x · x), получает оба градиента: каждое правило "
+                             "прибавляет к grad (+=), а не присваивает (=)"},
     "missing_gradient": {"en": "{block}.backward returned None for {input}, which needs a gradient",
                          "ru": "{block}.backward вернул None для {input}, а по нему нужен градиент"},
     "gradient_shape": {"en": "the gradient for {input} must have {input}'s shape {shape}, got {got_shape}",
@@ -151,4 +185,4 @@ HINTS = Catalog("exercise hints", {
                        "что каждый батч проходит forward и backward"},
 })
 
-__all__ = ["MESSAGES", "KINDS", "HINTS"]
+__all__ = ["MESSAGES", "NAMES", "KINDS", "HINTS"]
