@@ -20,7 +20,7 @@ PACKAGE = Path(chainrule.__file__).parent
 #: Each layer and what it may import from the package (its own layer and those below).
 LAYERS = {
     "core": {"errors", "files", "ops", "grad_mode", "anomaly", "inplace", "hooks", "graph", "autograd", "tensor",
-             "functional", "gradcheck", "func", "lang"},
+             "functional", "gradcheck", "func", "lang", "backend"},
     "training": {"nn", "optim", "data", "serialization", "lecture"},
     "applications": {"explain", "train", "exercise"},
     "interface": {"cli", "commands", "bench", "__main__"},

@@ -424,6 +424,14 @@ def getitem_case(draw):
 
 
 @st.composite
+def to_device_case(draw):
+    """A move to the CPU of values already there (the GPU's moves are tested where there is one)."""
+    rng = rng_from(draw)
+    return Case(ops.ToDevice("cpu"), lambda t: ops.ToDevice.apply(t, device="cpu"),
+                [smooth(rng, draw(small_shapes))])
+
+
+@st.composite
 def window_geometry(draw):
     """A (..., H, W) shape with a kernel, stride and dilation that fit it (leading axes may be 0-size)."""
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
@@ -640,6 +648,7 @@ CASES = {
     "Transpose": transpose_case(),
     "GetItem": getitem_case(),
     "ScatterAdd": scatter_add_case(),
+    "ToDevice": to_device_case(),
     "SlidingWindows": sliding_windows_case(),
     "FoldWindows": fold_windows_case(),
     "BroadcastTo": broadcast_to_case(),

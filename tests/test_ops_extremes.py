@@ -279,6 +279,7 @@ def extreme_cases(dtype) -> dict[str, XCase]:
         cols = x.movedim((4, 5), (2, 3)).reshape(1, 4, ho * wo)
         return t.nn.functional.fold(cols, (ho + 1, wo + 1), 2)
 
+    add("ToDevice", XCase("ToDevice", lambda: ops.ToDevice("cpu"), [v], lambda t, x: x.to("cpu") * 1))
     add("SlidingWindows", XCase("SlidingWindows", lambda: ops.SlidingWindows((2, 2)), [img], unfold))
     add("FoldWindows", XCase("FoldWindows", lambda: ops.FoldWindows(img.shape[-2:], (2, 2)), [wins.copy()], fold))
     add("BroadcastTo", XCase("BroadcastTo", lambda: ops.BroadcastTo((2, 3, v.size)), [v],
@@ -718,6 +719,8 @@ _cases("ScatterAdd", ("0-d into (2,)", lambda: ops.ScatterAdd(1, (2,)), [Z0],
                       lambda t, x: t.stack([t.zeros((), dtype=x.dtype), x]), "ok"),
        ("empty into (3,)", lambda: ops.ScatterAdd(np.array([], dtype=int), (3,)), [E1],
         lambda t, x: t.zeros(3, dtype=x.dtype).index_add(0, t.tensor([], dtype=t.long), x), "ok"))
+_cases("ToDevice", ("0-d", lambda: ops.ToDevice("cpu"), [Z0], lambda t, x: x * 1, "ok"),
+       ("empty", lambda: ops.ToDevice("cpu"), [E2], lambda t, x: x * 1, "ok"))
 _cases("SlidingWindows", ("0-d", lambda: ops.SlidingWindows((1, 1)), [Z0], None, "sliding_windows: expected"),
        ("(0, 2, 3) 1x1", lambda: ops.SlidingWindows((1, 1)), [np.zeros((0, 2, 3))],
         lambda t, x: x.reshape(0, 2, 3, 1, 1), "ok"))

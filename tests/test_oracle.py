@@ -147,6 +147,8 @@ def torch_version(op: ops.Op, torch):
             return x.reshape(-1)[torch.as_tensor(np.array(positions, order="C", copy=True))]  # 0-d stays 0-d
 
         return getitem
+    if name == "ToDevice":
+        return lambda x: x.to("cpu") * 1  # a copy on the CPU
     if name in ("SlidingWindows", "FoldWindows"):  # PyTorch's unfold/fold hold the windows as (N, C·kh·kw, L)
         return _torch_windows(op, torch)
     if name == "ScatterAdd":  # PyTorch's index_add over the flattened positions NumPy's index selects

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .backend import is_foreign
 from .errors import GraphError, ShapeError
 from .graph import run_backward, seed_node
 from .ops.base import one_of
@@ -95,6 +98,8 @@ def initial_gradient(root, gradient, create_graph: bool = False):
             "create its inputs with requires_grad=True"
         )
     data = root._data
+    if is_foreign(data):  # another library's array
+        return _foreign_gradient(data, gradient)
     if gradient is None:
         if data.size != 1:
             raise GraphError(
@@ -114,4 +119,21 @@ def initial_gradient(root, gradient, create_graph: bool = False):
         raise ShapeError(
             f"backward: gradient of shape {gradient.shape} given for an output of shape {data.shape}"
         )
+    return gradient
+
+
+def _foreign_gradient(data, gradient):
+    """dL/d(output) for an output held by another array library (CuPy, array-api-strict): in its namespace."""
+    xp = data.__array_namespace__()
+    shape = tuple(data.shape)
+    if gradient is None:
+        if math.prod(shape) != 1:
+            raise GraphError(f"backward: a gradient can be implied only for a one-element output, but this output "
+                             f"has shape {shape}; pass gradient= of that shape")
+        return xp.ones(shape, dtype=data.dtype)
+    gradient = getattr(gradient, "_data", gradient)
+    gradient = xp.asarray(gradient if is_foreign(gradient) else np.asarray(gradient),
+                          dtype=data.dtype)
+    if tuple(gradient.shape) != shape:
+        raise ShapeError(f"backward: gradient of shape {tuple(gradient.shape)} given for an output of shape {shape}")
     return gradient

@@ -22,6 +22,7 @@ import numpy as np
 from numpy import ndarray
 
 from . import anomaly
+from .backend import is_foreign
 from .errors import GraphError, ShapeError
 from .hooks import HookHandle, run_hooks
 from .inplace import CLOCK, check_saved, unlock
@@ -134,8 +135,8 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False,
             i += 1
             if type(nxt) is Node:
                 if g is not None:
-                    if type(g) is not ndarray:  # a user's op may hand back a number or a list
-                        g = np.asarray(g)
+                    if type(g) is not ndarray and not is_foreign(g):
+                        g = np.asarray(g)  # a user's op may hand back a number or a list
                     if nxt.grad is None:
                         nxt.grad, nxt.owned = g, fresh and g is not upstream
                     else:
@@ -382,12 +383,21 @@ def _add_to_leaf(op: Op, leaf, g, owned: bool, captured: list | None, capture: d
             captured[pos] = g if captured[pos] is None else captured[pos] + g
     elif leaf.grad is not None:
         leaf.grad += g
+    elif owned:
+        leaf.grad = g
     else:
-        leaf.grad = g if owned else g.copy()
+        leaf.grad = g.copy() if type(g) is ndarray else g.__array_namespace__().asarray(g, copy=True)
 
 
 def _as_gradient(op: Op, grad, like: np.ndarray) -> np.ndarray:
     """Check one gradient returned by ``op.backward`` against the input it is for."""
+    if is_foreign(like):  # another library: its own arrays
+        xp = like.__array_namespace__()
+        grad = xp.asarray(grad)
+        if tuple(grad.shape) != tuple(like.shape):
+            raise ShapeError(f"{op.name}.backward returned a gradient of shape {tuple(grad.shape)} for an input "
+                             f"of shape {tuple(like.shape)}")
+        return grad if grad.dtype == like.dtype else xp.astype(grad, like.dtype)
     grad = np.asarray(grad)
     if grad.shape != like.shape:
         raise ShapeError(

@@ -22,6 +22,7 @@ from numpy import ndarray
 
 from . import anomaly, ops
 from .autograd import initial_gradient
+from .backend import is_foreign
 from .errors import DTypeError, GraphError
 from .grad_mode import grad_recording, in_recorded_backward
 from .graph import Node, run_backward
@@ -46,8 +47,15 @@ def register_notebook_display(display: Callable[[Any, Any, Any], dict]) -> None:
     _notebook_display = display
 
 
+def _floating(data) -> bool:
+    if type(data) is ndarray or isinstance(data, np.generic):
+        return data.dtype.kind in "fc"
+    xp = data.__array_namespace__()
+    return bool(xp.isdtype(data.dtype, ("real floating", "complex floating")))
+
+
 def _check_differentiable(data: np.ndarray) -> None:
-    if data.dtype.kind not in "fc":
+    if not _floating(data):
         raise DTypeError(
             f"only floating-point tensors can require gradients, got dtype {data.dtype}; "
             f"convert first, e.g. tensor(x, dtype='float64', requires_grad=True)"
@@ -77,7 +85,11 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
             data = data._data
-        data = np.asarray(data, dtype=dtype)
+        if type(data) is not ndarray and is_foreign(data):  # CuPy, array-api-strict: kept
+            if dtype is not None:
+                data = data.__array_namespace__().astype(data, dtype)
+        else:
+            data = np.asarray(data, dtype=dtype)
         if requires_grad:
             _check_differentiable(data)
         self._data = data
@@ -97,7 +109,8 @@ class Tensor:
         which the graph checks.
         """
         data, node = self._data, self._node
-        if node is not None and node.next is not None and node.locked is None and data.flags.writeable:
+        if node is not None and node.next is not None and node.locked is None and type(data) is ndarray \
+                and data.flags.writeable:
             # not an array a leaf handed in unchanged (an identity op's result): that one is the user's
             if not any(type(n) is Tensor and n._data is data for n in node.next):
                 lock(node, data)
@@ -105,7 +118,8 @@ class Tensor:
 
     @data.setter
     def data(self, value) -> None:
-        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+        value = value._data if isinstance(value, Tensor) else value
+        self._data = value if is_foreign(value) else np.asarray(value)
 
     # -- attributes ------------------------------------------------------------------
     @property
@@ -163,7 +177,34 @@ class Tensor:
         return self._data.item()
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        """The values as a NumPy array: the data itself on the CPU, a copy brought back from another device."""
+        data = self.data
+        if type(data) is ndarray:
+            return data
+        from .backend import to_numpy
+
+        return to_numpy(data)
+
+    @property
+    def device(self) -> str:
+        """Where the values live: ``"cpu"`` (NumPy), ``"cuda"`` (CuPy), or another array library's device."""
+        if type(self._data) is ndarray:
+            return "cpu"
+        from .backend import device_name
+
+        return device_name(self._data)
+
+    def to(self, device: str) -> Tensor:
+        """This tensor on ``device`` (``"cpu"`` or ``"cuda"``), as ``torch.Tensor.to``: itself when it is there,
+        else a copy recorded in the graph (its gradient goes back to this device)."""
+        from .backend import check_device
+
+        device = check_device(device)
+        if self.device == device or (device == "cuda" and self.device == "cuda:0"):
+            return self
+        from .ops.shape import ToDevice
+
+        return record(ToDevice(device), (self,))
 
     def __array__(self, dtype=None, copy=None):
         if self._req and in_recorded_backward():
@@ -242,10 +283,14 @@ class Tensor:
                 t.grad = (g.copy() if type(g) is ndarray else g) if t.grad is None else t.grad + g
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
+        foreign = is_foreign(self._data)
+        shown = self.numpy() if foreign else self._data
+        body = np.array2string(shown, separator=", ", prefix="tensor(", precision=4)
         extra = ""
-        if self._data.dtype != np.float64:
-            extra += f", dtype={self._data.dtype}"
+        if shown.dtype != np.float64:
+            extra += f", dtype={shown.dtype}"
+        if foreign:
+            extra += f", device={self.device!r}"
         if self._node is not None:
             extra += f", op={type(self._node.op).__name__}"
         elif self._req:
@@ -395,14 +440,25 @@ def as_tensor_like(x, like: Tensor) -> Tensor:
     return Tensor(x)
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype=None) -> Tensor:
+def tensor(data: Any, requires_grad: bool = False, dtype=None, device: str | None = None) -> Tensor:
     """A new leaf Tensor holding a copy of ``data``, as ``torch.tensor``: ``tensor([1., 2.], requires_grad=True)``.
 
     The copy means that training the tensor (an optimiser step) never changes the
     caller's array; :func:`as_tensor` and :func:`from_numpy` share memory instead.
+    ``device="cuda"`` puts the copy on the GPU (CuPy); another library's array stays on its own device.
     """
     data = data._data if isinstance(data, Tensor) else data
-    return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad)
+    if is_foreign(data):
+        xp = data.__array_namespace__()
+        copy = xp.asarray(data, copy=True) if dtype is None else xp.astype(data, dtype, copy=True)
+        return Tensor(copy, requires_grad=requires_grad)
+    data = np.array(data, dtype=dtype, copy=True)
+    if device is not None:
+        from .backend import check_device, to_device
+
+        if check_device(device) != "cpu":
+            data = to_device(data, device)
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def as_tensor(data: Any, dtype=None) -> Tensor:
@@ -438,6 +494,7 @@ def record(op: Op, inputs: tuple) -> Tensor:
     tells its forward and backward which inputs do. Every operation on Tensors ends here.
     """
     arrays, links, needs = [], [], []
+    foreign = False  # an array of another library than NumPy (CuPy, array-api-strict)
     for x in inputs:
         link = None  # where a gradient for this input goes: the leaf, or the node that made it
         if type(x) is ndarray:  # an array is a constant, used as it is
@@ -446,8 +503,12 @@ def record(op: Op, inputs: tuple) -> Tensor:
             if x._req:
                 link = x if x._node is None else x._node
             x = x._data
+            if type(x) is not ndarray:
+                foreign = foreign or is_foreign(x)
         elif isinstance(x, (list, tuple)):
             x = np.asarray(x)
+        else:
+            foreign = foreign or is_foreign(x)
         arrays.append(x)
         links.append(link)
         needs.append(link is not None)
@@ -457,8 +518,10 @@ def record(op: Op, inputs: tuple) -> Tensor:
         op.needs_input_grad = tuple(needs)
     else:
         op.needs_input_grad = (False,) * len(needs)
+    if foreign:
+        _check_foreign(op, arrays)
     out = op.forward(*arrays)
-    if type(out) is not ndarray:
+    if type(out) is not ndarray and not (foreign and is_foreign(out)):
         out = np.asarray(out)
     if _ANOMALY[0] and anomaly.enabled():
         _record_anomaly_checks(op, arrays, out, node)
@@ -469,6 +532,20 @@ def record(op: Op, inputs: tuple) -> Tensor:
     result._node = node
     result._hooks = None
     return result
+
+
+def _check_foreign(op: Op, arrays: list) -> None:
+    """Another library's arrays (CuPy, array-api-strict): all of the op's array inputs on one device, and an op
+    that declares it can work on them (``Op.array_api``); else one error naming the op and the devices."""
+    from .backend import device_name
+
+    devices = sorted({device_name(a) for a in arrays if isinstance(a, ndarray) or is_foreign(a)})
+    if len(devices) > 1:
+        raise DTypeError(f"{op.name}: inputs on different devices ({', '.join(devices)}); move them to one "
+                         f"with .to(device) first")
+    if not op.array_api:
+        raise DTypeError(f"{op.name} works on NumPy arrays only so far, got arrays on {devices[0]}; move the "
+                         f"values with .to('cpu') first")
 
 
 def _record_anomaly_checks(op: Op, arrays: list, out: np.ndarray, node: Node | None) -> None:

@@ -37,6 +37,7 @@ class Identity(Op):
     in_expressions = True
     symbol = "id"
     backward_records = True
+    array_api = True
 
     def forward(self, x):
         return x
@@ -55,6 +56,7 @@ class _AddOrSub(Op):
     arity = 2
     saves = ("a_shape", "b_shape")
     backward_records = True  # the upstream, negated and summed back: Tensors do that as arrays do
+    array_api = True  # operators only
 
     def forward(self, a, b):
         try:
@@ -130,6 +132,7 @@ class Mul(_KeepsOperands):
     operator = "mul"
     symbol = "×"
     _combine = staticmethod(mul)
+    array_api = True
 
     def backward(self, upstream):
         need, (a, b) = self.needs_input_grad, self.saved
@@ -149,6 +152,7 @@ class Div(_KeepsOperands):
     operator = "truediv"
     symbol = "÷"
     _combine = staticmethod(truediv)
+    array_api = True
 
     def backward(self, upstream):
         need, (a, b) = self.needs_input_grad, self.saved
@@ -171,6 +175,7 @@ class Neg(Op):
     operator = "neg"
     symbol = "−"
     backward_records = True
+    array_api = True
 
     def forward(self, x):
         return -x
@@ -309,6 +314,7 @@ class Square(Op):
     symbol = "x²"
     saves = ("x",)
     backward_records = True
+    array_api = True
 
     def forward(self, x):
         self.saved = (x,)

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..backend import is_foreign
 from ..errors import GraphError
 
 #: Every built-in op class by name (``"Exp": Exp``), filled as the op modules are imported.
@@ -161,6 +162,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )
+    if is_foreign(grad):  # an array API array (CuPy, array-api-strict): the functions
+        xp = grad.__array_namespace__()
+        return xp.reshape(xp.sum(grad, axis=axes, keepdims=True) if axes else grad, shape)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
@@ -212,8 +216,11 @@ _LINKS: dict = {}
 
 
 def shape_of(value: Any) -> tuple[int, ...]:
-    """Shape of an array or of a Python scalar (``()``)."""
-    return value.shape if isinstance(value, np.ndarray) else np.shape(value)
+    """Shape of an array (any library's) or of a Python scalar (``()``)."""
+    if isinstance(value, np.ndarray):
+        return value.shape
+    shape = getattr(value, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(value)
 
 
 class Op:
@@ -286,6 +293,11 @@ class Op:
     #: ``"out"`` (the engine hands those over as Tensors linked in the graph) or is a constant of the
     #: derivative (a shape, a mask). An op whose backward is not so writes :meth:`recorded_backward`.
     backward_records = False
+    #: Whether forward and backward work on any array API standard array (CuPy on a GPU,
+    #: array-api-strict in the tests), not only NumPy's: the op computes with operators, array
+    #: methods the standard has, and ``xp = chainrule.backend.namespace(...)``. The graph refuses
+    #: another library's arrays for an op that does not declare it, naming the op.
+    array_api = False
 
     # -- what the graph sets for one run (by hand: every input needs a gradient, nothing free)
     needs_input_grad = ALL_INPUTS

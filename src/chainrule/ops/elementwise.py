@@ -6,6 +6,7 @@ from operator import gt, lt
 
 import numpy as np
 
+from ..backend import cast, elementwise
 from ..errors import ShapeError
 from .arithmetic import _KeepsOperands, summed_to
 from .base import Op, Written, shape_of, unbroadcast, zero_of
@@ -23,11 +24,12 @@ class _Unary(Op):
 class Exp(_Unary):
     """y = exp(x);  dy/dx = exp(x) = y.  Shapes: x (...) -> y (...)."""
 
+    array_api = True
     functions = methods = ("exp",)
     saves = ("out",)
 
     def forward(self, x):
-        out = np.exp(x)
+        out = _exp(x)
         self.saved = (out,)
         return out
 
@@ -42,12 +44,13 @@ class Exp(_Unary):
 class Log(_Unary):
     """y = log(x);  dy/dx = 1/x.  Shapes: x (...) -> y (...)."""
 
+    array_api = True
     functions = methods = ("log",)
     saves = ("x",)
 
     def forward(self, x):
         self.saved = (x,)
-        return np.log(x)
+        return _log(x)
 
     def backward(self, upstream):
         (x,) = self.saved
@@ -60,12 +63,13 @@ class Log(_Unary):
 class Sqrt(_Unary):
     """y = sqrt(x);  dy/dx = 1 / (2 sqrt(x)) = 1 / (2y).  Shapes: x (...) -> y (...)."""
 
+    array_api = True
     functions = methods = ("sqrt",)
     symbol = "√"
     saves = ("out",)
 
     def forward(self, x):
-        out = np.sqrt(x)
+        out = _sqrt(x)
         self.saved = (out,)
         return out
 
@@ -80,18 +84,19 @@ class Sqrt(_Unary):
 class Abs(_Unary):
     """y = |x|;  dy/dx = sign(x) (0 at x = 0, as in PyTorch).  Shapes: x (...) -> y (...)."""
 
+    array_api = True
     functions = methods = ("abs",)
     operator = "abs"
     saves = ("x",)
 
     def forward(self, x):
         self.saved = (x,)
-        return np.abs(x)
+        return _abs(x)
 
     def backward(self, upstream):
         (x,) = self.saved
         # sign(x) from comparisons, which are constants also for a Tensor x; 0 at NaN, as PyTorch's sgn
-        sign = (x > 0).astype(upstream.dtype) - (x < 0)
+        sign = cast(x > 0, upstream.dtype) - cast(x < 0, upstream.dtype)
         return (upstream * sign,)
 
     def written(self, n, y, x):
@@ -101,19 +106,11 @@ class Abs(_Unary):
 # -- the elementwise functions of NumPy, each with its derivative written once --------------------
 
 
-def _either(name: str):
-    """NumPy's elementwise ``name`` on arrays and numbers; on a Tensor (in a recorded backward) its method of
-    that name, recorded. The local derivatives below are written with these, once for both uses."""
-    f = getattr(np, name)
-
-    def apply(x):
-        return f(x) if isinstance(x, (np.ndarray, np.generic, int, float)) else getattr(x, name)()
-
-    apply.__name__ = name
-    return apply
+_either = elementwise  # NumPy's function on arrays and numbers, the standard's on other arrays, a Tensor's method
 
 
 _sin, _cos, _sinh, _cosh, _sqrt = (_either(n) for n in ("sin", "cos", "sinh", "cosh", "sqrt"))
+_exp, _log, _abs = (_either(n) for n in ("exp", "log", "abs"))
 _LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
 
 
@@ -121,6 +118,7 @@ class _Smooth(_Unary):
     """An elementwise function ``_f`` whose derivative ``local(x, out)`` is written with operators and
     :func:`_either` functions, so that the same formula serves backward and its recorded form."""
 
+    array_api = True  # the function and its derivative through elementwise(): any array library
     saves = ("x", "out")
 
     def forward(self, x):
@@ -141,7 +139,7 @@ class Sin(_Smooth):
     """y = sin(x);  dy/dx = cos(x).  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("sin",)
-    _f = staticmethod(np.sin)
+    _f = staticmethod(_either("sin"))
 
     def local(self, x, out):
         return _cos(x)
@@ -154,7 +152,7 @@ class Cos(_Smooth):
     """y = cos(x);  dy/dx = −sin(x).  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("cos",)
-    _f = staticmethod(np.cos)
+    _f = staticmethod(_either("cos"))
 
     def local(self, x, out):
         return -_sin(x)
@@ -167,7 +165,7 @@ class Tan(_Smooth):
     """y = tan(x);  dy/dx = 1 + tan²(x) = 1 + y².  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("tan",)
-    _f = staticmethod(np.tan)
+    _f = staticmethod(_either("tan"))
 
     def local(self, x, out):
         return out * out + 1
@@ -180,7 +178,7 @@ class Arcsin(_Smooth):
     """y = arcsin(x);  dy/dx = 1 / √(1 − x²).  Shapes: x (...) -> y (...); NaN outside [−1, 1]."""
 
     functions = methods = ("arcsin", "asin")
-    _f = staticmethod(np.arcsin)
+    _f = staticmethod(_either("arcsin"))
 
     def local(self, x, out):
         return 1 / _sqrt(1 - x * x)
@@ -193,7 +191,7 @@ class Arccos(_Smooth):
     """y = arccos(x);  dy/dx = −1 / √(1 − x²).  Shapes: x (...) -> y (...); NaN outside [−1, 1]."""
 
     functions = methods = ("arccos", "acos")
-    _f = staticmethod(np.arccos)
+    _f = staticmethod(_either("arccos"))
 
     def local(self, x, out):
         return -1 / _sqrt(1 - x * x)
@@ -206,7 +204,7 @@ class Arctan(_Smooth):
     """y = arctan(x);  dy/dx = 1 / (1 + x²).  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("arctan", "atan")
-    _f = staticmethod(np.arctan)
+    _f = staticmethod(_either("arctan"))
 
     def local(self, x, out):
         return 1 / (x * x + 1)
@@ -219,7 +217,7 @@ class Sinh(_Smooth):
     """y = sinh(x);  dy/dx = cosh(x).  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("sinh",)
-    _f = staticmethod(np.sinh)
+    _f = staticmethod(_either("sinh"))
 
     def local(self, x, out):
         return _cosh(x)
@@ -232,7 +230,7 @@ class Cosh(_Smooth):
     """y = cosh(x);  dy/dx = sinh(x).  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("cosh",)
-    _f = staticmethod(np.cosh)
+    _f = staticmethod(_either("cosh"))
 
     def local(self, x, out):
         return _sinh(x)
@@ -245,7 +243,7 @@ class Log1p(_Smooth):
     """y = log(1 + x), exact for small x;  dy/dx = 1 / (1 + x).  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("log1p",)
-    _f = staticmethod(np.log1p)
+    _f = staticmethod(_either("log1p"))
 
     def local(self, x, out):
         return 1 / (x + 1)
@@ -258,7 +256,7 @@ class Expm1(_Smooth):
     """y = exp(x) − 1, exact for small x;  dy/dx = exp(x) = y + 1.  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("expm1",)
-    _f = staticmethod(np.expm1)
+    _f = staticmethod(_either("expm1"))
 
     def local(self, x, out):
         return out + 1
@@ -271,7 +269,7 @@ class Log2(_Smooth):
     """y = log₂(x);  dy/dx = 1 / (x ln 2).  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("log2",)
-    _f = staticmethod(np.log2)
+    _f = staticmethod(_either("log2"))
 
     def local(self, x, out):
         return 1 / (x * _LN2)
@@ -284,7 +282,7 @@ class Log10(_Smooth):
     """y = log₁₀(x);  dy/dx = 1 / (x ln 10).  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("log10",)
-    _f = staticmethod(np.log10)
+    _f = staticmethod(_either("log10"))
 
     def local(self, x, out):
         return 1 / (x * _LN10)
@@ -297,7 +295,7 @@ class Reciprocal(_Smooth):
     """y = 1 / x;  dy/dx = −1 / x² = −y².  Shapes: x (...) -> y (...)."""
 
     functions = methods = ("reciprocal",)
-    _f = staticmethod(np.reciprocal)
+    _f = staticmethod(_either("reciprocal"))
 
     def local(self, x, out):
         return -(out * out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import reshaped, transposed
 from ..errors import ShapeError
 from .base import Chain, Op, Written, shape_of, unbroadcast
 
@@ -12,7 +13,7 @@ def _swap_last(x):
     """``x`` with its last two axes swapped (a transpose for arrays and Tensors alike)."""
     axes = list(range(x.ndim))
     axes[-1], axes[-2] = axes[-2], axes[-1]
-    return x.transpose(tuple(axes))
+    return transposed(x, tuple(axes))
 
 
 class MatMul(Op):
@@ -32,10 +33,12 @@ class MatMul(Op):
     saves = ("a", "b")
     backward_records = True  # matmul, transposes and reshapes: the same on Tensors
 
+    array_api = True
+
     def forward(self, a, b):
         try:
-            out = np.matmul(a, b)
-        except ValueError:
+            out = np.matmul(a, b) if type(a) is np.ndarray else a @ b
+        except (ValueError, TypeError):
             raise ShapeError(f"matmul: cannot multiply {shape_of(a)} by {shape_of(b)}") from None
         self.saved = (a, b)
         return out
@@ -45,20 +48,21 @@ class MatMul(Op):
         if a.ndim == 2 and b.ndim == 2:  # the common case, without reshaping
             return (upstream @ b.T if need[0] else None, a.T @ upstream if need[1] else None)
         # Treat vectors as matrices: a (n,) as (1, n) and b (n,) as (n, 1).
-        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
-        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+        a_shape, b_shape = tuple(a.shape), tuple(b.shape)
+        a2 = reshaped(a, (1,) + a_shape) if a.ndim == 1 else a
+        b2 = reshaped(b, b_shape + (1,)) if b.ndim == 1 else b
         g = upstream
         if b.ndim == 1:  # first: for vector.vector the upstream is 0-d and has no axis -2 yet
-            g = g.reshape(g.shape + (1,))
+            g = reshaped(g, tuple(g.shape) + (1,))
         if a.ndim == 1:
-            g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+            g = reshaped(g, tuple(g.shape)[:-1] + (1,) + tuple(g.shape)[-1:])
         da = db = None
         if need[0]:
             da = g @ _swap_last(b2)
-            da = unbroadcast(da.reshape(da.shape[:-2] + (a.shape[-1],)) if a.ndim == 1 else da, a.shape)
+            da = unbroadcast(reshaped(da, tuple(da.shape)[:-2] + (a_shape[-1],)) if a.ndim == 1 else da, a_shape)
         if need[1]:
             db = _swap_last(a2) @ g
-            db = unbroadcast(db.reshape(db.shape[:-2] + (b.shape[0],)) if b.ndim == 1 else db, b.shape)
+            db = unbroadcast(reshaped(db, tuple(db.shape)[:-2] + (b_shape[0],)) if b.ndim == 1 else db, b_shape)
         return da, db
 
     def written(self, n, y, a, b):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import GraphError, ShapeError
 from .base import Chain, Op, Written, broadcast_view, shape_of, unbroadcast
 
 
@@ -601,6 +601,43 @@ class Pad(Op):
     def backward(self, upstream):
         (place,) = self.saved
         return (upstream[place],)
+
+
+class ToDevice(Op):
+    """y = x on ``device`` (``"cpu"``: NumPy; ``"cuda"``: CuPy);  dy/dx = 1, the gradient moved back to x's device.
+
+    What ``Tensor.to(device)`` records. Shapes: x (...) -> y (...).
+    """
+
+    arity = 1
+    array_api = True
+    saves = ("source",)  # x's namespace (None for NumPy): where the gradient goes back to
+
+    def __init__(self, device: str):
+        self.device = device
+
+    def params(self):
+        return {"device": self.device}
+
+    def forward(self, x):
+        from ..backend import namespace, to_device
+
+        self.saved = (None if isinstance(x, np.ndarray) else namespace(x),)
+        return to_device(x, self.device)
+
+    def backward(self, upstream):
+        from ..backend import to_numpy
+
+        (source,) = self.saved
+        return (to_numpy(upstream) if source is None else source.asarray(upstream),)
+
+    def recorded_backward(self, upstream):
+        """The move back, recorded: to the CPU, or to the GPU the input came from."""
+        (source,) = self.saved
+        if source is None or "cupy" in source.__name__:
+            return (ToDevice.apply(upstream, device="cpu" if source is None else "cuda"),)
+        raise GraphError(f"todevice: a recorded backward moves gradients between 'cpu' and 'cuda' only, not back "
+                         f"to {source.__name__}")
 
 
 # -- the sliding windows of convolution and pooling (im2col) and their sum back (col2im) ---------------

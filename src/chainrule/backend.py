@@ -1,0 +1,184 @@
+"""Which array library holds the values: NumPy (the default) or another that follows the Python array API
+standard (CuPy on a GPU; ``array-api-strict`` in the tests, which refuses anything outside the standard).
+
+An op that declares ``array_api = True`` computes with :func:`namespace` of its inputs (``xp``)
+instead of ``numpy``; calls the standard lacks get one named helper here each (``errstate``,
+``take_max``, ...). NumPy arrays take a fast path: ``namespace`` returns ``numpy`` itself after
+one type test, so the NumPy path does not change.
+
+Devices are named as PyTorch names them: ``"cpu"`` (NumPy) and ``"cuda"`` (CuPy); an array of
+another library reports its own device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, MissingDependencyError
+
+_NUMPY_TYPES = (np.ndarray, np.generic, int, float, bool, complex)
+
+
+def is_numpy(x: Any) -> bool:
+    """Whether ``x`` is a NumPy array or scalar (or a Python number, which NumPy takes as it is)."""
+    return isinstance(x, _NUMPY_TYPES)
+
+
+def is_foreign(x: Any) -> bool:
+    """Whether ``x`` is an array of another library than NumPy that follows the array API standard (NumPy's
+    own arrays and scalars have ``__array_namespace__`` too, and are not foreign)."""
+    return not isinstance(x, (np.ndarray, np.generic)) and hasattr(x, "__array_namespace__")
+
+
+def is_array(x: Any) -> bool:
+    """Whether ``x`` is an array: NumPy's, or any array API standard array."""
+    return type(x) is np.ndarray or hasattr(x, "__array_namespace__")
+
+
+def namespace(*xs: Any) -> ModuleType:
+    """The array namespace of ``xs`` (numbers and None are ignored): ``numpy`` for NumPy arrays, else the
+    array API namespace through ``array-api-compat``.
+
+    Raises
+    ------
+    ConfigError : arrays of two libraries (two devices) together, naming both.
+    """
+    foreign = [x for x in xs if x is not None and not isinstance(x, _NUMPY_TYPES)]
+    if not foreign:
+        return np
+    compat = _compat()
+    try:
+        return compat.array_namespace(*foreign)
+    except TypeError:
+        names = sorted({f"{type(x).__module__.split('.')[0]} ({device_name(x)})" for x in foreign})
+        raise ConfigError(f"arrays of different libraries or devices together: {', '.join(names)}") from None
+
+
+def _compat() -> ModuleType:
+    try:
+        import array_api_compat
+    except ImportError:
+        raise MissingDependencyError("arrays other than NumPy's need array-api-compat "
+                                     "(pip install 'chainrule[gpu]')") from None
+    return array_api_compat
+
+
+def device_name(x: Any) -> str:
+    """Where ``x`` lives: ``"cpu"`` for NumPy, ``"cuda"`` (``"cuda:1"``) for CuPy, else its library's word."""
+    if isinstance(x, _NUMPY_TYPES):
+        return "cpu"
+    module = type(x).__module__.split(".")[0]
+    if module == "cupy":
+        index = getattr(getattr(x, "device", None), "id", 0)
+        return "cuda" if not index else f"cuda:{index}"
+    device = str(_compat().device(x))  # e.g. array_api_strict.Device('CPU_DEVICE'): its quoted name
+    return f"{module}:{device.split(chr(39))[1].lower() if chr(39) in device else device.lower()}"
+
+
+def check_device(device: Any) -> str:
+    """A device name as users give it (``"cpu"``, ``"cuda"``, ``"cuda:0"``), checked."""
+    text = str(device).lower() if device is not None else "cpu"
+    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise ConfigError(f"unknown device {str(device)[:40]!r}; use 'cpu' or 'cuda' (a GPU, through CuPy)")
+
+
+def cupy() -> ModuleType:
+    """CuPy, with one clear line when it or a GPU is missing."""
+    try:
+        import cupy as cp
+    except ImportError:
+        raise MissingDependencyError("device 'cuda' needs CuPy and an NVIDIA GPU: pip install "
+                                     "'chainrule[gpu]'") from None
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no GPU")
+    except Exception:  # noqa: BLE001 - CuPy's own errors differ by version: one line for all of them
+        raise MissingDependencyError("device 'cuda': CuPy is installed but finds no usable GPU") from None
+    return cp
+
+
+def to_device(x: Any, device: str) -> Any:
+    """``x`` on ``device``: a NumPy array for ``"cpu"``, a CuPy array for ``"cuda"`` (a copy when it moves)."""
+    device = check_device(device)
+    if device == "cpu":
+        return to_numpy(x)
+    cp = cupy()
+    index = int(device[5:]) if ":" in device else 0
+    with cp.cuda.Device(index):
+        return cp.asarray(x)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A NumPy array of ``x``'s values, on the host (a CuPy array is copied back; a NumPy one is itself)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if type(x).__module__.split(".")[0] == "cupy":
+        return x.get()
+    return np.asarray(x)
+
+
+#: NumPy's names of elementwise functions that the array API standard names otherwise.
+_STANDARD_NAMES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh", "arccosh": "acosh",
+                   "arctanh": "atanh", "power": "pow"}
+
+
+def elementwise(name: str):
+    """NumPy's elementwise function ``name`` for every kind of input: NumPy arrays and numbers (NumPy's own
+    ufunc, unchanged), another library's arrays (its namespace's function, by the standard's name), and a
+    Tensor in a recorded backward (its method of that name, so the call is recorded)."""
+    f = getattr(np, name)
+    standard = _STANDARD_NAMES.get(name, name)
+
+    def apply(x):
+        if isinstance(x, _NUMPY_TYPES):
+            return f(x)
+        if hasattr(x, "__array_namespace__"):
+            if name == "reciprocal":  # not in the standard
+                return 1 / x
+            return getattr(x.__array_namespace__(), standard)(x)
+        return getattr(x, name)()
+
+    apply.__name__ = name
+    return apply
+
+
+def reshaped(x: Any, shape: tuple) -> Any:
+    """``x.reshape(shape)`` for NumPy arrays and Tensors; the namespace's ``reshape`` for the standard's arrays."""
+    if is_foreign(x):
+        return x.__array_namespace__().reshape(x, shape)
+    return x.reshape(shape)
+
+
+def transposed(x: Any, axes: tuple) -> Any:
+    """``x.transpose(axes)`` for NumPy arrays and Tensors; ``permute_dims`` for the standard's arrays."""
+    if is_foreign(x):
+        return x.__array_namespace__().permute_dims(x, axes)
+    return x.transpose(axes)
+
+
+def cast(x: Any, dtype: Any) -> Any:
+    """``x.astype(dtype)`` for NumPy arrays and Tensors; the namespace's ``astype`` for the standard's arrays."""
+    if is_foreign(x):
+        return x.__array_namespace__().astype(x, dtype)
+    return x.astype(dtype)
+
+
+def errstate(xp: ModuleType, **kwargs):
+    """``numpy.errstate`` for NumPy (which warns); nothing for the others (which do not)."""
+    return np.errstate(**kwargs) if xp is np else contextlib.nullcontext()
+
+
+def astype(xp: ModuleType, x: Any, dtype: Any) -> Any:
+    """``x`` as ``dtype`` (no copy when it already is), in any namespace."""
+    if xp is np:
+        return x.astype(dtype, copy=False)
+    return xp.astype(x, dtype, copy=False) if x.dtype != dtype else x
+
+
+__all__ = ["namespace", "is_numpy", "is_array", "is_foreign", "device_name", "check_device", "to_device",
+           "to_numpy", "cupy", "errstate", "astype", "elementwise", "cast", "reshaped", "transposed"]

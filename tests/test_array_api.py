@@ -1,0 +1,133 @@
+"""The ops on arrays other than NumPy's, through the Python array API standard (issue 17).
+
+Every op test case runs on ``array-api-strict`` arrays, a minimal implementation that refuses
+anything outside the standard: an op that declares ``array_api = True`` must give the same values
+and gradients as on NumPy, by hand and through the graph, and hand back array-api-strict arrays (a
+NumPy call inside it would return NumPy's); an op that does not declare it must refuse such arrays
+with one clear error naming it. So a NumPy-only call slipping into a declared op fails here, on a
+machine with no GPU.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule import ops
+from chainrule.errors import DTypeError
+from test_ops import CASES, Case
+
+xs = pytest.importorskip("array_api_strict")
+
+strict_settings = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def strict(x):
+    return xs.asarray(np.asarray(x))
+
+
+def is_strict(x) -> bool:
+    return type(x).__module__.split(".")[0] == "array_api_strict"
+
+
+def close(got, want, what: str) -> None:
+    assert is_strict(got), f"{what}: a {type(got).__name__}, not an array-api-strict array (a NumPy call leaked)"
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-12, err_msg=what)
+
+
+def upstream_for(out) -> np.ndarray:
+    return np.random.default_rng(1).standard_normal(np.shape(out)).astype(np.result_type(out))
+
+
+def run_by_hand(case: Case) -> None:
+    """forward and backward on array-api-strict arrays, against the same on NumPy's."""
+    on_numpy, on_strict = copy.deepcopy(case.op), copy.deepcopy(case.op)
+    out = on_numpy.forward(*case.inputs)
+    got = on_strict.forward(*[strict(x) for x in case.inputs])
+    close(got, out, f"{case.op.describe()} forward")
+    up = upstream_for(out)
+    want = on_numpy.backward(up)
+    for k, (g, w) in enumerate(zip(on_strict.backward(strict(up)), want)):
+        if w is not None:
+            close(g, w, f"{case.op.describe()} backward, input {k}")
+
+
+def run_in_graph(case: Case) -> None:
+    """The same through Tensors: the result and every gradient stay array-api-strict arrays."""
+    floats = [np.asarray(x).dtype.kind == "f" for x in case.inputs]
+    mine = [cr.Tensor(strict(x), requires_grad=f) for x, f in zip(case.inputs, floats)]
+    ref = [cr.Tensor(np.asarray(x), requires_grad=f) for x, f in zip(case.inputs, floats)]
+    y, y_ref = case.fn(*mine), case.fn(*ref)
+    close(y.data, y_ref.data, f"{case.op.describe()} through the graph")
+    up = upstream_for(y_ref.data)
+    y.backward(strict(up))
+    y_ref.backward(up)
+    for k, (t, r) in enumerate(zip(mine, ref)):
+        if r.grad is not None:
+            close(t.grad, r.grad, f"{case.op.describe()} gradient of input {k} through the graph")
+
+
+# ToDevice changes library on purpose: test_devices_of_tensors checks it
+DECLARED = sorted(n for n in CASES if ops.REGISTRY[n].array_api and n != "ToDevice")
+NUMPY_ONLY = sorted(n for n in CASES if not ops.REGISTRY[n].array_api)
+
+
+@pytest.mark.parametrize("name", DECLARED)
+@strict_settings
+@given(data=st.data())
+def test_a_declared_op_runs_on_array_api_strict(name, data):
+    case = data.draw(CASES[name], label=name)
+    run_by_hand(case)
+    run_in_graph(case)
+
+
+@pytest.mark.parametrize("name", NUMPY_ONLY)
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_an_op_not_yet_declared_refuses_them_clearly(name, data):
+    case = data.draw(CASES[name], label=name)
+    inputs = [cr.Tensor(strict(x)) for x in case.inputs]
+    with pytest.raises(DTypeError, match="works on NumPy arrays only so far"):  # this op, or one it is built on
+        case.fn(*inputs)
+
+
+def test_the_declared_set_grows_from_the_lecture_s_blocks():
+    """What is declared so far (the list grows as ops are written on the standard)."""
+    for name in ("Add", "Sub", "Mul", "Div", "Neg", "Square", "Identity", "MatMul", "Exp", "Log", "Sqrt", "Abs",
+                 "Sin", "Cos"):
+        assert ops.REGISTRY[name].array_api, name
+
+
+def test_devices_of_tensors():
+    t = cr.tensor([1.0, 2.0])
+    assert t.device == "cpu" and t.to("cpu") is t
+    s = cr.Tensor(xs.asarray([1.0, 2.0]), requires_grad=True)
+    assert s.device.startswith("array_api_strict") and "device=" in repr(s)
+    back = s.to("cpu")
+    assert type(back.data) is np.ndarray
+    (back * 3).sum().backward()
+    assert is_strict(s.grad) and np.allclose(np.asarray(s.grad), 3.0)  # the gradient went back to its device
+    np.testing.assert_array_equal(s.numpy(), [1.0, 2.0])
+
+
+def test_mixing_devices_in_one_op_is_refused_naming_both():
+    a = cr.Tensor(xs.asarray([1.0, 2.0]), requires_grad=True)
+    b = cr.tensor([3.0, 4.0])
+    with pytest.raises(DTypeError, match=r"mul: inputs on different devices \(array_api_strict:cpu_device, cpu\)"):
+        a * b
+    assert np.allclose((a.to("cpu") * b).numpy(), [3.0, 8.0])
+
+
+def test_cuda_without_cupy_is_one_clear_line(hide_package):
+    from chainrule.errors import MissingDependencyError
+
+    hide_package("cupy")
+    with pytest.raises(MissingDependencyError, match="device 'cuda' needs CuPy"):
+        cr.tensor([1.0], device="cuda")
+    with pytest.raises(cr.ConfigError, match="unknown device 'tpu'"):
+        cr.tensor([1.0], device="tpu")
