@@ -131,3 +131,51 @@ def test_cuda_without_cupy_is_one_clear_line(hide_package):
         cr.tensor([1.0], device="cuda")
     with pytest.raises(cr.ConfigError, match="unknown device 'tpu'"):
         cr.tensor([1.0], device="tpu")
+
+
+def test_the_linear_block_runs_on_array_api_strict():
+    rng = np.random.default_rng(4)
+    for x_shape, bias in (((5, 3), True), ((2, 4, 3), True), ((5, 3), False)):
+        x, w, b = rng.standard_normal(x_shape), rng.standard_normal((2, 3)), rng.standard_normal(2)
+        inputs = [x, w, b] if bias else [x, w]
+        run_by_hand(Case(ops.Linear(), lambda *t: ops.Linear.apply(*t), inputs))
+        run_in_graph(Case(ops.Linear(), lambda *t: ops.Linear.apply(*t), inputs))
+
+
+def train(X, Y, to_strict: bool, steps: int = 30):
+    """A small MLP trained by SGD with momentum on a mean squared error written with declared blocks."""
+    model = cr.nn.MLP(3, [8], 1, activation="tanh", rng=0)
+    if to_strict:
+        for p in model.parameters():
+            p.data = xs.asarray(p.numpy())
+        X, Y = xs.asarray(X), xs.asarray(Y)
+    opt = cr.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(steps):
+        opt.zero_grad()
+        d = model(X) - Y
+        (d * d).mean().backward()
+        opt.step()
+    return [p.numpy() for p in model.parameters()], [type(p.data) for p in model.parameters()]
+
+
+def test_an_mlp_trains_on_array_api_strict_as_on_numpy():
+    """The same 30 steps, on NumPy and on array-api-strict: the same parameters to rounding, and the
+    parameters stay array-api-strict arrays all along (the optimiser updates them where they are)."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 3))
+    Y = np.tanh(X @ np.array([[1.0], [-2.0], [0.5]]))
+    on_numpy, _ = train(X, Y, False)
+    on_strict, kinds = train(X, Y, True)
+    assert all(k.__module__.startswith("array_api_strict") for k in kinds)
+    for a, b in zip(on_numpy, on_strict):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_module_to_cpu_and_cuda(hide_package):
+    from chainrule.errors import MissingDependencyError
+
+    model = cr.nn.MLP(2, [3], 1, rng=0)
+    assert model.to("cpu") is model and model.device == "cpu"
+    hide_package("cupy")
+    with pytest.raises(MissingDependencyError, match="device 'cuda' needs CuPy"):
+        model.to("cuda")

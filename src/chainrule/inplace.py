@@ -95,6 +95,8 @@ class RepeatedStamp:
         self._keys: tuple[int, ...] = ()
 
     def stamp(self, arrays: list) -> None:
+        if not all(isinstance(a, ndarray) for a in arrays):  # another library's arrays are not watched (yet)
+            arrays = [a for a in arrays if isinstance(a, ndarray)]
         if len(arrays) == len(self._arrays) and all(map(is_, arrays, self._arrays)):
             with _STAMPING:
                 CLOCK[0] = now = CLOCK[0] + 1

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from numpy import multiply, subtract
 
+from .backend import is_foreign
 from .errors import ConfigError
 from .grad_mode import enable_grad
 from .inplace import RepeatedStamp, mark_written
@@ -118,7 +119,7 @@ class Optimizer:
                 raise ConfigError(f"{type(self).__name__}: can only optimise Tensors that require grad")
             if not p.is_leaf:
                 raise ConfigError(f"{type(self).__name__}: can only optimise leaf Tensors (parameters)")
-            if not p.data.flags.writeable:
+            if isinstance(p.data, np.ndarray) and not p.data.flags.writeable:
                 p.data = p.data.copy()
         group["params"] = params
         for key, value in self.defaults.items():
@@ -248,7 +249,8 @@ class SGD(Optimizer):
                 g = p.grad
                 if g is None:
                     continue
-                if type(g) is not np.ndarray:  # a recorded gradient (backward(create_graph=True)): its values
+                foreign = type(g) is not np.ndarray and is_foreign(g)  # on another array library (a GPU)
+                if type(g) is not np.ndarray and not foreign:  # a recorded gradient (create_graph=True): its values
                     g = values_of(g)
                 if wd:
                     g = g + wd * p._data
@@ -256,12 +258,15 @@ class SGD(Optimizer):
                     state = self.state.setdefault(id(p), {})
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = np.array(g, copy=True)
+                        buf = state["momentum_buffer"] = (g.__array_namespace__().asarray(g, copy=True) if foreign
+                                                          else np.array(g, copy=True))
                     else:
                         buf *= mom
                         buf += g
                     g = g + mom * buf if group["nesterov"] else buf
-                if 1 < g.size <= _SLICE:
+                if foreign:
+                    p._data -= lr * g  # in place, on the parameter's own device
+                elif 1 < g.size <= _SLICE:
                     p._data -= lr * g  # the common case, without the call below
                 else:
                     subtract_scaled(p._data, g, lr, self._scratch)

@@ -326,6 +326,31 @@ class Module:
                     object.__setattr__(module, name, buffers[name])
         return self
 
+    def to(self, device: str) -> Module:
+        """Move every parameter and buffer to ``device`` (``"cpu"``: NumPy; ``"cuda"``: CuPy) in place, as
+        ``torch.nn.Module.to``; returns ``self``. Gradients are dropped (an optimiser made before keeps
+        working: it holds the same parameters). One clear error when CuPy or a GPU is missing."""
+        from ..backend import check_device, to_device
+
+        device = check_device(device)
+        for p in self.parameters():
+            p.data = to_device(p._data, device)
+            p.grad = None
+        for module in self.modules():
+            buffers = module._registries()[1]
+            for name, buf in buffers.items():
+                if buf is not None:
+                    buffers[name] = to_device(buf, device)
+                    object.__setattr__(module, name, buffers[name])
+        return self
+
+    @property
+    def device(self) -> str:
+        """Where the parameters live (the first one's device; ``"cpu"`` without parameters)."""
+        for p in self.parameters():
+            return p.device
+        return "cpu"
+
     @property
     def dtype(self) -> np.dtype | None:
         """The dtype of the first parameter (``None`` for a module without parameters)."""

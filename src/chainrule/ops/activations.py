@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 from numpy import maximum, multiply, ndarray, tanh
 
+from ..backend import cast, is_foreign
 from .base import Op, Written, zero_of
 from .elementwise import Where, _either
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    xp = x.__array_namespace__() if is_foreign(x) else np
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class _Activation(Op):
@@ -34,10 +36,16 @@ class ReLU(_Activation):
     functions = methods = ("relu",)
     reuses_upstream = True
     backward_records = True  # the mask is a constant; the engine never frees a recorded upstream
+    array_api = True
     saves = ("out",)  # the output is the cache: out > 0 exactly where x > 0
 
     def forward(self, x):
         if type(x) is not ndarray:
+            if is_foreign(x):
+                xp = x.__array_namespace__()
+                out = xp.maximum(x, xp.zeros((), dtype=x.dtype))
+                self.saved = (out,)
+                return out
             x = np.asarray(x)
         out = maximum(x, zero_of(x.dtype))
         self.saved = (out,)
@@ -45,6 +53,8 @@ class ReLU(_Activation):
 
     def backward(self, upstream):
         (out,) = self.saved
+        if is_foreign(out):  # the standard multiplies no booleans into floats: the mask as numbers
+            return (upstream * cast(out != 0, upstream.dtype),)
         # out != 0 is out > 0 for out = max(x, 0), except at NaN, whose gradient passes as in PyTorch
         mask = out != zero_of(out.dtype)
         if self.upstream_is_free and upstream.shape == out.shape:
@@ -96,6 +106,7 @@ class Sigmoid(_Activation):
     symbol = "σ"
     saves = ("out",)
     backward_records = True
+    array_api = True
 
     def forward(self, x):
         out = stable_sigmoid(x)
@@ -117,9 +128,10 @@ class Tanh(_Activation):
     functions = methods = ("tanh",)
     saves = ("out",)
     backward_records = True
+    array_api = True
 
     def forward(self, x):
-        out = tanh(x)
+        out = tanh(x) if not is_foreign(x) else x.__array_namespace__().tanh(x)
         self.saved = (out,)
         return out
 

@@ -19,6 +19,7 @@ from functools import cache
 
 import numpy as np
 
+from ..backend import is_foreign, reshaped
 from ..errors import DTypeError, ShapeError
 from .base import Op, Written, shape_of
 
@@ -304,13 +305,14 @@ class Linear(Op):
     fresh_grads = True
     saves = ("x", "weight", "has_bias")
     backward_records = True  # matmuls, a transpose, reshapes and a sum: the same on Tensors
+    array_api = True
 
     def forward(self, x, weight, *bias):
         if len(bias) > 1:
             raise ShapeError(f"linear: takes x, weight and an optional bias, got {2 + len(bias)} inputs")
         bias = bias[0] if bias else None
         w_shape = shape_of(weight)
-        if len(w_shape) != 2 or np.ndim(x) < 1 or shape_of(x)[-1] != w_shape[1]:
+        if len(w_shape) != 2 or len(shape_of(x)) < 1 or shape_of(x)[-1] != w_shape[1]:
             raise ShapeError(
                 f"linear: input of shape {shape_of(x)} does not fit a weight of shape {w_shape} "
                 f"(weight is (out_features, in_features); the input's last axis must be in_features)"
@@ -331,12 +333,12 @@ class Linear(Op):
             dx = upstream @ weight
         bias_grad = has_bias and need[2]
         if need[1] or bias_grad:
-            g2 = upstream.reshape(-1, upstream.shape[-1]) if upstream.ndim != 2 else upstream
+            g2 = reshaped(upstream, (-1, upstream.shape[-1])) if upstream.ndim != 2 else upstream
             if need[1]:
-                x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+                x2 = reshaped(x, (-1, x.shape[-1])) if x.ndim != 2 else x
                 dw = g2.T @ x2
             if bias_grad:
-                db = g2.sum(axis=0)
+                db = g2.__array_namespace__().sum(g2, axis=0) if is_foreign(g2) else g2.sum(axis=0)
         return (dx, dw, db) if has_bias else (dx, dw)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from ..backend import is_foreign, reshaped
 from ..errors import ConfigError, ShapeError
 from .base import Op, Written, broadcast_view, shape_of
 
@@ -32,7 +33,9 @@ def expand_reduced(upstream, in_shape, axes, keepdims: bool):
     backward: a recorded ``broadcast_to``).
     """
     if axes is not None and not keepdims:  # put back the reduced axes, with size 1
-        upstream = upstream.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
+        upstream = reshaped(upstream, tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
+    if is_foreign(upstream):  # another array library
+        return upstream.__array_namespace__().broadcast_to(upstream, tuple(in_shape))
     if not isinstance(upstream, (np.ndarray, np.generic)):  # a Tensor
         return upstream.broadcast_to(in_shape)
     return broadcast_view(upstream, in_shape)
@@ -74,11 +77,13 @@ class Sum(_Reduction):
     symbol = "Σ"
     saves = ("axes", "in_shape")
     backward_records = True
+    array_api = True
 
     def forward(self, x):
-        axes = reduced_axes(self, self.axis, np.ndim(x))
+        xp = x.__array_namespace__() if is_foreign(x) else np
+        axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
         self.saved = (axes, shape_of(x))
-        return np.sum(x, axis=axes, keepdims=self.keepdims)
+        return xp.sum(x, axis=axes, keepdims=self.keepdims)
 
     def backward(self, upstream):
         axes, in_shape = self.saved
@@ -97,16 +102,18 @@ class Mean(_Reduction):
     functions = methods = ("mean",)
     saves = ("axes", "in_shape", "count")
     backward_records = True
+    array_api = True
 
     def forward(self, x):
-        axes = reduced_axes(self, self.axis, np.ndim(x))
+        xp = x.__array_namespace__() if is_foreign(x) else np
+        axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
         shape = shape_of(x)
         count = int(np.prod(shape if axes is None else [shape[a] for a in axes]))
         self.saved = (axes, shape, count)
         if count:
-            return np.mean(x, axis=axes, keepdims=self.keepdims)
+            return xp.mean(x, axis=axes, keepdims=self.keepdims)
         with np.errstate(invalid="ignore"):  # the mean of nothing is NaN, as in PyTorch, without NumPy's warning
-            return np.sum(x, axis=axes, keepdims=self.keepdims) / count
+            return xp.sum(x, axis=axes, keepdims=self.keepdims) / count
 
     def backward(self, upstream):
         axes, in_shape, count = self.saved

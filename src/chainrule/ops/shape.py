@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import is_foreign, reshaped, transposed
 from ..errors import GraphError, ShapeError
 from .base import Chain, Op, Written, broadcast_view, shape_of, unbroadcast
 
@@ -30,6 +31,7 @@ class Reshape(Op):
     in_expressions = True
     saves = ("in_shape",)
     backward_records = True
+    array_api = True
 
     def __init__(self, shape, *more):
         self.shape = _dims(shape, more)
@@ -41,13 +43,13 @@ class Reshape(Op):
         in_shape = shape_of(x)
         self.saved = (in_shape,)
         try:
-            return np.reshape(x, self.shape)
+            return reshaped(x, self.shape) if is_foreign(x) else np.reshape(x, self.shape)
         except ValueError:
             raise ShapeError(f"reshape: cannot reshape {in_shape} into {self.shape}") from None
 
     def backward(self, upstream):
         (in_shape,) = self.saved
-        return (upstream.reshape(in_shape),)
+        return (reshaped(upstream, in_shape),)
 
 
 class Transpose(Op):
@@ -62,6 +64,7 @@ class Transpose(Op):
     in_expressions = True
     symbol = "ᵀ"
     backward_records = True
+    array_api = True
 
     def __init__(self, axes=None, *more):
         self.axes = _dims(axes, more)
@@ -71,14 +74,20 @@ class Transpose(Op):
 
     def forward(self, x):
         try:
+            if is_foreign(x):
+                return transposed(x, tuple(reversed(range(x.ndim))) if self.axes is None else
+                                  tuple(a % x.ndim for a in self.axes))
             return np.transpose(x, self.axes)
-        except ValueError:
+        except (ValueError, IndexError):
             raise ShapeError(f"transpose: axes {self.axes} do not fit an input of shape {shape_of(x)}") from None
 
     def backward(self, upstream):
         # Negative axes count from the end: normalise them before inverting the permutation.
-        inverse = None if self.axes is None else tuple(np.argsort([a % upstream.ndim for a in self.axes]))
-        return (upstream.transpose(inverse),)
+        n = upstream.ndim
+        inverse = tuple(reversed(range(n))) if self.axes is None else \
+            tuple(int(i) for i in np.argsort([a % n for a in self.axes]))
+        return (transposed(upstream, inverse) if is_foreign(upstream) or self.axes is not None else
+                upstream.transpose(None),)
 
     def written(self, n, y, x):
         return Written(n.T(x), (Chain(None, n.T),))
@@ -182,6 +191,7 @@ class BroadcastTo(Op):
     functions = methods = ("broadcast_to",)
     saves = ("in_shape",)
     backward_records = True
+    array_api = True
 
     def __init__(self, shape):
         self.shape = _dims(shape, ())
@@ -193,6 +203,8 @@ class BroadcastTo(Op):
         in_shape = shape_of(x)
         self.saved = (in_shape,)
         try:
+            if is_foreign(x):
+                return x.__array_namespace__().broadcast_to(x, self.shape)
             return broadcast_view(np.asarray(x), self.shape)
         except ValueError:
             raise ShapeError(f"broadcast_to: cannot broadcast {in_shape} to {self.shape}") from None
