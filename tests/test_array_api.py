@@ -179,3 +179,78 @@ def test_module_to_cpu_and_cuda(hide_package):
     hide_package("cupy")
     with pytest.raises(MissingDependencyError, match="device 'cuda' needs CuPy"):
         model.to("cuda")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("target", ["index", "probabilities", "one object"])
+def test_softmax_cross_entropy_runs_on_array_api_strict(reduction, smoothing, target):
+    rng = np.random.default_rng(6)
+    logits = rng.standard_normal(4) if target == "one object" else rng.standard_normal((5, 4)) * 3
+    labels = {"index": rng.integers(0, 4, 5), "probabilities": rng.dirichlet(np.ones(4), 5),
+              "one object": np.array(2)}[target]
+    case = Case(ops.SoftmaxCrossEntropy(reduction, smoothing),
+                lambda z, t: ops.SoftmaxCrossEntropy.apply(z, t, reduction=reduction, label_smoothing=smoothing),
+                [logits, labels])
+    run_by_hand(case)
+    run_in_graph(case)
+
+
+def test_softmax_cross_entropy_on_array_api_strict_refuses_what_it_cannot_do_yet():
+    op = ops.SoftmaxCrossEntropy()
+    with pytest.raises(cr.ShapeError, match="out of range for 3 classes"):
+        op.forward(xs.asarray(np.zeros((2, 3))), xs.asarray(np.array([0, -100])))
+
+
+def test_fit_trains_a_classifier_on_array_api_strict_as_on_numpy():
+    """fit moves each batch to the parameters' library; Adam's moments live there too; predict brings the
+    outputs back: five epochs end with NumPy's parameters and losses exactly."""
+    from chainrule.train import fit, predict
+
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((120, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    runs = []
+    for strict_params in (False, True):
+        model = cr.nn.MLP(4, [8], 2, activation="relu", rng=0)
+        if strict_params:
+            for p in model.parameters():
+                p.data = xs.asarray(p.numpy())
+        opt = cr.optim.Adam(model.parameters(), lr=0.01)
+        history = fit(model, cr.nn.CrossEntropyLoss(), opt, (X, y), epochs=5, batch_size=16, seed=0,
+                      progress=False)
+        runs.append((model, history))
+    (ref, ref_history), (mine, history) = runs
+    assert all(is_strict(p.data) for p in mine.parameters())
+    for a, b in zip(ref.parameters(), mine.parameters()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(history.train_loss, ref_history.train_loss, rtol=1e-10)
+    out = predict(mine, X)
+    assert type(out) is np.ndarray and (out.argmax(axis=1) == y).mean() > 0.85
+
+
+def test_asking_for_cuda_without_a_gpu_is_one_line_and_exit_2(hide_package, capsys):
+    from chainrule import cli
+    from chainrule.bench import gpu_mlp
+
+    hide_package("cupy")
+    for argv in (["train", "mlp", "--data", "moons", "--device", "cuda", "--epochs", "1"],
+                 ["bench", "--device", "cuda"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "device 'cuda' needs CuPy and an NVIDIA GPU" in err[0], err
+    assert gpu_mlp.main([]) == 2
+    assert "needs CuPy" in capsys.readouterr().err
+
+
+def test_a_model_on_another_library_saves_host_arrays_and_loads_back(tmp_path):
+    model = cr.nn.MLP(3, [4], 2, rng=0)
+    for p in model.parameters():
+        p.data = xs.asarray(p.numpy())
+    assert model.dtype == np.float64  # NumPy's name for the dtype, whatever the library
+    cr.save(model, tmp_path / "m.safetensors")
+    again = cr.load(tmp_path / "m.safetensors")
+    assert all(type(p.data) is np.ndarray for p in again.parameters())
+    np.testing.assert_array_equal(again[0].weight.numpy(), model[0].weight.numpy())
+    model.load_state_dict(again.state_dict())  # back into the other library's arrays, in place
+    assert all(is_strict(p.data) for p in model.parameters())

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .backend import is_foreign
+from .backend import is_foreign, namespace_of
 from .errors import GraphError, ShapeError
 from .graph import run_backward, seed_node
 from .ops.base import one_of
@@ -124,7 +124,7 @@ def initial_gradient(root, gradient, create_graph: bool = False):
 
 def _foreign_gradient(data, gradient):
     """dL/d(output) for an output held by another array library (CuPy, array-api-strict): in its namespace."""
-    xp = data.__array_namespace__()
+    xp = namespace_of(data)
     shape = tuple(data.shape)
     if gradient is None:
         if math.prod(shape) != 1:

@@ -30,13 +30,25 @@ def is_numpy(x: Any) -> bool:
 
 def is_foreign(x: Any) -> bool:
     """Whether ``x`` is an array of another library than NumPy that follows the array API standard (NumPy's
-    own arrays and scalars have ``__array_namespace__`` too, and are not foreign)."""
-    return not isinstance(x, (np.ndarray, np.generic)) and hasattr(x, "__array_namespace__")
+    own arrays and scalars have ``__array_namespace__`` too, and are not foreign; CuPy's arrays are, with or
+    without the attribute)."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return False
+    return hasattr(x, "__array_namespace__") or type(x).__module__.startswith("cupy")
+
+
+def namespace_of(x: Any) -> ModuleType:
+    """The array API namespace of one foreign array: its own ``__array_namespace__``, or array-api-compat's
+    wrapper (CuPy)."""
+    get = getattr(x, "__array_namespace__", None)
+    if get is not None and not type(x).__module__.startswith("cupy"):
+        return get()
+    return _compat().array_namespace(x)
 
 
 def is_array(x: Any) -> bool:
     """Whether ``x`` is an array: NumPy's, or any array API standard array."""
-    return type(x) is np.ndarray or hasattr(x, "__array_namespace__")
+    return type(x) is np.ndarray or is_foreign(x)
 
 
 def namespace(*xs: Any) -> ModuleType:
@@ -137,10 +149,10 @@ def elementwise(name: str):
     def apply(x):
         if isinstance(x, _NUMPY_TYPES):
             return f(x)
-        if hasattr(x, "__array_namespace__"):
+        if is_foreign(x):
             if name == "reciprocal":  # not in the standard
                 return 1 / x
-            return getattr(x.__array_namespace__(), standard)(x)
+            return getattr(namespace_of(x), standard)(x)
         return getattr(x, name)()
 
     apply.__name__ = name
@@ -150,22 +162,38 @@ def elementwise(name: str):
 def reshaped(x: Any, shape: tuple) -> Any:
     """``x.reshape(shape)`` for NumPy arrays and Tensors; the namespace's ``reshape`` for the standard's arrays."""
     if is_foreign(x):
-        return x.__array_namespace__().reshape(x, shape)
+        return namespace_of(x).reshape(x, shape)
     return x.reshape(shape)
 
 
 def transposed(x: Any, axes: tuple) -> Any:
     """``x.transpose(axes)`` for NumPy arrays and Tensors; ``permute_dims`` for the standard's arrays."""
     if is_foreign(x):
-        return x.__array_namespace__().permute_dims(x, axes)
+        return namespace_of(x).permute_dims(x, axes)
     return x.transpose(axes)
 
 
 def cast(x: Any, dtype: Any) -> Any:
     """``x.astype(dtype)`` for NumPy arrays and Tensors; the namespace's ``astype`` for the standard's arrays."""
     if is_foreign(x):
-        return x.__array_namespace__().astype(x, dtype)
+        return namespace_of(x).astype(x, dtype)
     return x.astype(dtype)
+
+
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """A dtype of any array library as NumPy's (``array_api_strict.float32`` -> ``float32``)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
+def like(x: Any, reference: Any) -> Any:
+    """``x`` (NumPy data, a batch) on the library and device of ``reference`` (a parameter's array): itself
+    when ``reference`` is NumPy's, else that namespace's ``asarray`` of it (a copy to the GPU for CuPy)."""
+    if not is_foreign(reference) or is_foreign(x):
+        return x
+    return namespace_of(reference).asarray(x)
 
 
 def errstate(xp: ModuleType, **kwargs):
@@ -180,5 +208,6 @@ def astype(xp: ModuleType, x: Any, dtype: Any) -> Any:
     return xp.astype(x, dtype, copy=False) if x.dtype != dtype else x
 
 
-__all__ = ["namespace", "is_numpy", "is_array", "is_foreign", "device_name", "check_device", "to_device",
-           "to_numpy", "cupy", "errstate", "astype", "elementwise", "cast", "reshaped", "transposed"]
+__all__ = ["namespace", "is_numpy", "is_array", "is_foreign", "namespace_of", "device_name", "check_device",
+           "to_device", "to_numpy", "cupy", "errstate", "astype", "elementwise", "cast", "reshaped", "transposed",
+           "like", "numpy_dtype"]

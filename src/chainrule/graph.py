@@ -22,7 +22,7 @@ import numpy as np
 from numpy import ndarray
 
 from . import anomaly
-from .backend import is_foreign
+from .backend import is_foreign, namespace_of
 from .errors import GraphError, ShapeError
 from .hooks import HookHandle, run_hooks
 from .inplace import CLOCK, check_saved, unlock
@@ -386,13 +386,13 @@ def _add_to_leaf(op: Op, leaf, g, owned: bool, captured: list | None, capture: d
     elif owned:
         leaf.grad = g
     else:
-        leaf.grad = g.copy() if type(g) is ndarray else g.__array_namespace__().asarray(g, copy=True)
+        leaf.grad = g.copy() if type(g) is ndarray else namespace_of(g).asarray(g, copy=True)
 
 
 def _as_gradient(op: Op, grad, like: np.ndarray) -> np.ndarray:
     """Check one gradient returned by ``op.backward`` against the input it is for."""
     if is_foreign(like):  # another library: its own arrays
-        xp = like.__array_namespace__()
+        xp = namespace_of(like)
         grad = xp.asarray(grad)
         if tuple(grad.shape) != tuple(like.shape):
             raise ShapeError(f"{op.name}.backward returned a gradient of shape {tuple(grad.shape)} for an input "

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy import multiply, subtract
 
-from .backend import is_foreign
+from .backend import is_foreign, namespace_of
 from .errors import ConfigError
 from .grad_mode import enable_grad
 from .inplace import RepeatedStamp, mark_written
@@ -258,7 +258,7 @@ class SGD(Optimizer):
                     state = self.state.setdefault(id(p), {})
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = (g.__array_namespace__().asarray(g, copy=True) if foreign
+                        buf = state["momentum_buffer"] = (namespace_of(g).asarray(g, copy=True) if foreign
                                                           else np.array(g, copy=True))
                     else:
                         buf *= mom
@@ -305,22 +305,24 @@ class Adam(Optimizer):
                 g = p.grad
                 if g is None:
                     continue
-                if type(g) is not np.ndarray:  # a recorded gradient (backward(create_graph=True)): its values
+                foreign = type(g) is not np.ndarray and is_foreign(g)  # on another array library (a GPU)
+                if type(g) is not np.ndarray and not foreign:  # a recorded gradient (create_graph=True): its values
                     g = values_of(g)
+                xp = namespace_of(g) if foreign else np
                 if wd:
                     g = g + wd * p._data
                 state = self.state.setdefault(id(p), {})
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_avg_sq"] = np.zeros_like(p._data)
+                    state["exp_avg"] = xp.zeros_like(p._data)  # the moments on the parameter's device
+                    state["exp_avg_sq"] = xp.zeros_like(p._data)
                 state["step"] += 1
                 t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
                 m *= b1
                 m += (1 - b1) * g
                 v *= b2
                 v += (1 - b2) * (g * g)
-                denom = np.sqrt(v / (1 - b2**t)) + eps
+                denom = xp.sqrt(v / (1 - b2**t)) + eps
                 p._data -= (lr / (1 - b1**t)) * m / denom
 
 

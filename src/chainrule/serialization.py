@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import to_numpy
 from .errors import ChainruleError, SerializationError, require, shorten
 from .files import write_atomically
 
@@ -349,7 +350,8 @@ def save(model: Any, path: str | os.PathLike, metadata: dict[str, Any] | None = 
             raise SerializationError(f"save: metadata key {key!r} is reserved by chainrule")
         header[key] = _to_json(key, value)
     # C order, the shape kept (ascontiguousarray would make a 0-d buffer, a BatchNorm's count, 1-d)
-    tensors = {name: np.require(value, requirements="C") for name, value in model.state_dict().items()}
+    # always host arrays: a model trained on a GPU saves a file that loads anywhere
+    tensors = {name: np.require(to_numpy(value), requirements="C") for name, value in model.state_dict().items()}
     for name, value in tensors.items():
         if value.dtype not in _CODE_OF:
             raise SerializationError(f"save: {name!r} has dtype {value.dtype}, which chainrule cannot store "
@@ -684,8 +686,9 @@ def _check_tensors(header: _Header, kind: str, config: dict[str, Any], expected:
     return FLOAT_DTYPES[codes[0]] if codes else None
 
 
-def load(path: str | os.PathLike, *, with_metadata: bool = False) -> Any:
-    """Rebuild a model saved by :func:`save`: ``model = chainrule.load(path)``.
+def load(path: str | os.PathLike, *, with_metadata: bool = False, device: str | None = None) -> Any:
+    """Rebuild a model saved by :func:`save`: ``model = chainrule.load(path)``; ``device="cuda"`` puts it on
+    the GPU (files always hold host arrays).
 
     The model is built from its registered kind and ``config``, converted to the
     file's dtype, its state dict loaded and put in eval mode.
@@ -751,6 +754,8 @@ def load(path: str | os.PathLike, *, with_metadata: bool = False) -> Any:
     except Exception as exc:  # noqa: BLE001 - the skeleton passed, so this is unexpected: still one clear error
         raise SerializationError(f"load: {path!r} does not fit a {kind} built from {_brief(config)}: {exc}") from exc
     model.eval()
+    if device is not None:
+        model.to(device)
     checkpoint = Checkpoint(model=model, kind=kind, config=config, metadata=extras, path=path)
     model.metadata = extras
     model._loaded_from = (kind, path)  # for code written when load returned the Checkpoint (deprecated)

@@ -22,7 +22,7 @@ from numpy import ndarray
 
 from . import anomaly, ops
 from .autograd import initial_gradient
-from .backend import is_foreign
+from .backend import is_foreign, namespace_of
 from .errors import DTypeError, GraphError
 from .grad_mode import grad_recording, in_recorded_backward
 from .graph import Node, run_backward
@@ -50,7 +50,7 @@ def register_notebook_display(display: Callable[[Any, Any, Any], dict]) -> None:
 def _floating(data) -> bool:
     if type(data) is ndarray or isinstance(data, np.generic):
         return data.dtype.kind in "fc"
-    xp = data.__array_namespace__()
+    xp = namespace_of(data)
     return bool(xp.isdtype(data.dtype, ("real floating", "complex floating")))
 
 
@@ -87,7 +87,7 @@ class Tensor:
             data = data._data
         if type(data) is not ndarray and is_foreign(data):  # CuPy, array-api-strict: kept
             if dtype is not None:
-                data = data.__array_namespace__().astype(data, dtype)
+                data = namespace_of(data).astype(data, dtype)
         else:
             data = np.asarray(data, dtype=dtype)
         if requires_grad:
@@ -174,7 +174,8 @@ class Tensor:
         return (self[i] for i in range(len(self._data)))
 
     def item(self) -> float:
-        return self._data.item()
+        data = self._data
+        return data.item() if type(data) is ndarray or not is_foreign(data) else self.numpy().item()
 
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array: the data itself on the CPU, a copy brought back from another device."""
@@ -449,7 +450,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype=None, device: str | Non
     """
     data = data._data if isinstance(data, Tensor) else data
     if is_foreign(data):
-        xp = data.__array_namespace__()
+        xp = namespace_of(data)
         copy = xp.asarray(data, copy=True) if dtype is None else xp.astype(data, dtype, copy=True)
         return Tensor(copy, requires_grad=requires_grad)
     data = np.array(data, dtype=dtype, copy=True)

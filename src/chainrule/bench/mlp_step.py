@@ -104,10 +104,13 @@ class NumpyMLP:
     ----------
     params : list of (W (out, in), b (out,)) per layer, PyTorch's layout; copied.
     lr : SGD step size.
+    xp : the array module: NumPy, or CuPy for the same step written by hand on a GPU
+        (:mod:`chainrule.bench.gpu_mlp`).
     """
 
-    def __init__(self, params: Sequence[tuple[np.ndarray, np.ndarray]], lr: float = LR):
-        self.params = [(np.array(W), np.array(b)) for W, b in params]
+    def __init__(self, params: Sequence[tuple[np.ndarray, np.ndarray]], lr: float = LR, xp: Any = np):
+        self.xp = xp
+        self.params = [(xp.array(W), xp.array(b)) for W, b in params]
         self.lr = lr
         self.cache: list[np.ndarray] = []
 
@@ -121,19 +124,19 @@ class NumpyMLP:
             z = a @ W.T
             z += b
             if i < last:
-                np.maximum(z, 0, out=z)
+                self.xp.maximum(z, 0, out=z)
             a = z
         return a
 
-    @staticmethod
-    def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def cross_entropy(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """Mean softmax cross-entropy and its gradient with respect to the logits, (softmax − onehot) / n."""
+        xp = self.xp
         n = logits.shape[0]
         shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
+        e = xp.exp(shifted)
         s = e.sum(axis=1, keepdims=True)
-        rows = np.arange(n)
-        loss = float(np.log(s[:, 0]).sum() - shifted[rows, y].sum()) / n
+        rows = xp.arange(n)
+        loss = float(xp.log(s[:, 0]).sum() - shifted[rows, y].sum()) / n
         e /= s
         e[rows, y] -= 1
         e *= 1.0 / n
@@ -149,7 +152,7 @@ class NumpyMLP:
             grads.append((g.T @ a, g.sum(axis=0)))
             if i > 0:
                 g = g @ W
-                np.multiply(g, a > 0, out=g)  # ReLU: the mask is where the saved activation is positive
+                self.xp.multiply(g, a > 0, out=g)  # ReLU: the mask is where the saved activation is positive
         self.cache = []
         return grads[::-1]
 

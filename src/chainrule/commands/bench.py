@@ -39,6 +39,9 @@ def register(sub) -> None:
     p.add_argument("--threads", type=option("threads"), default=None, metavar="N",
                    help="limit BLAS and PyTorch to N threads (needs threadpoolctl); default: their own choice")
     add_allocator_argument(p)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cpu (default): the benchmarks above; cuda: the MLP step on a GPU, chainrule on CuPy beside "
+                   "CuPy by hand and PyTorch CUDA (needs CuPy and a GPU)")
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tiny sizes, for the tests
     p.set_defaults(func=run)
@@ -74,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         write_json,
     )
 
+    if args.device == "cuda":
+        return run_gpu(args)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in bench.BENCHMARKS]
     if unknown or not names:
@@ -129,3 +134,23 @@ def run(args: argparse.Namespace) -> int:
                                           "notes": notes, "problems": problems})
         print(f"results written to {out}/")
     return 1 if problems else 0
+
+
+def run_gpu(args: argparse.Namespace) -> int:
+    """``--device cuda``: the GPU MLP benchmark (one clear line, exit 2, without CuPy or a GPU)."""
+    from ..backend import cupy
+    from ..bench import gpu_mlp
+    from ..bench.common import failed_checks, summary_table, write_json
+
+    cupy()  # before anything else: the one line when there is no GPU
+    if args.out is not None:
+        check_out_folder(args.out)
+    results = gpu_mlp.run("tiny" if args.tiny else "full" if args.full else "quick", progress=True)
+    print(gpu_mlp.report(results))
+    if args.markdown:
+        print(summary_table(gpu_mlp.summary_rows(results), markdown=True))
+    if args.out:
+        from pathlib import Path
+
+        write_json(Path(args.out) / "gpu_mlp.json", results)
+    return 1 if failed_checks(results) else 0

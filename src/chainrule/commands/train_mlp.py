@@ -89,6 +89,9 @@ def add_network_arguments(p: argparse.ArgumentParser, hidden: list[int], hidden_
     n.add_argument("--label-smoothing", type=option("label_smoothing"), default=0.0,
                    help="cross-entropy label smoothing, in [0, 1) (default 0)")
     n.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
+    n.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where to train: cpu (NumPy) or cuda (a GPU through CuPy: pip install 'chainrule[gpu]'; "
+                   "default cpu)")
     n.add_argument("--no-restore-best", dest="restore_best", action="store_false",
                    help="keep the last epoch's parameters (default: those with the lowest validation loss)")
 
@@ -158,6 +161,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_test_size(args.test_size)
     check_combinations(args)
+    if getattr(args, "device", "cpu") != "cpu":  # one line before any work when there is no GPU
+        from ..backend import cupy
+
+        cupy()
     boundary = getattr(args, "plot_boundary", None)
     check_files({"--plot": (args.plot, PLOT), "--plot-confusion": (args.plot_confusion, PLOT),
                  "--plot-boundary": (boundary, PLOT), "--history": (args.history, FILE),
@@ -174,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         val_size=args.val_size, standardize=args.standardize, label_smoothing=args.label_smoothing,
         momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule, tol=args.tol,
         patience=args.patience, restore_best=args.restore_best, progress=args.progress, dtype=np.dtype(args.dtype),
-        checkpoint=args.checkpoint, resume=args.resume, **conv,
+        checkpoint=args.checkpoint, resume=args.resume, device=args.device, **conv,
     )
     print(result.report())
     label = "validation" if result.n_val else "test"

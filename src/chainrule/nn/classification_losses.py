@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..backend import is_foreign
 from ..errors import ConfigError, ShapeError
 from ..tensor import Tensor, apply_op, values_of
 from .losses import Loss, _shape_mismatch
@@ -45,7 +46,7 @@ class CrossEntropyLoss(Loss):
         ops.SoftmaxCrossEntropy(reduction, self.label_smoothing, self.ignore_index)  # validates
 
     def forward(self, logits: Any, target: Any) -> Tensor:
-        if not isinstance(target, Tensor):
+        if not isinstance(target, Tensor) and not is_foreign(target):
             target = np.asarray(target)
         op = ops.SoftmaxCrossEntropy(self.reduction, self.label_smoothing, self.ignore_index)
         return apply_op(op, logits, target)

@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..backend import is_foreign, like, namespace_of, numpy_dtype, to_numpy
 from ..errors import ChainruleError, ConfigError, DTypeError, ShapeError
 from ..hooks import HookHandle
 from ..inplace import overwrite
@@ -353,9 +354,9 @@ class Module:
 
     @property
     def dtype(self) -> np.dtype | None:
-        """The dtype of the first parameter (``None`` for a module without parameters)."""
+        """The dtype of the first parameter, as NumPy names it on any device (``None`` without parameters)."""
         for p in self.parameters():
-            return p.dtype
+            return numpy_dtype(p.dtype)
         return None
 
     # -- state -------------------------------------------------------------------------
@@ -367,9 +368,11 @@ class Module:
         """
         state: OrderedDict[str, np.ndarray] = OrderedDict()
         for name, p in self.named_parameters():
-            state[name] = p.data.copy()
+            data = p.data
+            state[name] = namespace_of(data).asarray(data, copy=True) if is_foreign(data) else data.copy()
         for name, buf in self.named_buffers():
-            state[name] = np.array(buf, copy=True)
+            state[name] = namespace_of(buf).asarray(buf, copy=True) if is_foreign(buf) else \
+                np.array(buf, copy=True)
         return state
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
@@ -407,12 +410,23 @@ class Module:
         for name, (target, kind) in own.items():
             if name not in state:
                 continue
-            value = np.asarray(state[name])
+            value = to_numpy(state[name])  # a state dict from any device; written where the model lives
             if kind == "parameter":
                 current = target.data
             else:
                 module, bname = target
                 current = module._registries()[1][bname]
+            if is_foreign(current):  # the model lives on another array library (a GPU)
+                if value.shape != tuple(current.shape):
+                    raise ShapeError(f"load_state_dict into {type(self).__name__}: {name!r} has shape {value.shape} "
+                                     f"but the model's {kind} has shape {tuple(current.shape)}")
+                moved = namespace_of(current).astype(like(value, current), current.dtype)
+                if kind == "parameter":
+                    target.data, target.grad = moved, None
+                else:
+                    module._registries()[1][bname] = moved
+                    object.__setattr__(module, bname, moved)
+                continue
             if value.shape != current.shape:
                 raise ShapeError(
                     f"load_state_dict into {type(self).__name__}: {name!r} has shape {value.shape} "

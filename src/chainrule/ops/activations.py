@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 from numpy import maximum, multiply, ndarray, tanh
 
-from ..backend import cast, is_foreign
+from ..backend import cast, is_foreign, namespace_of
 from .base import Op, Written, zero_of
 from .elementwise import Where, _either
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
-    xp = x.__array_namespace__() if is_foreign(x) else np
+    xp = namespace_of(x) if is_foreign(x) else np
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -42,7 +42,7 @@ class ReLU(_Activation):
     def forward(self, x):
         if type(x) is not ndarray:
             if is_foreign(x):
-                xp = x.__array_namespace__()
+                xp = namespace_of(x)
                 out = xp.maximum(x, xp.zeros((), dtype=x.dtype))
                 self.saved = (out,)
                 return out
@@ -131,7 +131,7 @@ class Tanh(_Activation):
     array_api = True
 
     def forward(self, x):
-        out = tanh(x) if not is_foreign(x) else x.__array_namespace__().tanh(x)
+        out = tanh(x) if not is_foreign(x) else namespace_of(x).tanh(x)
         self.saved = (out,)
         return out
 

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend import is_foreign
+from ..backend import is_foreign, namespace_of
 from ..errors import GraphError
 
 #: Every built-in op class by name (``"Exp": Exp``), filled as the op modules are imported.
@@ -163,7 +163,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )
     if is_foreign(grad):  # an array API array (CuPy, array-api-strict): the functions
-        xp = grad.__array_namespace__()
+        xp = namespace_of(grad)
         return xp.reshape(xp.sum(grad, axis=axes, keepdims=True) if axes else grad, shape)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)

@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from ..backend import is_foreign, reshaped
+from ..backend import is_foreign, namespace_of, reshaped
 from ..errors import DTypeError, ShapeError
 from .base import Op, Written, shape_of
 
@@ -338,7 +338,7 @@ class Linear(Op):
                 x2 = reshaped(x, (-1, x.shape[-1])) if x.ndim != 2 else x
                 dw = g2.T @ x2
             if bias_grad:
-                db = g2.__array_namespace__().sum(g2, axis=0) if is_foreign(g2) else g2.sum(axis=0)
+                db = namespace_of(g2).sum(g2, axis=0) if is_foreign(g2) else g2.sum(axis=0)
         return (dx, dw, db) if has_bias else (dx, dw)
 
 
@@ -375,7 +375,11 @@ class SoftmaxCrossEntropy(Op):
             "label_smoothing": self.label_smoothing or None,
         }
 
+    array_api = True  # another library's arrays take _forward_array_api / _backward_array_api
+
     def forward(self, logits, target):
+        if is_foreign(logits):
+            return self._forward_array_api(logits, target)
         z = np.asarray(logits)
         if z.ndim not in (1, 2):
             raise ShapeError(f"softmaxcrossentropy: logits must be (N, C) or (C,), got shape {z.shape}")
@@ -432,7 +436,66 @@ class SoftmaxCrossEntropy(Op):
         total = losses.sum()
         return total * scale if self.reduction == "mean" else total
 
+    def _forward_array_api(self, logits, target):
+        """The same loss in the standard's functions (no integer-array indexing, no in-place writes): the
+        target as smoothed one-hot rows q, the loss -Σ q log softmax, saved for :meth:`_backward_array_api`."""
+        xp = namespace_of(logits)
+        z = logits
+        if z.ndim not in (1, 2):
+            raise ShapeError(f"softmaxcrossentropy: logits must be (N, C) or (C,), got shape {tuple(z.shape)}")
+        t = xp.asarray(target) if is_foreign(target) else xp.asarray(np.asarray(target))
+        single = z.ndim == 1
+        if single:
+            z, t = xp.reshape(z, (1, -1)), xp.reshape(t, (1,) + tuple(t.shape))
+        n, c = z.shape
+        if c == 0:
+            raise ShapeError("softmaxcrossentropy: logits have no classes; the class axis needs at least one")
+        eps = self.label_smoothing
+        shifted = z - xp.max(z, axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+        if xp.isdtype(t.dtype, "integral"):
+            if tuple(t.shape) != (n,):
+                raise ShapeError(f"softmaxcrossentropy: class-index target of shape {tuple(t.shape)} for logits "
+                                 f"of shape {tuple(z.shape)}")
+            if n and not bool(xp.all((t >= 0) & (t < c))):
+                raise ShapeError(f"softmaxcrossentropy: a target class is out of range for {c} classes (and "
+                                 f"ignore_index is not supported on this array library yet)")
+            q = xp.astype(xp.reshape(xp.arange(c), (1, c)) == xp.reshape(t, (n, 1)), z.dtype)
+        elif xp.isdtype(t.dtype, "real floating"):
+            if tuple(t.shape) != (n, c):
+                raise ShapeError(f"softmaxcrossentropy: probability target of shape {tuple(t.shape)} for logits "
+                                 f"of shape {tuple(z.shape)}")
+            q = t
+        else:
+            raise DTypeError(f"softmaxcrossentropy: target must hold class indices or probabilities, got {t.dtype}")
+        if eps:
+            q = q * (1 - eps) + eps / c
+        losses = -xp.sum(q * logp, axis=1)
+        scale = (1.0 / n if n else float("nan")) if self.reduction == "mean" else 1.0
+        self.saved = (logp, None, None, q, scale, single, logits, target)
+        if self.reduction == "none":
+            return losses[0, ...] if single else losses
+        total = xp.sum(losses)
+        return total * scale if self.reduction == "mean" else total
+
+    def _backward_array_api(self, upstream):
+        logp, _, _, q, scale, single, _, target = self.saved
+        xp = namespace_of(logp)
+        n = logp.shape[0]
+        w = xp.reshape(upstream, (n, 1)) if self.reduction == "none" else upstream * scale
+        need = self.needs_input_grad
+        dz = (xp.exp(logp) * xp.sum(q, axis=1, keepdims=True) - q) * w if need[0] else None
+        probabilities = not xp.isdtype(xp.asarray(target).dtype if is_foreign(target) else
+                                       xp.asarray(np.asarray(target)).dtype, "integral")
+        dt = -(1 - self.label_smoothing) * logp * w if probabilities and need[1] else None
+        if single:
+            dz = None if dz is None else dz[0, ...]
+            dt = None if dt is None else dt[0, ...]
+        return dz, dt
+
     def backward(self, upstream):
+        if is_foreign(self.saved[0]):
+            return self._backward_array_api(upstream)
         logp, index, valid, q, scale, single, _, _ = self.saved
         n, c = logp.shape
         eps = self.label_smoothing

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from ..backend import is_foreign, reshaped
+from ..backend import is_foreign, namespace_of, reshaped
 from ..errors import ConfigError, ShapeError
 from .base import Op, Written, broadcast_view, shape_of
 
@@ -35,7 +35,7 @@ def expand_reduced(upstream, in_shape, axes, keepdims: bool):
     if axes is not None and not keepdims:  # put back the reduced axes, with size 1
         upstream = reshaped(upstream, tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
     if is_foreign(upstream):  # another array library
-        return upstream.__array_namespace__().broadcast_to(upstream, tuple(in_shape))
+        return namespace_of(upstream).broadcast_to(upstream, tuple(in_shape))
     if not isinstance(upstream, (np.ndarray, np.generic)):  # a Tensor
         return upstream.broadcast_to(in_shape)
     return broadcast_view(upstream, in_shape)
@@ -80,7 +80,7 @@ class Sum(_Reduction):
     array_api = True
 
     def forward(self, x):
-        xp = x.__array_namespace__() if is_foreign(x) else np
+        xp = namespace_of(x) if is_foreign(x) else np
         axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
         self.saved = (axes, shape_of(x))
         return xp.sum(x, axis=axes, keepdims=self.keepdims)
@@ -105,7 +105,7 @@ class Mean(_Reduction):
     array_api = True
 
     def forward(self, x):
-        xp = x.__array_namespace__() if is_foreign(x) else np
+        xp = namespace_of(x) if is_foreign(x) else np
         axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
         shape = shape_of(x)
         count = int(np.prod(shape if axes is None else [shape[a] for a in axes]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import is_foreign, reshaped, transposed
+from ..backend import is_foreign, namespace_of, reshaped, transposed
 from ..errors import GraphError, ShapeError
 from .base import Chain, Op, Written, broadcast_view, shape_of, unbroadcast
 
@@ -204,7 +204,7 @@ class BroadcastTo(Op):
         self.saved = (in_shape,)
         try:
             if is_foreign(x):
-                return x.__array_namespace__().broadcast_to(x, self.shape)
+                return namespace_of(x).broadcast_to(x, self.shape)
             return broadcast_view(np.asarray(x), self.shape)
         except ValueError:
             raise ShapeError(f"broadcast_to: cannot broadcast {in_shape} to {self.shape}") from None

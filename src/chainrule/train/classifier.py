@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import check_device
 from ..data.checks import (
     check_bool,
     check_columns,
@@ -233,6 +234,7 @@ def train_classifier(
     image_shape: Any = None,
     channels: Any = (16, 32),
     kernel_size: int = 3,
+    device: str = "cpu",
 ) -> ClassifierResult:
     """Train an MLP (or a convolutional network) classifier on ``data`` (X (n, d), class indices y (n,))
     and score it.
@@ -262,6 +264,8 @@ def train_classifier(
     restore_best : keep the parameters of the epoch with the lowest validation loss.
     track_confusion : record a confusion matrix after every epoch (``result.confusions``).
     dtype : float64 or float32, kept end to end.
+    device : ``"cpu"`` (NumPy) or ``"cuda"`` (CuPy, a GPU): where the model's parameters and each batch
+        live; the data, the scores and the saved model stay on the host.
     """
     who = "train_classifier"
     data = _checked_args(who, data, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
@@ -339,6 +343,8 @@ def train_classifier(
     else:
         model = MLP(data.n_features, list(hidden), k, activation=activation, dropout=dropout, dtype=dtype,
                     rng=init_rng)
+    if check_device(device) != "cpu":
+        model.to(device)  # before the optimiser: its state is made where the parameters live
     loss_fn = CrossEntropyLoss(label_smoothing=label_smoothing)
     if isinstance(lr, str):
         lr = AUTO_LR[optimizer]

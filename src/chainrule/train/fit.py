@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import is_foreign, like, reshaped, to_numpy
 from ..data.datasets import ArrayDataset
 from ..data.loader import DataLoader, as_dataset
 from ..errors import ConfigError, SerializationError
@@ -42,23 +43,32 @@ Callback = Callable[[int, History, Any], Any]
 
 
 def _to_array(x: Any) -> np.ndarray:
-    return np.asarray(values_of(x))
+    return to_numpy(values_of(x))
+
+
+def _device_array(model: Any) -> Any:
+    """One of the model's parameter arrays (what batches must match: NumPy, or another library on a GPU)."""
+    for p in getattr(model, "parameters", lambda: ())():
+        return p._data
+    return None
 
 
 def predict(model: Any, X: Any, batch_size: int | None = None) -> np.ndarray:
-    """The model's output on X in eval mode without a graph, as an ndarray (batched when asked).
+    """The model's output on X in eval mode without a graph, as an ndarray (batched when asked; computed on
+    the model's device, the result brought back).
 
     The model's ``training`` flag is restored afterwards.
     """
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
+    ref = _device_array(model)
     try:
         with no_grad():
             X = _to_array(X)
             if batch_size is None or len(X) <= batch_size:
-                return _to_array(model(X))
-            parts = [_to_array(model(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
+                return _to_array(model(like(X, ref)))
+            parts = [_to_array(model(like(X[i:i + batch_size], ref))) for i in range(0, len(X), batch_size)]
             return np.concatenate(parts)
     finally:
         if was_training and hasattr(model, "train"):
@@ -76,7 +86,7 @@ def evaluate_loss(model: Any, loss_fn: Any, data: Any, metrics: Mapping[str, Met
     X, Y = ds.arrays[0], ds.arrays[1]
     pred = predict(model, X, batch_size)
     with no_grad():
-        loss = float(_to_array(loss_fn(pred, Y)))
+        loss = float(_to_array(loss_fn(pred, Y)))  # on the host: the loss of the outputs brought back
     values = {name: float(fn(pred, Y)) for name, fn in (metrics or {}).items()}
     return loss, values
 
@@ -185,6 +195,7 @@ def fit(
         raise ConfigError("fit: resume=True needs checkpoint= (the file to go on from)")
     metrics = dict(metrics or {})
     params = list(model.parameters())
+    device_ref = params[0]._data if params and is_foreign(params[0]._data) else None
     combine = _combine(loss_fn)
     history = History(monitor=monitor)
     for name in metrics:
@@ -229,12 +240,14 @@ def fit(
             steps = 0
             for batch in loader:
                 xb, yb = batch[0], batch[1]
+                if device_ref is not None:  # the model lives on another array library (a GPU): the batch too
+                    xb, yb = like(xb, device_ref), like(yb, device_ref)
                 for p in params:
                     p.grad = None
                 loss = loss_fn(model(xb), yb)
                 if check_before_step and _gap(loss.item(), optimum, scale or loss.item()) <= target_gap:
                     reached = True
-                    value, count, norm_sum, steps = loss.item(), len(xb), math.nan, 1
+                    value, count, norm_sum, steps = loss.item(), xb.shape[0], math.nan, 1
                     total = value if combine == "sum" else value * count
                     break
                 loss.backward()
@@ -242,12 +255,12 @@ def fit(
                 for p in params:
                     g = p.grad
                     if g is not None:
-                        flat = g.reshape(-1)
+                        flat = reshaped(g, (-1,))
                         sq += float(flat @ flat)
                 norm_sum += math.sqrt(sq)
                 optimizer.step()
                 value = loss.item()
-                b = len(xb)
+                b = xb.shape[0]
                 total += value if combine == "sum" else value * b
                 count += b
                 steps += 1
