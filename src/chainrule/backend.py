@@ -180,6 +180,23 @@ def cast(x: Any, dtype: Any) -> Any:
     return x.astype(dtype)
 
 
+def xp_of(*xs: Any) -> ModuleType:
+    """The namespace of the first foreign array among ``xs`` (see :func:`is_foreign`), else ``numpy``: what an op
+    computes with, on NumPy's fast path after one test per input."""
+    for x in xs:
+        if is_foreign(x):
+            return namespace_of(x)
+    return np
+
+
+def masked(upstream: Any, mask: Any) -> Any:
+    """``upstream * mask`` for a boolean ``mask``: as it is for NumPy (and Tensors), the mask cast to the
+    upstream's dtype for the standard's arrays (which multiply no booleans into floats)."""
+    if is_foreign(upstream) or is_foreign(mask):
+        return upstream * namespace_of(upstream if is_foreign(upstream) else mask).astype(mask, upstream.dtype)
+    return upstream * mask
+
+
 def numpy_dtype(dtype: Any) -> np.dtype:
     """A dtype of any array library as NumPy's (``array_api_strict.float32`` -> ``float32``)."""
     try:
@@ -210,4 +227,4 @@ def astype(xp: ModuleType, x: Any, dtype: Any) -> Any:
 
 __all__ = ["namespace", "is_numpy", "is_array", "is_foreign", "namespace_of", "device_name", "check_device",
            "to_device", "to_numpy", "cupy", "errstate", "astype", "elementwise", "cast", "reshaped", "transposed",
-           "like", "numpy_dtype"]
+           "like", "numpy_dtype", "xp_of", "masked"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy import maximum, multiply, ndarray, tanh
 
-from ..backend import cast, is_foreign, namespace_of
+from ..backend import cast, is_foreign, masked, namespace_of, xp_of
 from .base import Op, Written, zero_of
 from .elementwise import Where, _either
 
@@ -70,6 +70,7 @@ class LeakyReLU(_Activation):
 
     functions = methods = ("leaky_relu",)
     saves = ("mask",)
+    array_api = True
 
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = float(negative_slope)
@@ -80,11 +81,11 @@ class LeakyReLU(_Activation):
     def forward(self, x):
         mask = x > 0
         self.saved = (mask,)
-        return np.where(mask, x, x * self.negative_slope)
+        return xp_of(x).where(mask, x, x * self.negative_slope)
 
     def backward(self, upstream):
         (mask,) = self.saved
-        return (np.where(mask, upstream, upstream * self.negative_slope),)
+        return (xp_of(upstream).where(mask, upstream, upstream * self.negative_slope),)
 
     def recorded_backward(self, upstream):
         (mask,) = self.saved
@@ -152,10 +153,13 @@ class Softplus(_Activation):
 
     functions = methods = ("softplus",)
     saves = ("x",)
+    array_api = True
 
     def forward(self, x):
         self.saved = (x,)
-        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        xp = xp_of(x)
+        zero = 0 if xp is np else xp.zeros((), dtype=x.dtype)
+        return xp.maximum(x, zero) + xp.log1p(xp.exp(-xp.abs(x)))
 
     def backward(self, upstream):
         (x,) = self.saved
@@ -171,7 +175,7 @@ class Softplus(_Activation):
 
 def _sigmoid(x):
     """σ(x) of an array (stable) or, in a recorded backward, of a Tensor (its recorded sigmoid)."""
-    return stable_sigmoid(x) if isinstance(x, (np.ndarray, np.generic, int, float)) else x.sigmoid()
+    return stable_sigmoid(x) if isinstance(x, (np.ndarray, np.generic, int, float)) or is_foreign(x) else x.sigmoid()
 
 
 _abs = _either("abs")
@@ -182,6 +186,7 @@ class SiLU(_Activation):
 
     functions = methods = ("silu",)
     saves = ("x",)
+    array_api = True
     backward_records = True  # σ through _sigmoid: NumPy's on arrays, the recorded op on Tensors
 
     def forward(self, x):
@@ -203,6 +208,7 @@ class ELU(_Activation):
 
     functions = methods = ("elu",)
     saves = ("x", "out")
+    array_api = True
 
     def __init__(self, alpha: float = 1.0):
         self.alpha = float(alpha)
@@ -211,6 +217,11 @@ class ELU(_Activation):
         return {"alpha": self.alpha}
 
     def forward(self, x):
+        xp = xp_of(x)
+        if xp is not np:
+            out = xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, xp.zeros((), dtype=x.dtype))))
+            self.saved = (x, out)
+            return out
         out = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))  # expm1 of x <= 0 only: no overflow
         out = out.astype(np.result_type(x), copy=False)
         self.saved = (x, out)
@@ -218,6 +229,9 @@ class ELU(_Activation):
 
     def backward(self, upstream):
         x, out = self.saved
+        xp = xp_of(upstream)
+        if xp is not np:
+            return (upstream * xp.where(x > 0, xp.ones_like(out), out + self.alpha),)
         return (upstream * np.where(x > 0, 1, out + self.alpha).astype(upstream.dtype, copy=False),)
 
     def recorded_backward(self, upstream):
@@ -235,10 +249,11 @@ class Softsign(_Activation):
     functions = methods = ("softsign",)
     saves = ("x",)
     backward_records = True
+    array_api = True
 
     def forward(self, x):
         self.saved = (x,)
-        return x / (1 + np.abs(x))
+        return x / (1 + _abs(x))
 
     def backward(self, upstream):
         (x,) = self.saved
@@ -258,6 +273,7 @@ class Hardtanh(_Activation):
     functions = methods = ("hardtanh",)
     saves = ("x",)
     backward_records = True  # the upstream times a mask
+    array_api = True
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
         if not min_val < max_val:
@@ -269,11 +285,11 @@ class Hardtanh(_Activation):
 
     def forward(self, x):
         self.saved = (x,)
-        return np.clip(x, self.min_val, self.max_val)
+        return xp_of(x).clip(x, self.min_val, self.max_val)
 
     def backward(self, upstream):
         (x,) = self.saved
-        return (upstream * ((x > self.min_val) & (x < self.max_val)),)
+        return (masked(upstream, (x > self.min_val) & (x < self.max_val)),)
 
     def written(self, n, y, x):
         return Written(n.call("hardtanh", x),

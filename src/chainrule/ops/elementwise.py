@@ -6,7 +6,7 @@ from operator import gt, lt
 
 import numpy as np
 
-from ..backend import cast, elementwise
+from ..backend import cast, elementwise, is_foreign, masked, namespace_of, xp_of
 from ..errors import ShapeError
 from .arithmetic import _KeepsOperands, summed_to
 from .base import Op, Written, shape_of, unbroadcast, zero_of
@@ -309,12 +309,18 @@ class Sign(_Unary):
 
     functions = methods = ("sign",)
     backward_records = True  # a constant zero, whatever the upstream
+    array_api = True
 
     def forward(self, x):
-        s = np.sign(x)
+        xp = xp_of(x)
+        s = xp.sign(x)
+        if xp is not np:
+            return xp.where(s == s, s, xp.zeros_like(s))
         return np.where(s == s, s, 0).astype(s.dtype, copy=False)
 
     def backward(self, upstream):
+        if is_foreign(upstream):
+            return (namespace_of(upstream).zeros_like(upstream),)
         return (np.zeros(upstream.shape, upstream.dtype),)
 
     def written(self, n, y, x):
@@ -328,6 +334,7 @@ class Clip(_Unary):
     functions = methods = ("clip", "clamp")
     saves = ("x",)
     backward_records = True  # the upstream times a mask of comparisons
+    array_api = True
 
     def __init__(self, a_min, a_max=None):
         if a_min is None and a_max is None:
@@ -339,16 +346,20 @@ class Clip(_Unary):
 
     def forward(self, x):
         self.saved = (x,)
+        xp = xp_of(x)
+        if xp is not np:
+            return xp.clip(x, None if self.a_min is None else float(self.a_min),
+                           None if self.a_max is None else float(self.a_max))
         return np.clip(x, self.a_min, self.a_max)
 
     def backward(self, upstream):
         (x,) = self.saved
-        inside = np.ones(np.shape(x), dtype=bool)
+        inside = None
         if self.a_min is not None:
-            inside = inside & (x >= self.a_min)
+            inside = x >= self.a_min
         if self.a_max is not None:
-            inside = inside & (x <= self.a_max)
-        return (upstream * inside,)
+            inside = (x <= self.a_max) if inside is None else inside & (x <= self.a_max)
+        return (masked(upstream, inside),)
 
     def written(self, n, y, x):
         lo = "−∞" if self.a_min is None else n.num(self.a_min)
@@ -362,9 +373,25 @@ class _Choose(_KeepsOperands):
 
     in_expressions = True
     backward_records = True
+    array_api = True
+
+    def forward(self, a, b):
+        xp = xp_of(a, b)
+        if xp is np:
+            return super().forward(a, b)
+        self.saved = (a, b)
+        return self._standard(xp)(a, b)
 
     def backward(self, upstream):
         need, (a, b) = self.needs_input_grad, self.saved
+        if is_foreign(upstream):  # the standard's arrays: the comparisons as numbers
+            xp = namespace_of(upstream)
+            dtype = upstream.dtype
+            tie = 0.5 * xp.astype(a == b, dtype)
+            return (
+                summed_to(upstream * (1 - xp.astype(self._pick(b, a), dtype) - tie), a) if need[0] else None,
+                summed_to(upstream * (1 - xp.astype(self._pick(a, b), dtype) - tie), b) if need[1] else None,
+            )
         # 1 unless the operand loses (0) or ties (1/2): a NaN on either side passes the gradient to both,
         # as in PyTorch
         # (comparisons give arrays also for Tensor operands: the backward records as it is)
@@ -390,6 +417,10 @@ class Maximum(_Choose):
     _combine = staticmethod(np.maximum)
     _pick = staticmethod(gt)
 
+    @staticmethod
+    def _standard(xp):
+        return xp.maximum
+
 
 class Minimum(_Choose):
     """y = min(a, b) elementwise;  dy/da = [a < b] (1/2 on ties), dy/db = [b < a] (1/2 on ties).
@@ -400,6 +431,10 @@ class Minimum(_Choose):
     functions = ("minimum",)
     _combine = staticmethod(np.minimum)
     _pick = staticmethod(lt)
+
+    @staticmethod
+    def _standard(xp):
+        return xp.minimum
 
 
 class Where(Op):
@@ -412,8 +447,15 @@ class Where(Op):
     fresh_grads = True
     functions = ("where",)
     saves = ("cond", "a_shape", "b_shape")
+    array_api = True
 
     def forward(self, cond, a, b):
+        xp = xp_of(cond, a, b)
+        if xp is not np:
+            cond = xp.asarray(cond if is_foreign(cond) else np.asarray(cond, dtype=bool))
+            cond = cond if cond.dtype == xp.bool else xp.astype(cond, xp.bool)
+            self.saved = (cond, shape_of(a), shape_of(b))
+            return xp.where(cond, a, b)
         cond = np.asarray(cond, dtype=bool)
         try:
             out = np.where(cond, a, b)
@@ -426,7 +468,14 @@ class Where(Op):
 
     def backward(self, upstream):
         need, (cond, a_shape, b_shape) = self.needs_input_grad, self.saved
-        zero = np.zeros((), dtype=upstream.dtype)
+        xp = xp_of(upstream)
+        zero = xp.zeros((), dtype=upstream.dtype)
+        if xp is not np:
+            return (
+                None,
+                unbroadcast(xp.where(cond, upstream, zero), a_shape) if need[1] else None,
+                unbroadcast(xp.where(cond, zero, upstream), b_shape) if need[2] else None,
+            )
         return (
             None,
             unbroadcast(np.where(cond, upstream, zero), a_shape) if need[1] else None,

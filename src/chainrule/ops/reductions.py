@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from ..backend import is_foreign, namespace_of, reshaped
+from ..backend import is_foreign, namespace_of, reshaped, xp_of
 from ..errors import ConfigError, ShapeError
 from .base import Op, Written, broadcast_view, shape_of
 
@@ -45,6 +45,9 @@ def _squeezed(y, axes, keepdims: bool):
     """A reduction's result computed with keepdims=True, shaped as the caller asked."""
     if keepdims:
         return y
+    if is_foreign(y):
+        xp = namespace_of(y)
+        return xp.reshape(y, ()) if axes is None else xp.squeeze(y, axis=axes)
     return y.reshape(()) if axes is None else np.squeeze(y, axes)
 
 
@@ -135,20 +138,26 @@ class _Extreme(_Reduction):
 
     fresh_grads = True
     saves = ("axes", "mask", "count")
+    array_api = True
 
     def forward(self, x):
-        axes = reduced_axes(self, self.axis, np.ndim(x))
+        xp = xp_of(x)
+        axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
         try:
-            extreme = self._reduce(x, axis=axes, keepdims=True)
+            extreme = (self._reduce if xp is np else getattr(xp, self._reduce.__name__))(x, axis=axes, keepdims=True)
         except ValueError:
             raise ShapeError(f"{self.name}: cannot reduce an empty input of shape {shape_of(x)}") from None
         mask = x == extreme
-        self.saved = (axes, mask, mask.sum(axis=axes, keepdims=True))
+        count = mask.sum(axis=axes, keepdims=True) if xp is np else xp.sum(xp.astype(mask, x.dtype), axis=axes,
+                                                                              keepdims=True)
+        self.saved = (axes, mask, count)
         return _squeezed(extreme, axes, self.keepdims)
 
     def backward(self, upstream):
         axes, mask, count = self.saved
-        grad = expand_reduced(upstream, mask.shape, axes, self.keepdims)
+        grad = expand_reduced(upstream, tuple(mask.shape), axes, self.keepdims)
+        if is_foreign(grad):
+            return (grad * namespace_of(grad).astype(mask, grad.dtype) / count,)
         return ((grad * mask / count).astype(upstream.dtype, copy=False),)
 
     def recorded_backward(self, upstream):
@@ -181,6 +190,22 @@ def _shift(op: Op, x, axis, unshift_inf: bool = True):
     ``inf``, as in PyTorch); without it, x - inf makes that slice NaN (softmax, as in PyTorch).
     Integer or boolean input is taken as float64 (exp of it is a float anyway).
     """
+    if is_foreign(x):  # the standard has no initial=: an empty slice is refused there
+        xp = namespace_of(x)
+        if not xp.isdtype(x.dtype, "real floating"):
+            x = xp.astype(x, xp.float64)
+        shape = tuple(x.shape)
+        over = range(len(shape)) if axis is None else [a % len(shape) for a in (axis if isinstance(axis, tuple)
+                                                                                 else (axis,))]
+        if any(shape[a] == 0 for a in over):  # nothing to take the max of: left unshifted, as NumPy's -inf is
+            kept = tuple(1 if i in over else n for i, n in enumerate(shape))
+            return x, xp.zeros(kept, dtype=x.dtype)
+        try:
+            m = xp.max(x, axis=axis, keepdims=True)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ShapeError(f"{op.name}: cannot reduce over axis {axis!r} of shape {tuple(x.shape)} ({exc})") from None
+        m = xp.where(xp.isfinite(m) if unshift_inf else m != -xp.inf, m, xp.zeros_like(m))
+        return x - m, m
     x = np.asarray(x)
     if x.dtype.kind not in "fc":
         x = x.astype(np.float64)
@@ -192,6 +217,11 @@ def _shift(op: Op, x, axis, unshift_inf: bool = True):
     return x - m, m
 
 
+def _total(x, axis):
+    """``x.sum(axis=axis, keepdims=True)`` for NumPy arrays and Tensors; the namespace's ``sum`` for the others."""
+    return namespace_of(x).sum(x, axis=axis, keepdims=True) if is_foreign(x) else x.sum(axis=axis, keepdims=True)
+
+
 class LogSumExp(_Reduction):
     """y = log sum_i exp(x_i) over ``axis``;  dy/dx_i = softmax(x)_i.
 
@@ -201,19 +231,21 @@ class LogSumExp(_Reduction):
     functions = methods = ("logsumexp",)
     fresh_grads = True
     saves = ("axes", "probs", "x")  # x only for a recorded backward, which recomputes probs from it
+    array_api = True
 
     def forward(self, x):
-        axes = reduced_axes(self, self.axis, np.ndim(x))
+        xp = xp_of(x)
+        axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
         shifted, m = _shift(self, x, axes)
         with np.errstate(divide="ignore"):  # log 0 = -inf: the exact value for an empty or all -inf slice
-            log_s = np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+            log_s = xp.log(xp.sum(xp.exp(shifted), axis=axes, keepdims=True))
         # the gradient, softmax: exp(shifted - log_s), not exp(x - lse), which loses digits when x is large
-        self.saved = (axes, np.exp(shifted - log_s), x)
+        self.saved = (axes, xp.exp(shifted - log_s), x)
         return _squeezed(m + log_s, axes, self.keepdims)
 
     def backward(self, upstream):
         axes, probs, _ = self.saved
-        return (expand_reduced(upstream, probs.shape, axes, self.keepdims) * probs,)
+        return (expand_reduced(upstream, tuple(probs.shape), axes, self.keepdims) * probs,)
 
     def recorded_backward(self, upstream):
         axes, probs, x = self.saved  # softmax as a function of x, so that its own derivative is recorded
@@ -247,16 +279,18 @@ class Softmax(_Normalisation):
 
     functions = methods = ("softmax",)
     backward_records = True
+    array_api = True
 
     def forward(self, x):
-        e = np.exp(_shift(self, x, self.axis, unshift_inf=False)[0])
-        out = e / e.sum(axis=self.axis, keepdims=True)
+        xp = xp_of(x)
+        e = xp.exp(_shift(self, x, self.axis, unshift_inf=False)[0])
+        out = e / xp.sum(e, axis=self.axis, keepdims=True)
         self.saved = (out,)
         return out
 
     def backward(self, upstream):
         (out,) = self.saved
-        return (out * (upstream - (upstream * out).sum(axis=self.axis, keepdims=True)),)
+        return (out * (upstream - _total(upstream * out, self.axis)),)
 
 
 class LogSoftmax(_Normalisation):
@@ -266,17 +300,19 @@ class LogSoftmax(_Normalisation):
     """
 
     functions = methods = ("log_softmax",)
+    array_api = True
 
     def forward(self, x):
+        xp = xp_of(x)
         shifted = _shift(self, x, self.axis, unshift_inf=False)[0]
         with np.errstate(divide="ignore"):  # log 0 = -inf: the exact value for an empty or all -inf slice
-            out = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
+            out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=self.axis, keepdims=True))
         self.saved = (out,)
         return out
 
     def backward(self, upstream):
         (out,) = self.saved
-        return (upstream - np.exp(out) * upstream.sum(axis=self.axis, keepdims=True),)
+        return (upstream - xp_of(out).exp(out) * _total(upstream, self.axis),)
 
     def recorded_backward(self, upstream):
         (out,) = self.saved
