@@ -12,6 +12,7 @@ from operator import add, mul, sub, truediv
 
 import numpy as np
 
+from ..backend import xp_of
 from ..errors import ShapeError
 from .base import Op, Written, shape_of, unbroadcast
 
@@ -201,8 +202,9 @@ def _power(x, p):
         p = math.inf if p > 0 else -math.inf
     if not odd:
         return x**p
-    magnitude = np.abs(x) ** p
-    return np.where(np.signbit(x), -magnitude, magnitude)
+    xp = xp_of(x)
+    magnitude = xp.abs(x) ** p
+    return xp.where(xp.signbit(x), -magnitude, magnitude)
 
 
 class Pow(Op):
@@ -212,6 +214,7 @@ class Pow(Op):
     fresh_grads = True
     functions = ("power", "pow")
     in_expressions = True
+    array_api = True
 
     def __init__(self, exponent: float):
         if not np.isscalar(exponent):
@@ -233,7 +236,7 @@ class Pow(Op):
     def backward(self, upstream):
         p = self.exponent
         if p == 0:  # x**0 = 1 everywhere: the gradient is 0, also at x = 0 (not 0 * x**-1 = nan)
-            return (np.zeros_like(upstream),)
+            return (xp_of(upstream).zeros_like(upstream),)
         (x,) = self.saved
         scale = p if abs(p) < 2.0**1023 else math.inf if p > 0 else -math.inf  # an int NumPy can take as a float
         return (upstream * scale * _power(x, p - 1),)

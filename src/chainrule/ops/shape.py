@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import is_foreign, namespace_of, reshaped, transposed
+from ..backend import is_foreign, namespace_of, reshaped, transposed, xp_of
 from ..errors import GraphError, ShapeError
 from .base import Chain, Op, Written, broadcast_view, shape_of, unbroadcast
 
@@ -223,10 +223,16 @@ class _Join(Op):
     def params(self):
         return {"axis": self.axis}
 
+    array_api = True  # the namespace's concat and stack for the standard's arrays
+
     def _join(self, xs, verb: str, where: str = ""):
         try:
+            xp = xp_of(*xs)
+            if xp is not np:
+                xs = [xp.asarray(x) if is_foreign(x) else xp.asarray(np.asarray(x)) for x in xs]
+                return getattr(xp, self._standard)(xs, axis=self.axis)
             return self._combine(xs, axis=self.axis)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             shapes = ", ".join(str(shape_of(x)) for x in xs)
             raise ShapeError(f"{self.name}: cannot {verb} shapes {shapes}{where}: {exc}") from None
 
@@ -241,17 +247,18 @@ class Concatenate(_Join):
     saves = ("bounds",)
     backward_records = True  # slices of the upstream
     _combine = staticmethod(np.concatenate)
+    _standard = "concat"
 
     def forward(self, *xs):
         out = self._join(xs, "join", f" along axis {self.axis}")
         axis = self.axis % out.ndim
-        self.saved = ([0, *np.cumsum([np.shape(x)[axis] for x in xs]).tolist()],)
+        self.saved = ([0, *np.cumsum([shape_of(x)[axis] for x in xs]).tolist()],)
         return out
 
     def backward(self, upstream):
         (bounds,) = self.saved
         before = (slice(None),) * (self.axis % upstream.ndim)
-        return tuple(upstream[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
+        return tuple(upstream[before + (slice(lo, hi), ...)] for lo, hi in zip(bounds, bounds[1:]))
 
 
 class Stack(_Join):
@@ -264,6 +271,7 @@ class Stack(_Join):
     saves = ("count",)
     backward_records = True  # slices of the upstream
     _combine = staticmethod(np.stack)
+    _standard = "stack"
 
     def forward(self, *xs):
         out = self._join(xs, "stack")
@@ -273,7 +281,7 @@ class Stack(_Join):
     def backward(self, upstream):
         (count,) = self.saved
         before = (slice(None),) * (self.axis % upstream.ndim)
-        return tuple(upstream[before + (i,)] for i in range(count))
+        return tuple(upstream[before + (i, ...)] for i in range(count))
 
 
 # -- the shape functions of issue 20: each moves values, so its backward moves the gradient back -----------
@@ -295,6 +303,7 @@ class Squeeze(Op):
     functions = methods = ("squeeze",)
     saves = ("in_shape",)
     backward_records = True
+    array_api = True
 
     def __init__(self, axis=None):
         self.axis = axis
@@ -303,15 +312,19 @@ class Squeeze(Op):
         return {"axis": self.axis}
 
     def forward(self, x):
-        self.saved = (shape_of(x),)
+        shape = shape_of(x)
+        self.saved = (shape,)
         try:
+            if is_foreign(x):  # the standard's squeeze names its axes
+                axes = tuple(i for i, n in enumerate(shape) if n == 1) if self.axis is None else self.axis
+                return namespace_of(x).squeeze(x, axis=axes)
             return np.squeeze(x, self.axis)
         except ValueError as exc:
             raise ShapeError(f"squeeze: cannot squeeze axis {self.axis} of shape {shape_of(x)}: {exc}") from None
 
     def backward(self, upstream):
         (in_shape,) = self.saved
-        return (upstream.reshape(in_shape),)
+        return (reshaped(upstream, in_shape),)
 
 
 class ExpandDims(Op):
@@ -324,6 +337,7 @@ class ExpandDims(Op):
     functions = methods = ("expand_dims", "unsqueeze")
     saves = ("in_shape",)
     backward_records = True
+    array_api = True
 
     def __init__(self, axis: int):
         self.axis = axis
@@ -332,13 +346,16 @@ class ExpandDims(Op):
         return {"axis": self.axis}
 
     def forward(self, x):
-        self.saved = (shape_of(x),)
-        _axis(self, self.axis, np.ndim(x) + 1)
+        shape = shape_of(x)
+        self.saved = (shape,)
+        _axis(self, self.axis, len(shape) + 1)
+        if is_foreign(x):
+            return namespace_of(x).expand_dims(x, axis=self.axis)
         return np.expand_dims(x, self.axis)
 
     def backward(self, upstream):
         (in_shape,) = self.saved
-        return (upstream.reshape(in_shape),)
+        return (reshaped(upstream, in_shape),)
 
 
 class Ravel(Op):
@@ -349,14 +366,15 @@ class Ravel(Op):
     methods = ("ravel",)
     saves = ("in_shape",)
     backward_records = True
+    array_api = True
 
     def forward(self, x):
         self.saved = (shape_of(x),)
-        return np.reshape(x, -1)
+        return reshaped(x, (-1,)) if is_foreign(x) else np.reshape(x, -1)
 
     def backward(self, upstream):
         (in_shape,) = self.saved
-        return (upstream.reshape(in_shape),)
+        return (reshaped(upstream, in_shape),)
 
 
 class Flip(Op):
@@ -368,6 +386,7 @@ class Flip(Op):
     arity = 1
     functions = methods = ("flip",)
     backward_records = True  # indexing with reversed slices
+    array_api = True
 
     def __init__(self, axis=None):
         self.axis = axis
@@ -380,9 +399,18 @@ class Flip(Op):
         return tuple(slice(None, None, -1) if i in set(axes) else slice(None) for i in range(ndim))
 
     def forward(self, x):
+        if is_foreign(x):
+            return self._flip(x)
         return np.asarray(x)[self._reverse(np.ndim(x))]
 
+    def _flip(self, x):
+        """The standard's flip, over the same axes."""
+        axes = None if self.axis is None else tuple(_axis(self, a, x.ndim) for a in _dims(self.axis, ()))
+        return namespace_of(x).flip(x, axis=axes)
+
     def backward(self, upstream):
+        if is_foreign(upstream):
+            return (self._flip(upstream),)
         return (upstream[self._reverse(upstream.ndim)],)
 
 
@@ -394,6 +422,7 @@ class Roll(Op):
 
     arity = 1
     functions = methods = ("roll",)
+    array_api = True
 
     def __init__(self, shift, axis=None):
         self.shift, self.axis = shift, axis
@@ -407,8 +436,10 @@ class Roll(Op):
 
     def forward(self, x):
         try:
+            if is_foreign(x):
+                return namespace_of(x).roll(x, self.shift, axis=self.axis)
             return np.roll(x, self.shift, self.axis)
-        except (ValueError, np.exceptions.AxisError) as exc:
+        except (ValueError, IndexError, np.exceptions.AxisError) as exc:
             raise ShapeError(f"roll: shift {self.shift} along axis {self.axis} does not fit shape "
                              f"{shape_of(x)}: {exc}") from None
 
@@ -477,6 +508,7 @@ class Tile(Op):
     functions = methods = ("tile",)
     saves = ("in_shape",)
     backward_records = True  # a reshape and a sum
+    array_api = True
 
     def __init__(self, reps):
         self.reps = _dims(reps, ())
@@ -489,6 +521,8 @@ class Tile(Op):
         if any(int(r) < 0 for r in self.reps):
             raise ShapeError(f"tile: repetitions must be >= 0, got {self.reps}")
         self.saved = (in_shape,)
+        if is_foreign(x):
+            return namespace_of(x).tile(x, tuple(int(r) for r in self.reps))
         return np.tile(x, self.reps)
 
     def backward(self, upstream):
@@ -497,6 +531,9 @@ class Tile(Op):
         shape = (1,) * (n - len(in_shape)) + tuple(in_shape)
         reps = (1,) * (n - len(self.reps)) + tuple(int(r) for r in self.reps)
         split = tuple(d for pair in zip(reps, shape) for d in pair)  # (r0, n0, r1, n1, ...)
+        if is_foreign(upstream):
+            xp = namespace_of(upstream)
+            return (xp.reshape(xp.sum(xp.reshape(upstream, split), axis=tuple(range(0, 2 * n, 2))), in_shape),)
         summed = upstream.reshape(split).sum(axis=tuple(range(0, 2 * n, 2)))
         return (summed.reshape(in_shape),)
 
