@@ -389,6 +389,7 @@ class Var(_Reduction):
     functions = methods = ("var",)
     saves = ("x", "axes", "count")
     backward_records = True  # means, products and the upstream broadcast back: the same on Tensors
+    array_api = True
 
     def __init__(self, axis=None, ddof: float = 0, keepdims: bool = False, *, correction: float | None = None):
         super().__init__(axis, keepdims)
@@ -406,18 +407,22 @@ class Var(_Reduction):
         shape = shape_of(x)
         count = int(np.prod(shape if axes is None else [shape[a] for a in axes]))
         self.saved = (x, axes, count)
+        if is_foreign(x):
+            return namespace_of(x).var(x, axis=axes, correction=self.ddof, keepdims=self.keepdims)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.var(x, axis=axes, ddof=self.ddof, keepdims=self.keepdims)
 
     def _scaled_deviation(self, x, axes, count):
-        centered = x - x.mean(axis=axes, keepdims=True)
+        mean = namespace_of(x).mean(x, axis=axes, keepdims=True) if is_foreign(x) else x.mean(axis=axes,
+                                                                                              keepdims=True)
+        centered = x - mean
         with np.errstate(divide="ignore"):
             return centered * float(np.divide(2.0, count - self.ddof))
 
     def backward(self, upstream):
         x, axes, count = self.saved
         if count == 0:
-            return (np.zeros(shape_of(x), upstream.dtype),)
+            return (xp_of(upstream).zeros(shape_of(x), dtype=upstream.dtype),)
         return (expand_reduced(upstream, shape_of(x), axes, self.keepdims) * self._scaled_deviation(x, axes, count),)
 
     def written(self, n, y, x):
@@ -434,6 +439,15 @@ class Std(Var):
     saves = ("x", "axes", "count", "out")
 
     def forward(self, x):
+        if is_foreign(x):
+            xp = namespace_of(x)
+            if x.dtype == xp.float32:  # as below: the variance in float64, its root back in float32
+                out = xp.astype(xp.sqrt(super().forward(xp.astype(x, xp.float64))), xp.float32)
+                self.saved = (x, *self.saved[1:])
+            else:
+                out = xp.sqrt(super().forward(x))
+            self.saved = (*self.saved, out)
+            return out
         x = np.asarray(x)
         if x.dtype == np.float32:  # the variance of values near 3e38 passes float32's range; its root does not
             out = np.sqrt(super().forward(x.astype(np.float64))).astype(np.float32)
@@ -445,10 +459,11 @@ class Std(Var):
 
     def backward(self, upstream):
         x, axes, count, out = self.saved
+        xp = xp_of(upstream)
         if count == 0:
-            return (np.zeros(shape_of(x), upstream.dtype),)
+            return (xp.zeros(shape_of(x), dtype=upstream.dtype),)
         with np.errstate(divide="ignore", invalid="ignore"):  # y = 0 (all equal): gradient 0, as PyTorch's
-            scale = np.where(out == 0, 0, upstream / (2 * out))
+            scale = xp.where(out == 0, xp.zeros_like(out), upstream / (2 * out))
         return (expand_reduced(scale, shape_of(x), axes, self.keepdims) * self._scaled_deviation(x, axes, count),)
 
     def recorded_backward(self, upstream):
@@ -474,17 +489,22 @@ class Norm(_Reduction):
 
     functions = methods = ("norm",)
     saves = ("x", "axes", "norm")  # the norm with the reduced axes kept (size 1), to divide x by
+    array_api = True
 
     def forward(self, x):
-        axes = reduced_axes(self, self.axis, np.ndim(x))
-        norm = np.sqrt(np.sum(np.square(x), axis=axes, keepdims=True))
+        xp = xp_of(x)
+        axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
+        norm = xp.sqrt(xp.sum(x * x if xp is not np else np.square(x), axis=axes, keepdims=True))
         self.saved = (x, axes, norm)
         return _squeezed(norm, axes, self.keepdims)
 
     def backward(self, upstream):
         x, axes, norm = self.saved
         up = expand_reduced(upstream, shape_of(x), axes, self.keepdims)
+        xp = xp_of(up)
         with np.errstate(divide="ignore", invalid="ignore"):
+            if xp is not np:
+                return (up * xp.where(norm == 0, xp.zeros_like(x), x / norm),)
             return (up * np.where(norm == 0, 0, x / norm),)
 
     def recorded_backward(self, upstream):
@@ -509,15 +529,22 @@ class Trace(Op):
     in_expressions = True
     saves = ("shape",)
     backward_records = True  # the upstream times a constant identity
+    array_api = True
 
     def forward(self, x):
-        if np.ndim(x) != 2:
+        if len(shape_of(x)) != 2:
             raise ShapeError(f"trace: expected a matrix (2 dimensions), got shape {shape_of(x)}")
         self.saved = (shape_of(x),)
+        if is_foreign(x):
+            xp = namespace_of(x)
+            n = min(shape_of(x))
+            return xp.sum(x * xp.eye(*shape_of(x), dtype=x.dtype)) if n else xp.zeros((), dtype=x.dtype)
         return np.asarray(np.trace(x))
 
     def backward(self, upstream):
         (shape,) = self.saved
+        if is_foreign(upstream):
+            return (upstream * namespace_of(upstream).eye(*shape, dtype=upstream.dtype),)
         return (upstream * np.eye(*shape, dtype=upstream.dtype),)
 
     def written(self, n, y, x):
@@ -535,6 +562,7 @@ class CumSum(Op):
     in_expressions = True
     saves = ("in_shape",)
     backward_records = True  # slicing and cumsum, which Tensors have too
+    array_api = True
 
     def __init__(self, axis=None):
         self.axis = axis
@@ -547,10 +575,19 @@ class CumSum(Op):
         self.saved = (shape,)
         if self.axis is not None:
             reduced_axes(self, self.axis, len(shape))  # checks the axis
+        if is_foreign(x):
+            xp = namespace_of(x)
+            return xp.cumulative_sum(xp.reshape(x, (-1,)), axis=0) if self.axis is None else \
+                xp.cumulative_sum(x, axis=self.axis % len(shape))
         return np.cumsum(x, axis=self.axis)
 
     def backward(self, upstream):
         (shape,) = self.saved
+        if is_foreign(upstream):  # summed from the end back: flip, cumulative sum, flip
+            xp = namespace_of(upstream)
+            axis = 0 if self.axis is None else self.axis % len(shape)
+            back = xp.flip(xp.cumulative_sum(xp.flip(upstream, axis=axis), axis=axis), axis=axis)
+            return (xp.reshape(back, shape),)
         if self.axis is None:
             return (upstream[::-1].cumsum(axis=0)[::-1].reshape(shape),)
         back = (slice(None),) * (self.axis % len(shape)) + (slice(None, None, -1),)
