@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import reshaped, transposed
+from ..backend import is_foreign, namespace_of, numpy_dtype, reshaped, transposed, xp_of
 from ..errors import ShapeError
 from .base import Chain, Op, Written, shape_of, unbroadcast
 
@@ -239,11 +239,24 @@ def _is_array(x) -> bool:
 
 
 def _inv(x):
+    if is_foreign(x):
+        return namespace_of(x).linalg.inv(x)
     return np.linalg.inv(x) if _is_array(x) else Inv.apply(x)
 
 
 def _solve(a, b):
+    if is_foreign(a) or is_foreign(b):
+        return _standard_solve(a, b)
     return np.linalg.solve(a, b) if _is_array(a) and _is_array(b) else Solve.apply(a, b)
+
+
+def _standard_solve(a, b):
+    """``numpy.linalg.solve`` in the standard's linalg: its solve takes b as a stack of vectors, never a
+    lone vector; a b of one dimension is solved as one column."""
+    xp = xp_of(a, b)
+    if b.ndim == 1:
+        return xp.linalg.solve(a, b[:, None])[..., 0]
+    return xp.linalg.solve(a, b)
 
 
 def _square(op: Op, x) -> None:
@@ -253,8 +266,11 @@ def _square(op: Op, x) -> None:
 
 
 def _factor(op: Op, x, compute, failure: str) -> np.ndarray:
-    """``compute(x)`` (an inverse, a factorisation) of square matrices, LAPACK's refusal as a ShapeError."""
+    """``compute(x)`` (an inverse, a factorisation) of square matrices, LAPACK's refusal as a ShapeError;
+    the namespace's own function of that name for the standard's arrays."""
     _square(op, x)
+    if is_foreign(x):
+        compute = getattr(namespace_of(x).linalg, compute.__name__)
     try:
         return compute(x)
     except np.linalg.LinAlgError as exc:
@@ -269,6 +285,7 @@ class Inv(Op):
     functions = ("inv",)
     saves = ("out",)
     backward_records = True  # matrix products of the output
+    array_api = True
 
     def forward(self, x):
         out = _factor(self, x, np.linalg.inv, "the matrix is singular")
@@ -293,16 +310,17 @@ class Det(Op):
     functions = ("det",)
     saves = ("x", "out")
     backward_records = True  # the inverse and products: Inv on Tensors
+    array_api = True
 
     def forward(self, x):
         _square(self, x)
-        out = np.asarray(np.linalg.det(x))
+        out = namespace_of(x).linalg.det(x) if is_foreign(x) else np.asarray(np.linalg.det(x))
         self.saved = (x, out)
         return out
 
     def backward(self, upstream):
         x, out = self.saved
-        scale = (upstream * out).reshape(upstream.shape + (1, 1))
+        scale = reshaped(upstream * out, tuple(upstream.shape) + (1, 1))
         return (scale * _swap_last(_inv(x)),)
 
     def written(self, n, y, x):
@@ -317,15 +335,18 @@ class LogAbsDet(Op):
     functions = ("logabsdet",)
     saves = ("x",)
     backward_records = True
+    array_api = True
 
     def forward(self, x):
         _square(self, x)
         self.saved = (x,)
+        if is_foreign(x):
+            return namespace_of(x).linalg.slogdet(x)[1]
         return np.asarray(np.linalg.slogdet(x)[1])
 
     def backward(self, upstream):
         (x,) = self.saved
-        return (upstream.reshape(upstream.shape + (1, 1)) * _swap_last(_inv(x)),)
+        return (reshaped(upstream, tuple(upstream.shape) + (1, 1)) * _swap_last(_inv(x)),)
 
     def written(self, n, y, x):
         return Written(n.call("log|det|", x), (n.T(n.call("inv", x)),))
@@ -342,11 +363,12 @@ class Solve(Op):
     functions = ("solve",)
     saves = ("a", "out")
     backward_records = True  # a solve with aᵀ (recorded: this op again) and products
+    array_api = True
 
     def forward(self, a, b):
         _square(self, a)
         try:
-            out = np.linalg.solve(a, b)
+            out = _standard_solve(a, b) if is_foreign(a) or is_foreign(b) else np.linalg.solve(a, b)
         except np.linalg.LinAlgError as exc:
             raise ShapeError(f"solve: the matrix is singular ({exc})") from None
         except ValueError as exc:
@@ -360,9 +382,9 @@ class Solve(Op):
         gb = _solve(_swap_last(a), upstream)
         da = None
         if need[0]:
-            g2 = gb.reshape(gb.shape + (1,)) if vector else gb
-            y2 = out.reshape((1,) + out.shape) if vector else _swap_last(out)
-            da = unbroadcast(-(g2 @ y2), a.shape)
+            g2 = reshaped(gb, tuple(gb.shape) + (1,)) if vector else gb
+            y2 = reshaped(out, (1,) + tuple(out.shape)) if vector else _swap_last(out)
+            da = unbroadcast(-(g2 @ y2), tuple(a.shape))
         return da, (gb if need[1] else None)
 
     def written(self, n, y, a, b):
@@ -382,6 +404,7 @@ class Cholesky(Op):
     functions = ("cholesky",)
     saves = ("out",)
     backward_records = True  # products, masks and solves: the same on Tensors
+    array_api = True
 
     def forward(self, x):
         out = _factor(self, x, np.linalg.cholesky, "the matrix is not positive definite")
@@ -391,7 +414,9 @@ class Cholesky(Op):
     def backward(self, upstream):
         (L,) = self.saved
         n = L.shape[-1]
-        phi = (np.tril(np.ones((n, n))) / (1 + np.eye(n))).astype(upstream.dtype)  # Φ as a mask
+        phi = (np.tril(np.ones((n, n))) / (1 + np.eye(n))).astype(numpy_dtype(upstream.dtype))  # Φ as a mask
+        if is_foreign(upstream):
+            phi = namespace_of(upstream).asarray(phi)
         P = (_swap_last(L) @ upstream) * phi
         Lt = _swap_last(L)
         S = _solve(Lt, _swap_last(_solve(Lt, _swap_last(P))))  # L⁻ᵀ P L⁻¹
