@@ -95,11 +95,14 @@ class Outer(Op):
     functions = ("outer",)
     saves = ("a", "b")
     backward_records = True  # matrix-vector products
+    array_api = True
 
     def forward(self, a, b):
-        if np.ndim(a) != 1 or np.ndim(b) != 1:
+        if len(shape_of(a)) != 1 or len(shape_of(b)) != 1:
             raise ShapeError(f"outer: takes two vectors, got shapes {shape_of(a)} and {shape_of(b)}")
         self.saved = (a, b)
+        if is_foreign(a) or is_foreign(b):
+            return a[:, None] * b[None, :]
         return np.multiply.outer(a, b)
 
     def backward(self, upstream):

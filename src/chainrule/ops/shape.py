@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import is_foreign, namespace_of, reshaped, transposed, xp_of
+from ..backend import is_foreign, namespace_of, numpy_dtype, reshaped, transposed, xp_of
 from ..errors import GraphError, ShapeError
 from .base import Chain, Op, Written, broadcast_view, shape_of, unbroadcast
 
@@ -567,6 +567,8 @@ class Repeat(Op):
     def params(self):
         return {"repeats": self.repeats, "axis": self.axis}
 
+    array_api = True
+
     def forward(self, x):
         in_shape = shape_of(x)
         if self.axis is not None:
@@ -576,6 +578,12 @@ class Repeat(Op):
         if isinstance(self.repeats, tuple) and len(self.repeats) != n:
             raise ShapeError(f"repeat: {len(self.repeats)} counts for {n} elements along axis {self.axis} of "
                              f"shape {in_shape}")
+        if is_foreign(x):
+            xp = namespace_of(x)
+            counts = self.repeats if isinstance(self.repeats, int) else xp.asarray(np.asarray(self.repeats,
+                                                                                                 dtype=np.int64))
+            flat = xp.reshape(x, (-1,)) if self.axis is None else x
+            return xp.repeat(flat, counts, axis=0 if self.axis is None else self.axis % len(in_shape))
         return np.repeat(x, self.repeats, self.axis)
 
     def _layout(self, in_shape):
@@ -587,6 +595,8 @@ class Repeat(Op):
     def backward(self, upstream):
         (in_shape,) = self.saved
         ax, shape = self._layout(in_shape)
+        if is_foreign(upstream):
+            return (self._backward_standard(upstream, in_shape, ax, shape),)
         if isinstance(self.repeats, tuple):  # the copies of each element summed: one segment each
             counts = np.asarray(self.repeats, dtype=np.intp)
             if upstream.size == 0 or not counts.sum():
@@ -602,6 +612,22 @@ class Repeat(Op):
             return (np.zeros(in_shape, upstream.dtype),)
         split = shape[:ax] + (shape[ax], r) + shape[ax + 1:]
         return (upstream.reshape(split).sum(axis=ax + 1).reshape(in_shape),)
+
+    def _backward_standard(self, upstream, in_shape, ax, shape):
+        """The copies summed in the standard's functions: a reshape and a sum for one count; for one count
+        per element, a product with the 0/1 matrix of where each copy came from (exact sums)."""
+        xp = namespace_of(upstream)
+        g = xp.reshape(upstream, (-1,)) if self.axis is None else upstream
+        if not isinstance(self.repeats, tuple):
+            r = self.repeats
+            if r == 0:
+                return xp.zeros(in_shape, dtype=upstream.dtype)
+            split = shape[:ax] + (shape[ax], r) + shape[ax + 1:]
+            return xp.reshape(xp.sum(xp.reshape(g, split), axis=ax + 1), in_shape)
+        origin = np.repeat(np.arange(shape[ax]), self.repeats)
+        member = xp.asarray((np.arange(shape[ax])[:, None] == origin[None, :]).astype(numpy_dtype(upstream.dtype)))
+        moved = xp.moveaxis(g, ax, -1) @ xp.matrix_transpose(member)  # (..., n)
+        return xp.reshape(xp.moveaxis(moved, -1, ax), in_shape)
 
     def recorded_backward(self, upstream):
         if not isinstance(self.repeats, tuple):
@@ -624,6 +650,7 @@ class Pad(Op):
     functions = methods = ("pad",)
     saves = ("place",)  # x's slices in y
     backward_records = True  # slicing
+    array_api = True
 
     def __init__(self, pad_width, constant_values: float = 0.0):
         self.pad_width, self.constant_values = pad_width, constant_values
@@ -632,7 +659,9 @@ class Pad(Op):
         return {"pad_width": self.pad_width, "constant_values": self.constant_values or None}
 
     def forward(self, x):
-        x = np.asarray(x)
+        foreign = is_foreign(x)
+        if not foreign:
+            x = np.asarray(x)
         try:
             widths = np.asarray(self.pad_width, dtype=np.int64)
             widths = widths.reshape(0, 2) if x.ndim == 0 and widths.size == 0 else np.broadcast_to(widths, (x.ndim, 2))
@@ -643,8 +672,15 @@ class Pad(Op):
             raise ShapeError(f"pad: widths must be >= 0, got {self.pad_width!r}")
         if x.ndim == 0:  # nothing to pad around
             self.saved = ((),)
-            return x.copy()
-        self.saved = (tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, x.shape)),)
+            return namespace_of(x).asarray(x, copy=True) if foreign else x.copy()
+        place = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, x.shape))
+        self.saved = (place,)
+        if foreign:  # the standard has no pad: the constant everywhere, x written into its place
+            xp = namespace_of(x)
+            shape = tuple(int(lo) + n + int(hi) for (lo, hi), n in zip(widths, x.shape))
+            out = xp.full(shape, self.constant_values, dtype=x.dtype)
+            out[place] = x
+            return out
         return np.pad(x, widths, constant_values=self.constant_values)
 
     def backward(self, upstream):
