@@ -32,7 +32,7 @@ def is_foreign(x: Any) -> bool:
     """Whether ``x`` is an array of another library than NumPy that follows the array API standard (NumPy's
     own arrays and scalars have ``__array_namespace__`` too, and are not foreign; CuPy's arrays are, with or
     without the attribute)."""
-    if isinstance(x, (np.ndarray, np.generic)):
+    if isinstance(x, _NUMPY_TYPES):  # NumPy's, and Python's numbers: the common case, decided at once
         return False
     return hasattr(x, "__array_namespace__") or type(x).__module__.startswith("cupy")
 
@@ -161,16 +161,16 @@ def elementwise(name: str):
 
 def reshaped(x: Any, shape: tuple) -> Any:
     """``x.reshape(shape)`` for NumPy arrays and Tensors; the namespace's ``reshape`` for the standard's arrays."""
-    if is_foreign(x):
-        return namespace_of(x).reshape(x, shape)
-    return x.reshape(shape)
+    if type(x) is np.ndarray or not is_foreign(x):
+        return x.reshape(shape)
+    return namespace_of(x).reshape(x, shape)
 
 
 def transposed(x: Any, axes: tuple) -> Any:
     """``x.transpose(axes)`` for NumPy arrays and Tensors; ``permute_dims`` for the standard's arrays."""
-    if is_foreign(x):
-        return namespace_of(x).permute_dims(x, axes)
-    return x.transpose(axes)
+    if type(x) is np.ndarray or not is_foreign(x):
+        return x.transpose(axes)
+    return namespace_of(x).permute_dims(x, axes)
 
 
 def cast(x: Any, dtype: Any) -> Any:

@@ -95,13 +95,13 @@ class RepeatedStamp:
         self._keys: tuple[int, ...] = ()
 
     def stamp(self, arrays: list) -> None:
-        if not all(isinstance(a, ndarray) for a in arrays):  # another library's arrays are not watched (yet)
-            arrays = [a for a in arrays if isinstance(a, ndarray)]
         if len(arrays) == len(self._arrays) and all(map(is_, arrays, self._arrays)):
             with _STAMPING:
                 CLOCK[0] = now = CLOCK[0] + 1
                 _STAMPS.update(dict.fromkeys(self._keys, now))
             return
+        if not all(isinstance(a, ndarray) for a in arrays):  # another library's arrays are not watched (yet)
+            arrays = [a for a in arrays if isinstance(a, ndarray)]
         mark_written(*arrays)  # registers each owner (and its weak reference) for the fast path
         self._arrays = list(arrays)  # held, so their owners stay registered under these ids
         self._keys = tuple(id(owner(a)) for a in arrays)

@@ -32,6 +32,9 @@ from .ops.base import REGISTRY, Op
 from .ops.shape import _plain_index
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
+#: Whether any array of another library than NumPy (CuPy, array-api-strict) has been held by a Tensor in this
+#: process: until then the record path checks nothing for them (see :func:`record`).
+FOREIGN_SEEN = [False]
 _ANOMALY = anomaly.ACTIVE
 
 #: Draws a Tensor's graph for a notebook (see :func:`register_notebook_display`).
@@ -86,6 +89,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data._data
         if type(data) is not ndarray and is_foreign(data):  # CuPy, array-api-strict: kept
+            FOREIGN_SEEN[0] = True
             if dtype is not None:
                 data = namespace_of(data).astype(data, dtype)
         else:
@@ -119,7 +123,11 @@ class Tensor:
     @data.setter
     def data(self, value) -> None:
         value = value._data if isinstance(value, Tensor) else value
-        self._data = value if is_foreign(value) else np.asarray(value)
+        if is_foreign(value):
+            FOREIGN_SEEN[0] = True
+            self._data = value
+        else:
+            self._data = np.asarray(value)
 
     # -- attributes ------------------------------------------------------------------
     @property
@@ -495,7 +503,6 @@ def record(op: Op, inputs: tuple) -> Tensor:
     tells its forward and backward which inputs do. Every operation on Tensors ends here.
     """
     arrays, links, needs = [], [], []
-    foreign = False  # an array of another library than NumPy (CuPy, array-api-strict)
     for x in inputs:
         link = None  # where a gradient for this input goes: the leaf, or the node that made it
         if type(x) is ndarray:  # an array is a constant, used as it is
@@ -504,12 +511,10 @@ def record(op: Op, inputs: tuple) -> Tensor:
             if x._req:
                 link = x if x._node is None else x._node
             x = x._data
-            if type(x) is not ndarray:
-                foreign = foreign or is_foreign(x)
         elif isinstance(x, (list, tuple)):
             x = np.asarray(x)
-        else:
-            foreign = foreign or is_foreign(x)
+        elif not isinstance(x, _SCALARS) and is_foreign(x):  # another library's array, given as it is
+            FOREIGN_SEEN[0] = True
         arrays.append(x)
         links.append(link)
         needs.append(link is not None)
@@ -519,11 +524,16 @@ def record(op: Op, inputs: tuple) -> Tensor:
         op.needs_input_grad = tuple(needs)
     else:
         op.needs_input_grad = (False,) * len(needs)
-    if foreign:
-        _check_foreign(op, arrays)
+    if FOREIGN_SEEN[0]:  # only once another library's arrays exist: a NumPy-only session pays one test
+        foreign = any(type(a) is not ndarray and is_foreign(a) for a in arrays)
+        if foreign:
+            _check_foreign(op, arrays)
     out = op.forward(*arrays)
-    if type(out) is not ndarray and not (foreign and is_foreign(out)):
-        out = np.asarray(out)
+    if type(out) is not ndarray:
+        if is_foreign(out):  # an op that moved the values (ToDevice), or one on another library's arrays
+            FOREIGN_SEEN[0] = True
+        else:
+            out = np.asarray(out)
     if _ANOMALY[0] and anomaly.enabled():
         _record_anomaly_checks(op, arrays, out, node)
     result = object.__new__(Tensor)

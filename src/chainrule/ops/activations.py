@@ -53,7 +53,7 @@ class ReLU(_Activation):
 
     def backward(self, upstream):
         (out,) = self.saved
-        if is_foreign(out):  # the standard multiplies no booleans into floats: the mask as numbers
+        if type(out) is not ndarray and is_foreign(out):  # the standard multiplies no booleans into floats
             return (upstream * cast(out != 0, upstream.dtype),)
         # out != 0 is out > 0 for out = max(x, 0), except at NaN, whose gradient passes as in PyTorch
         mask = out != zero_of(out.dtype)
@@ -132,7 +132,7 @@ class Tanh(_Activation):
     array_api = True
 
     def forward(self, x):
-        out = tanh(x) if not is_foreign(x) else namespace_of(x).tanh(x)
+        out = tanh(x) if type(x) is ndarray or not is_foreign(x) else namespace_of(x).tanh(x)
         self.saved = (out,)
         return out
 

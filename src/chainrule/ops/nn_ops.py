@@ -338,7 +338,8 @@ class Linear(Op):
                 x2 = reshaped(x, (-1, x.shape[-1])) if x.ndim != 2 else x
                 dw = g2.T @ x2
             if bias_grad:
-                db = namespace_of(g2).sum(g2, axis=0) if is_foreign(g2) else g2.sum(axis=0)
+                native = type(g2) is np.ndarray or not is_foreign(g2)
+                db = g2.sum(axis=0) if native else namespace_of(g2).sum(g2, axis=0)
         return (dx, dw, db) if has_bias else (dx, dw)
 
 
@@ -378,7 +379,7 @@ class SoftmaxCrossEntropy(Op):
     array_api = True  # another library's arrays take _forward_array_api / _backward_array_api
 
     def forward(self, logits, target):
-        if is_foreign(logits):
+        if type(logits) is not np.ndarray and is_foreign(logits):
             return self._forward_array_api(logits, target)
         z = np.asarray(logits)
         if z.ndim not in (1, 2):
@@ -494,7 +495,7 @@ class SoftmaxCrossEntropy(Op):
         return dz, dt
 
     def backward(self, upstream):
-        if is_foreign(self.saved[0]):
+        if type(self.saved[0]) is not np.ndarray and is_foreign(self.saved[0]):
             return self._backward_array_api(upstream)
         logp, index, valid, q, scale, single, _, _ = self.saved
         n, c = logp.shape

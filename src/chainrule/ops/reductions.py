@@ -34,7 +34,7 @@ def expand_reduced(upstream, in_shape, axes, keepdims: bool):
     """
     if axes is not None and not keepdims:  # put back the reduced axes, with size 1
         upstream = reshaped(upstream, tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
-    if is_foreign(upstream):  # another array library
+    if type(upstream) is not np.ndarray and is_foreign(upstream):  # another array library
         return namespace_of(upstream).broadcast_to(upstream, tuple(in_shape))
     if not isinstance(upstream, (np.ndarray, np.generic)):  # a Tensor
         return upstream.broadcast_to(in_shape)
@@ -83,7 +83,7 @@ class Sum(_Reduction):
     array_api = True
 
     def forward(self, x):
-        xp = namespace_of(x) if is_foreign(x) else np
+        xp = np if type(x) is np.ndarray or not is_foreign(x) else namespace_of(x)
         axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
         self.saved = (axes, shape_of(x))
         return xp.sum(x, axis=axes, keepdims=self.keepdims)
