@@ -254,3 +254,15 @@ def test_a_model_on_another_library_saves_host_arrays_and_loads_back(tmp_path):
     np.testing.assert_array_equal(again[0].weight.numpy(), model[0].weight.numpy())
     model.load_state_dict(again.state_dict())  # back into the other library's arrays, in place
     assert all(is_strict(p.data) for p in model.parameters())
+
+
+def test_dropout_draws_numpys_mask_on_another_library():
+    """The same generator gives the same mask on every device: the mask is drawn by NumPy, then moved."""
+    x = np.random.default_rng(8).standard_normal((4, 5))
+    ours = ops.Dropout(0.3, rng=np.random.default_rng(1))
+    theirs = ops.Dropout(0.3, rng=np.random.default_rng(1))
+    run = ours.forward(x)
+    got = theirs.forward(xs.asarray(x))
+    close(got, run, "dropout forward")
+    up = np.ones((4, 5))
+    close(theirs.backward(xs.asarray(up))[0], ours.backward(up)[0], "dropout backward")

@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from ..backend import is_foreign, namespace_of, reshaped
+from ..backend import is_foreign, namespace_of, numpy_dtype, reshaped, to_numpy
 from ..errors import DTypeError, ShapeError
 from .base import Op, Written, shape_of
 
@@ -260,6 +260,7 @@ class Dropout(Op):
     pure = False  # it draws a new mask each time it runs
     saves = ("keep", "scale")
     backward_records = True  # the upstream times a constant
+    array_api = True  # the mask is drawn by NumPy's generator (the same draw on every device), then moved
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None, mask=None):
         p = float(p)
@@ -273,6 +274,13 @@ class Dropout(Op):
         return {"p": self.p}
 
     def forward(self, x):
+        if type(x) is not np.ndarray and is_foreign(x):  # the same mask as on NumPy, moved to x's library
+            xp = namespace_of(x)
+            host = Dropout(self.p, self.rng, None if self.mask is None else to_numpy(self.mask))
+            host.forward(np.zeros(tuple(x.shape), numpy_dtype(x.dtype)))
+            keep, scale = (xp.asarray(a) for a in host.saved)
+            self.saved = (keep, scale)
+            return x * scale
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
         if self.mask is not None:
             keep = np.asarray(self.mask, dtype=bool)
