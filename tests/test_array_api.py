@@ -266,3 +266,25 @@ def test_dropout_draws_numpys_mask_on_another_library():
     close(got, run, "dropout forward")
     up = np.ones((4, 5))
     close(theirs.backward(xs.asarray(up))[0], ours.backward(up)[0], "dropout backward")
+
+
+def test_a_small_cnn_runs_on_array_api_strict_as_on_numpy():
+    """Conv2d (padding, stride, groups), max- and average-pooling, a linear layer: the windows, the einsum
+    contraction and the pools on array-api-strict give NumPy's outputs and parameter gradients."""
+    from chainrule import nn
+
+    def network():
+        return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, groups=2, rng=0), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(4, 4, 2, stride=1, rng=1), nn.AvgPool2d(2, padding=1), nn.Flatten(),
+                             nn.Linear(4 * 2 * 2, 3, rng=2))
+
+    x = np.random.default_rng(9).standard_normal((2, 2, 6, 6))
+    ref, mine = network(), network()
+    for p in mine.parameters():
+        p.data = xs.asarray(p.numpy())
+    out_ref, out = ref(x), mine(xs.asarray(x))
+    close(out.data, out_ref.data, "CNN forward")
+    (out_ref * out_ref).sum().backward()
+    (out * out).sum().backward()
+    for a, b in zip(ref.parameters(), mine.parameters()):
+        close(b.grad, a.grad, "CNN parameter gradient")

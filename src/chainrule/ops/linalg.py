@@ -156,7 +156,8 @@ def _onto_diagonal(g, distinct: str, target: str, sizes: dict, contract, used: s
         if c in seen:
             d = next(fresh)
             spelled.append(d)
-            eyes.append((c + d, np.eye(sizes[c], dtype=g.dtype)))
+            eyes.append((c + d, namespace_of(g).eye(sizes[c], dtype=g.dtype) if is_foreign(g) else
+                         np.eye(sizes[c], dtype=g.dtype)))
         else:
             seen.add(c)
             spelled.append(c)
@@ -165,8 +166,42 @@ def _onto_diagonal(g, distinct: str, target: str, sizes: dict, contract, used: s
 
 
 def _contract(subscripts: str, *operands) -> np.ndarray:
-    """``numpy.einsum`` through BLAS where it can (``optimize=True``: tensordot for a pair of operands)."""
+    """``numpy.einsum`` through BLAS where it can (``optimize=True``: tensordot for a pair of operands); the
+    library's own einsum for another library's arrays (CuPy has one), else :func:`_standard_einsum`."""
+    xp = xp_of(*operands)
+    if xp is not np:
+        own = getattr(xp, "einsum", None)
+        return own(subscripts, *operands) if own is not None else _standard_einsum(xp, subscripts, *operands)
     return np.asarray(np.einsum(subscripts, *operands, optimize=True))
+
+
+def _standard_einsum(xp, subscripts: str, *operands):
+    """einsum in the standard's functions, for a library without one: every operand permuted to one order of
+    all the letters and broadcast over those it lacks, multiplied, and summed over the letters the output
+    lacks (exact, memory the product of every letter's size: for the small sizes of tests). Explicit
+    subscripts (``"ij,jk->ik"``) without a letter repeated in one operand."""
+    inputs, out = subscripts.split("->")
+    parts = inputs.split(",")
+    letters = "".join(dict.fromkeys("".join(parts)))
+    product = None
+    for part, x in zip(parts, operands):
+        x = xp.asarray(x)
+        while len(set(part)) != len(part):  # a repeated index: the diagonal, by an identity and a sum
+            c = next(c for c in part if part.count(c) > 1)
+            a, b = part.index(c), part.index(c, part.index(c) + 1)
+            n = x.shape[a]
+            eye = xp.reshape(xp.eye(n, dtype=x.dtype), tuple(n if k in (a, b) else 1 for k in range(x.ndim)))
+            x = xp.sum(x * eye, axis=b)
+            part = part[:b] + part[b + 1:]
+        order = sorted(range(len(part)), key=lambda i: letters.index(part[i]))
+        x = xp.permute_dims(x, tuple(order)) if order != list(range(len(part))) else x
+        placed = "".join(part[i] for i in order)
+        x = xp.reshape(x, tuple(x.shape[placed.index(c)] if c in placed else 1 for c in letters))
+        product = x if product is None else product * x
+    summed = tuple(i for i, c in enumerate(letters) if c not in out)
+    result = xp.sum(product, axis=summed) if summed else product
+    kept = "".join(c for c in letters if c in out)
+    return xp.permute_dims(result, tuple(kept.index(c) for c in out)) if kept != out else result
 
 
 class Einsum(Op):
@@ -186,10 +221,16 @@ class Einsum(Op):
     def params(self):
         return {"subscripts": self.subscripts}
 
+    array_api = True  # the library's einsum, or the standard's functions (_standard_einsum)
+
     def forward(self, *xs):
         if not isinstance(self.subscripts, str):
             raise ShapeError(f"einsum: subscripts must be a string such as 'ij,jk->ik', got {self.subscripts!r}")
-        spelled, out = _explicit(self, self.subscripts, [np.shape(x) for x in xs])
+        spelled, out = _explicit(self, self.subscripts, [shape_of(x) for x in xs])
+        if xp_of(*xs) is not np:
+            y = _contract(",".join(spelled) + "->" + out, *xs)
+            self.saved = (xs, spelled, out)
+            return y
         try:
             y = np.einsum(",".join(spelled) + "->" + out, *xs, optimize=True)  # optimize: through BLAS
         except ValueError as exc:
@@ -210,8 +251,11 @@ class Einsum(Op):
         sizes = {c: shape[j] for j, c in enumerate(target)}
         if present != distinct:
             full = tuple(sizes[c] for c in distinct)
-            g = g.reshape(tuple(sizes[c] if c in known else 1 for c in distinct))
-            g = g.broadcast_to(full) if not isinstance(g, np.ndarray) else np.broadcast_to(g, full)
+            g = reshaped(g, tuple(sizes[c] if c in known else 1 for c in distinct))
+            if is_foreign(g):
+                g = namespace_of(g).broadcast_to(g, full)
+            else:
+                g = g.broadcast_to(full) if not isinstance(g, np.ndarray) else np.broadcast_to(g, full)
         if distinct != target:
             g = _onto_diagonal(g, distinct, target, sizes, contract, set("".join([out, *spelled])))
         return g

@@ -768,6 +768,7 @@ class SlidingWindows(Op):
     arity = 1
     functions = ("sliding_windows",)
     saves = ("in_shape",)
+    array_api = True
 
     def __init__(self, kernel, stride=1, dilation=1):
         self.kernel, self.stride, self.dilation = _pair(kernel), _pair(stride), _pair(dilation)
@@ -776,16 +777,18 @@ class SlidingWindows(Op):
         return {"kernel": self.kernel, "stride": self.stride, "dilation": self.dilation}
 
     def forward(self, x):
-        x = np.asarray(x)
+        xp = xp_of(x)
+        if xp is np:
+            x = np.asarray(x)
         ho, wo = _window_geometry("sliding_windows", x.shape, self.kernel, self.stride, self.dilation)
         self.saved = (x.shape,)
         # one strided copy per kernel position, into memory ordered (kh, kw, ..., Ho, Wo): a max or mean over
         # the window is then an elementwise reduction of kh·kw whole blocks (a strided view's is ~40x slower)
         kh, kw = self.kernel
-        out = np.empty((kh, kw, *x.shape[:-2], ho, wo), x.dtype)
+        out = xp.empty((kh, kw, *x.shape[:-2], ho, wo), dtype=x.dtype)
         for i, j, place in _positions(self.kernel, self.stride, self.dilation, ho, wo):
-            out[i, j] = x[(..., *place)]
-        return np.moveaxis(out, (0, 1), (-2, -1))
+            out[i, j, ...] = x[(..., *place)]
+        return xp.moveaxis(out, (0, 1), (-2, -1))
 
     def backward(self, upstream):
         (in_shape,) = self.saved
@@ -799,9 +802,13 @@ class SlidingWindows(Op):
 
 def _fold(g: np.ndarray, in_shape: tuple, kernel, stride, dilation) -> np.ndarray:
     """Sum windows (..., Ho, Wo, kh, kw) back into (..., H, W): one strided add per kernel position."""
-    out = np.zeros(in_shape, g.dtype)
+    xp = xp_of(g)
+    out = xp.zeros(tuple(in_shape), dtype=g.dtype)
     for i, j, place in _positions(kernel, stride, dilation, g.shape[-4], g.shape[-3]):
-        out[(..., *place)] += g[..., i, j]
+        if xp is np:
+            out[(..., *place)] += g[..., i, j]
+        else:  # the standard writes into a slice by assignment
+            out[(..., *place)] = out[(..., *place)] + g[..., i, j]
     return out
 
 
@@ -815,6 +822,7 @@ class FoldWindows(Op):
 
     arity = 1
     fresh_grads = True  # a copy of the upstream's windows: the graph may add into it
+    array_api = True
 
     def __init__(self, size, kernel, stride=1, dilation=1):
         self.size, self.kernel = _pair(size), _pair(kernel)
@@ -824,8 +832,9 @@ class FoldWindows(Op):
         return {"size": self.size, "kernel": self.kernel, "stride": self.stride, "dilation": self.dilation}
 
     def forward(self, x):
-        x = np.asarray(x)
-        shape = x.shape[:-4] + self.size
+        if not is_foreign(x):
+            x = np.asarray(x)
+        shape = tuple(x.shape[:-4]) + self.size
         expected = x.shape[:-4] + (*_window_geometry("fold_windows", shape, self.kernel, self.stride,
                                                      self.dilation), *self.kernel)
         if x.shape != expected:
