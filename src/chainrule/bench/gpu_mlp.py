@@ -69,27 +69,9 @@ def make_cupy(params, x, y):
 
 
 def make_chainrule(params, x, y):
-    from .. import nn, optim
-    from ..backend import cupy
+    from .mlp_step import make_chainrule as on_device
 
-    cp = cupy()
-    sizes = [params[0][0].shape[1]] + [W.shape[0] for W, _ in params]
-    model = nn.MLP(sizes[0], sizes[1:-1], sizes[-1], activation="relu", dtype=np.float32, rng=0)
-    linear = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
-    model.load_state_dict({f"{layer}.{name}": a for layer, (W, b) in zip(linear, params)
-                           for name, a in (("weight", W), ("bias", b))})
-    model.to("cuda")
-    loss_fn, opt = nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=LR)
-    xg, yg = cp.asarray(x), cp.asarray(y)
-
-    def step() -> float:
-        opt.zero_grad()
-        loss = loss_fn(model(xg), yg)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return step, (lambda: [p.numpy() for p in model.parameters()])
+    return on_device(params, x, y, np.float32, device="cuda")
 
 
 def make_torch(params, x, y):

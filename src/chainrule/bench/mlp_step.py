@@ -182,7 +182,9 @@ def make_numpy(params, x, y, dtype):
     return (lambda: net.step(x, y)), (lambda: [a for W, b in net.params for a in (W, b)])
 
 
-def make_chainrule(params, x, y, dtype):
+def make_chainrule(params, x, y, dtype, device: str = "cpu"):
+    """chainrule's MLP from the same weights; ``device="cuda"``: model and batch on the GPU
+    (:mod:`chainrule.bench.gpu_mlp`)."""
     from .. import nn, optim
 
     sizes = [params[0][0].shape[1]] + [W.shape[0] for W, _ in params]
@@ -191,6 +193,11 @@ def make_chainrule(params, x, y, dtype):
     for layer, (W, b) in zip([i for i, m in enumerate(model) if isinstance(m, nn.Linear)], params):
         state[f"{layer}.weight"], state[f"{layer}.bias"] = W, b
     model.load_state_dict(state)
+    if device != "cpu":
+        from ..backend import to_device
+
+        model.to(device)
+        x, y = to_device(x, device), to_device(y, device)
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=LR)
 
@@ -201,7 +208,7 @@ def make_chainrule(params, x, y, dtype):
         opt.step()
         return loss.item()
 
-    return step, (lambda: [p.data for p in model.parameters()])
+    return step, (lambda: [p.numpy() for p in model.parameters()])
 
 
 def make_torch(params, x, y, dtype):
