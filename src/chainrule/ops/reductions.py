@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from ..backend import is_foreign, namespace_of, reshaped, xp_of
+from ..backend import is_foreign, namespace_of, reshaped, transposed, xp_of
 from ..errors import ConfigError, ShapeError
 from .base import Op, Written, broadcast_view, shape_of
 
@@ -325,15 +325,23 @@ class LogSoftmax(_Normalisation):
 def _others_product(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """For every element, the product of the other elements of its slice over ``axes`` (exact with zeros:
     the products of the elements before it and after it, not out / x)."""
-    if x.size == 0 or not axes:  # nothing to multiply, or slices of one element: the empty product
-        return np.ones(x.shape, x.dtype)
+    xp = xp_of(x)
+    shape = tuple(x.shape)
+    if 0 in shape or not axes:  # nothing to multiply, or slices of one element: the empty product
+        return xp.ones(shape, dtype=x.dtype)
     rest = [i for i in range(x.ndim) if i not in axes]
-    moved = np.transpose(x, rest + list(axes))
-    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
-    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return np.transpose((before * after).reshape(moved.shape), np.argsort(rest + list(axes)))
+    moved = transposed(x, tuple(rest + list(axes)))
+    flat = reshaped(moved, tuple(moved.shape[:len(rest)]) + (-1,))
+    ones = xp.ones(tuple(flat.shape[:-1]) + (1,), dtype=flat.dtype)
+    if xp is np:
+        before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    else:  # the standard's names; reversed by flip
+        before = xp.cumulative_prod(xp.concat([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = xp.flip(xp.cumulative_prod(xp.concat([ones, xp.flip(flat, axis=-1)[..., :-1]], axis=-1), axis=-1),
+                        axis=-1)
+    inverse = tuple(int(i) for i in np.argsort(rest + list(axes)))
+    return transposed(reshaped(before * after, tuple(moved.shape)), inverse)
 
 
 class Prod(_Reduction):
@@ -344,15 +352,18 @@ class Prod(_Reduction):
     fresh_grads = True
     symbol = "Π"
     saves = ("x", "axes")
+    array_api = True
 
     def forward(self, x):
-        axes = reduced_axes(self, self.axis, np.ndim(x))
+        xp = xp_of(x)
+        axes = reduced_axes(self, self.axis, np.ndim(x) if xp is np else x.ndim)
         self.saved = (x, axes)
-        return np.prod(x, axis=axes, keepdims=self.keepdims)
+        return xp.prod(x, axis=axes, keepdims=self.keepdims)
 
     def backward(self, upstream):
         x, axes = self.saved
-        x = np.asarray(x)
+        if not is_foreign(x):
+            x = np.asarray(x)
         with np.errstate(invalid="ignore", over="ignore"):
             return (expand_reduced(upstream, x.shape, axes, self.keepdims)
                     * _others_product(x, tuple(range(x.ndim)) if axes is None else axes),)
@@ -619,6 +630,7 @@ class CumProd(Op):
     functions = methods = ("cumprod",)
     in_expressions = True
     saves = ("x", "out")
+    array_api = True
 
     def __init__(self, axis=None):
         self.axis = axis
@@ -627,6 +639,18 @@ class CumProd(Op):
         return {"axis": self.axis}
 
     def forward(self, x):
+        if is_foreign(x):
+            xp = namespace_of(x)
+            if self.axis is not None:
+                reduced_axes(self, self.axis, x.ndim)
+            flat = xp.reshape(x, (-1,)) if self.axis is None else x
+            axis = 0 if self.axis is None else self.axis % x.ndim
+            if x.dtype == xp.float32:  # accumulated in float64, as on NumPy (and PyTorch)
+                out = xp.astype(xp.cumulative_prod(xp.astype(flat, xp.float64), axis=axis), xp.float32)
+            else:
+                out = xp.cumulative_prod(flat, axis=axis)
+            self.saved = (x, out)
+            return out
         if self.axis is not None:
             reduced_axes(self, self.axis, np.ndim(x))  # checks the axis
         if np.result_type(x) == np.float32:  # PyTorch accumulates float32 in float64: a running product may
@@ -636,7 +660,37 @@ class CumProd(Op):
         self.saved = (x, out)
         return out
 
+    def _backward_standard(self, upstream):
+        """The same exact gradient in the standard's functions, with masks where NumPy's version indexes:
+        each row's first zero found by argmax, the product before it by take_along_axis."""
+        x, out = self.saved
+        xp = namespace_of(x)
+        shape = tuple(x.shape)
+        if 0 in shape:
+            return xp.zeros(shape, dtype=upstream.dtype)
+        axis = -1 if self.axis is None else self.axis % x.ndim
+        xs_, ys, gs = ((xp.reshape(a, (1, -1)) if self.axis is None else xp.moveaxis(a, axis, -1))
+                       for a in (x, out, upstream))
+        n = xs_.shape[-1]
+        dtype = upstream.dtype
+        zero, one = xp.zeros((), dtype=dtype), xp.ones((), dtype=dtype)
+        j = xp.arange(n)
+        is_zero = xs_ == 0
+        first = xp.where(xp.any(is_zero, axis=-1, keepdims=True),
+                         xp.argmax(xp.astype(is_zero, xp.int32), axis=-1, keepdims=True), n)
+        tail = xp.flip(xp.cumulative_sum(xp.flip(gs * ys, axis=-1), axis=-1), axis=-1)  # Σ_{i>=j} g_i y_i
+        grad = xp.where(j < first, tail / xp.where(j < first, xs_, one), zero)
+        after = xp.cumulative_prod(xp.where(j > first, xs_, one), axis=-1)  # Π_{z<k<=i} x_k
+        total = xp.sum(xp.where(j >= first, gs * after, zero), axis=-1, keepdims=True)
+        before = xp.where(first > 0, xp.take_along_axis(ys, xp.clip(first - 1, 0, n - 1), axis=-1), one)
+        grad = xp.where(j == first, before * total, grad)
+        if self.axis is None:
+            return xp.reshape(grad, shape)
+        return xp.moveaxis(grad, -1, axis)
+
     def backward(self, upstream):
+        if is_foreign(upstream):
+            return (self._backward_standard(upstream),)
         x, out = self.saved
         x = np.asarray(x)
         if x.size == 0:
