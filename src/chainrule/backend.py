@@ -1,10 +1,11 @@
 """Which array library holds the values: NumPy (the default) or another that follows the Python array API
 standard (CuPy on a GPU; ``array-api-strict`` in the tests, which refuses anything outside the standard).
 
-An op that declares ``array_api = True`` computes with :func:`namespace` of its inputs (``xp``)
-instead of ``numpy``; calls the standard lacks get one named helper here each (``errstate``,
-``take_max``, ...). NumPy arrays take a fast path: ``namespace`` returns ``numpy`` itself after
-one type test, so the NumPy path does not change.
+An op that declares ``array_api = True`` computes with :func:`xp_of` of its inputs (``xp``)
+instead of ``numpy``; calls that the standard spells otherwise than NumPy get one named helper here
+each (``cast``, ``masked``, ``reshaped``, ``transposed``, ``elementwise``). NumPy arrays take a fast
+path: ``xp_of`` returns ``numpy`` itself after one type test per input, so the NumPy path does not
+change.
 
 Devices are named as PyTorch names them: ``"cpu"`` (NumPy) and ``"cuda"`` (CuPy); an array of
 another library reports its own device.
@@ -12,7 +13,6 @@ another library reports its own device.
 
 from __future__ import annotations
 
-import contextlib
 from types import ModuleType
 from typing import Any
 
@@ -21,11 +21,6 @@ import numpy as np
 from .errors import ConfigError, MissingDependencyError
 
 _NUMPY_TYPES = (np.ndarray, np.generic, int, float, bool, complex)
-
-
-def is_numpy(x: Any) -> bool:
-    """Whether ``x`` is a NumPy array or scalar (or a Python number, which NumPy takes as it is)."""
-    return isinstance(x, _NUMPY_TYPES)
 
 
 def is_foreign(x: Any) -> bool:
@@ -44,11 +39,6 @@ def namespace_of(x: Any) -> ModuleType:
     if get is not None and not type(x).__module__.startswith("cupy"):
         return get()
     return _compat().array_namespace(x)
-
-
-def is_array(x: Any) -> bool:
-    """Whether ``x`` is an array: NumPy's, or any array API standard array."""
-    return type(x) is np.ndarray or is_foreign(x)
 
 
 def namespace(*xs: Any) -> ModuleType:
@@ -213,18 +203,5 @@ def like(x: Any, reference: Any) -> Any:
     return namespace_of(reference).asarray(x)
 
 
-def errstate(xp: ModuleType, **kwargs):
-    """``numpy.errstate`` for NumPy (which warns); nothing for the others (which do not)."""
-    return np.errstate(**kwargs) if xp is np else contextlib.nullcontext()
-
-
-def astype(xp: ModuleType, x: Any, dtype: Any) -> Any:
-    """``x`` as ``dtype`` (no copy when it already is), in any namespace."""
-    if xp is np:
-        return x.astype(dtype, copy=False)
-    return xp.astype(x, dtype, copy=False) if x.dtype != dtype else x
-
-
-__all__ = ["namespace", "is_numpy", "is_array", "is_foreign", "namespace_of", "device_name", "check_device",
-           "to_device", "to_numpy", "cupy", "errstate", "astype", "elementwise", "cast", "reshaped", "transposed",
-           "like", "numpy_dtype", "xp_of", "masked"]
+__all__ = ["namespace", "is_foreign", "namespace_of", "device_name", "check_device", "to_device", "to_numpy",
+           "cupy", "elementwise", "cast", "reshaped", "transposed", "like", "numpy_dtype", "xp_of", "masked"]

@@ -295,7 +295,7 @@ class Op:
     backward_records = False
     #: Whether forward and backward work on any array API standard array (CuPy on a GPU,
     #: array-api-strict in the tests), not only NumPy's: the op computes with operators, array
-    #: methods the standard has, and ``xp = chainrule.backend.namespace(...)``. The graph refuses
+    #: methods the standard has, and ``xp = chainrule.backend.xp_of(...)``. The graph refuses
     #: another library's arrays for an op that does not declare it, naming the op.
     array_api = False
 
