@@ -72,16 +72,17 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}{where}"[:500]
 
 
-def _failure(check: str, kind: str, exc: BaseException) -> Result:
+def _failure(check: str, kind: str, exc: BaseException, label: tuple[str, dict[str, Any]] | None = None) -> Result:
     import errno
 
     if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
         raise exc  # the output limit: the whole run ends as "printed too much", not as one block's failure
     if isinstance(exc, NotImplementedError):
-        return Result(check, kind, False, hint="todo", error=_error_text(exc))
+        return Result(check, kind, False, hint="todo", error=_error_text(exc), label=label)
     if isinstance(exc, WrongReturn):
-        return Result(check, kind, False, hint="return_tuple", hint_fields=exc.fields, error=_error_text(exc))
-    return Result(check, kind, False, error=_error_text(exc))
+        return Result(check, kind, False, hint="return_tuple", hint_fields=exc.fields, error=_error_text(exc),
+                      label=label)
+    return Result(check, kind, False, error=_error_text(exc), label=label)
 
 
 def _as_grads(value: Any, n: int) -> list[Any]:
@@ -508,8 +509,7 @@ def check_exercise_graph(module) -> list[Result]:
             leaves, out = _lecture_values(module, example)
             module.backward(out)
         except Exception as exc:  # noqa: BLE001
-            results.append(_failure(name, "graph_gradients", exc))
-            results[-1].label = label
+            results.append(_failure(name, "graph_gradients", exc, label))
             continue
         trace = lecture(example, check=False)
         want = {k: float(np.asarray(v)) for k, v in trace.gradients.items()}
@@ -543,9 +543,7 @@ def _same_value_twice(module) -> Result:
         module.backward(a * 3.0 + a * 5.0)
         got = {"x": _float(x.grad), "a": _float(a.grad)}
     except Exception as exc:  # noqa: BLE001
-        result = _failure(name, "graph_gradients", exc)
-        result.label = label
-        return result
+        return _failure(name, "graph_gradients", exc, label)
     want = {"x": 3.0, "a": 8.0}
     bad = {k: (want[k], got[k]) for k in want if got[k] is None or not np.isclose(got[k], want[k])}
     return Result(name, "graph_gradients", not bad,
@@ -587,9 +585,7 @@ def _deep_chain(module, depth: int = 10_000) -> Result:
     except RecursionError as exc:
         return Result(name, "deep", False, hint="recursion", error=_error_text(exc), label=label)
     except Exception as exc:  # noqa: BLE001
-        result = _failure(name, "deep", exc)
-        result.label = label
-        return result
+        return _failure(name, "deep", exc, label)
     want, got = 1.0001 ** depth, _float(x.grad)
     ok = got is not None and bool(np.isclose(got, want, rtol=1e-9))
     return Result(name, "deep", ok, {} if ok else {"gradients": {"x": {"expected": want, "got": got}}},
@@ -612,8 +608,7 @@ def check_exercise_activations(module) -> list[Result]:
         results.append(Result(name, "stable", ok, {} if ok else {"got": None if y is None else y.tolist()},
                               hint=None if ok else "sigmoid_stable", label=label))
     except Exception as exc:  # noqa: BLE001
-        results.append(_failure(name, "stable", exc))
-        results[-1].label = label
+        results.append(_failure(name, "stable", exc, label))
     return results
 
 
@@ -630,8 +625,7 @@ def check_exercise_softmax(module) -> list[Result]:
         results.append(Result(name, "stable", ok, {} if ok else {"expected": 500.0, "got": L},
                               hint=None if ok else "softmax_stable", label=label))
     except Exception as exc:  # noqa: BLE001
-        results.append(_failure(name, "stable", exc))
-        results[-1].label = label
+        results.append(_failure(name, "stable", exc, label))
     return results
 
 
@@ -660,9 +654,7 @@ def check_exercise_mlp(module) -> list[Result]:
         predicted = np.asarray(module.predict(params, X[test]))
         accuracy = float(np.mean(predicted == y[test]))
     except Exception as exc:  # noqa: BLE001
-        result = _failure(name, "accuracy", exc)
-        result.label = label
-        return [*results, result]
+        return [*results, _failure(name, "accuracy", exc, label)]
     ok = accuracy >= 0.9
     results.append(Result(name, "accuracy", ok, {"accuracy": round(accuracy, 4), "needed": 0.9},
                           hint=None if ok else "accuracy", label=label))
