@@ -3,7 +3,8 @@ standard (CuPy on a GPU; ``array-api-strict`` in the tests, which refuses anythi
 
 An op that declares ``array_api = True`` computes with :func:`xp_of` of its inputs (``xp``)
 instead of ``numpy``; calls that the standard spells otherwise than NumPy get one named helper here
-each (``cast``, ``masked``, ``reshaped``, ``transposed``, ``elementwise``). NumPy arrays take a fast
+each (``cast``, ``masked``, ``reshaped``, ``transposed``, ``elementwise``, and ``gather`` and
+``scatter_add`` for the indexing the standard leaves out). NumPy arrays take a fast
 path: ``xp_of`` returns ``numpy`` itself after one type test per input, so the NumPy path does not
 change.
 
@@ -196,12 +197,98 @@ def numpy_dtype(dtype: Any) -> np.dtype:
 
 
 def like(x: Any, reference: Any) -> Any:
-    """``x`` (NumPy data, a batch) on the library and device of ``reference`` (a parameter's array): itself
-    when ``reference`` is NumPy's, else that namespace's ``asarray`` of it (a copy to the GPU for CuPy)."""
+    """``x`` (NumPy data: a batch, a mask made on the host) on the library and device of ``reference`` (an
+    array, or a Tensor's): itself when ``reference`` is NumPy's, else that namespace's ``asarray`` of it (a copy
+    to the GPU for CuPy)."""
+    reference = values_of(reference)
     if not is_foreign(reference) or is_foreign(x):
         return x
-    return namespace_of(reference).asarray(x)
+    return namespace_of(reference).asarray(x, device=_compat().device(reference))
+
+
+def _on_device_of(x: Any, positions: np.ndarray) -> Any:
+    """Host integer ``positions`` as an array of ``x``'s namespace, on ``x``'s device."""
+    xp = namespace_of(x)
+    return xp.asarray(positions.reshape(-1), device=_compat().device(x))
+
+
+def values_of(x: Any) -> Any:
+    """The array behind ``x``: a Tensor's data (in a recorded backward, ops see Tensors), else ``x``."""
+    data = getattr(x, "_data", None) if not isinstance(x, _NUMPY_TYPES) else None
+    return x if data is None else data
+
+
+def constant(reference: Any, value: Any, shape: tuple = (), dtype: Any = None) -> Any:
+    """An array of ``shape`` filled with ``value``, of ``reference``'s dtype (or ``dtype``), in its library and
+    on its device: the constants of a backward (a zero, a one, a mask of ones) for an array or a Tensor of
+    any library. A NumPy constant beside a GPU's Tensor would be refused as on another device."""
+    data = values_of(reference)
+    if is_foreign(data):
+        xp = namespace_of(data)
+        return xp.full(shape, value, dtype=data.dtype if dtype is None else _their(xp, dtype),
+                       device=_compat().device(data))
+    return np.full(shape, value, dtype=data.dtype if dtype is None else dtype)
+
+
+def eye(reference: Any, n: int, m: int | None = None, dtype: Any = None) -> Any:
+    """The identity (n, m) of ``reference``'s dtype (or ``dtype``: ``bool`` for a mask), library and device."""
+    data = values_of(reference)
+    if is_foreign(data):
+        xp = namespace_of(data)
+        return xp.eye(n, m, dtype=data.dtype if dtype is None else _their(xp, dtype), device=_compat().device(data))
+    return np.eye(n, m, dtype=data.dtype if dtype is None else dtype)
+
+
+def _their(xp: ModuleType, dtype: Any) -> Any:
+    """A dtype as ``xp`` spells it: ``bool`` and NumPy's dtypes become the namespace's own."""
+    return xp.bool if dtype is bool else getattr(xp, np.dtype(dtype).name) if isinstance(dtype, (type, np.dtype)) \
+        else dtype
+
+
+def gather(x: Any, positions: np.ndarray) -> Any:
+    """``x.reshape(-1)[positions]`` for a foreign ``x``, shaped like ``positions`` (host integers).
+
+    The standard's indexing takes integer arrays only with integers beside them; any NumPy index
+    (slices, masks, new axes among arrays) is first turned into the flat positions it selects, on the
+    host, and then one ``take`` gathers them on ``x``'s device."""
+    xp = namespace_of(x)
+    flat = xp.take(xp.reshape(x, (-1,)), _on_device_of(x, positions))
+    return xp.reshape(flat, positions.shape)
+
+
+def scatter_add(values: Any, positions: np.ndarray, size: int) -> Any:
+    """A flat foreign array of ``size`` zeros with ``values`` added at ``positions`` (host integers, the
+    shape of ``values``); positions named twice get the sum, as ``numpy.add.at``.
+
+    CuPy has its scatter (``cupyx.scatter_add``). The standard has none, so elsewhere the sum is made
+    of gathers only: the k-th occurrence of every position is gathered in pass k (a position without
+    one gathers a zero), the passes are added, and one last gather spreads the sums over ``size``
+    places. Exact, in the order ``add.at`` adds; the passes are as many as the most repeated position.
+    """
+    xp = namespace_of(values)
+    flat_values = xp.reshape(values, (-1,))
+    positions = positions.reshape(-1).astype(np.intp, copy=False)
+    if type(values).__module__.split(".")[0] == "cupy":
+        import cupyx
+
+        out = xp.zeros((size,), dtype=values.dtype)
+        cupyx.scatter_add(out, _on_device_of(values, positions), flat_values)
+        return out
+    m = positions.size
+    order = np.argsort(positions, kind="stable")  # occurrences of one position together, in order
+    unique, first, counts = np.unique(positions[order], return_index=True, return_counts=True)
+    padded = xp.concat([flat_values, xp.zeros((1,), dtype=values.dtype, device=_compat().device(values))])
+    sums = None
+    for k in range(int(counts.max()) if m else 0):
+        pick = np.where(counts > k, order[np.minimum(first + k, m - 1)], m)  # m: the padded zero
+        term = xp.take(padded, _on_device_of(values, pick))
+        sums = term if sums is None else sums + term
+    spread = np.full(size, unique.size, dtype=np.intp)
+    spread[unique] = np.arange(unique.size)
+    tail = xp.zeros((1,), dtype=values.dtype, device=_compat().device(values))
+    return xp.take(tail if sums is None else xp.concat([sums, tail]), _on_device_of(values, spread))
 
 
 __all__ = ["namespace", "is_foreign", "namespace_of", "device_name", "check_device", "to_device", "to_numpy",
-           "cupy", "elementwise", "cast", "reshaped", "transposed", "like", "numpy_dtype", "xp_of", "masked"]
+           "cupy", "elementwise", "cast", "reshaped", "transposed", "like", "numpy_dtype", "xp_of", "masked",
+           "gather", "scatter_add", "values_of", "constant", "eye"]

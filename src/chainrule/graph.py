@@ -249,12 +249,13 @@ def _linked_saved(node: Node, saved: tuple) -> tuple:
     for k, i in linked_saves(type(node.op)):
         value = items[k] if k < len(items) else None
         if i == -2 and type(value) is tuple:  # every input, in order (an op of any number of inputs)
-            items[k] = tuple(linked_tensor(np.asarray(v), link) for v, link in zip(value, node.next))
+            items[k] = tuple(linked_tensor(v if is_foreign(v) else np.asarray(v), link)
+                             for v, link in zip(value, node.next))
             linked.add(k)
             continue
         if isinstance(value, np.generic):  # NumPy gives a 0-d result as a scalar: the Tensor holds an array
             value = np.asarray(value)
-        if type(value) is ndarray:
+        if type(value) is ndarray or is_foreign(value):  # NumPy's arrays, or another library's (a GPU's)
             link = node if i < 0 else node.next[i] if i < len(node.next) else None
             if type(link) is not Node and link is not None and link._data is not value:
                 raise GraphError(
@@ -267,7 +268,7 @@ def _linked_saved(node: Node, saved: tuple) -> tuple:
     # a saved array that is the very array of a leaf input is that input, whatever its name in ``saves``
     leaves = {id(n._data): n for n in node.next if n is not None and type(n) is not Node}
     for k, value in enumerate(items):
-        if k not in linked and type(value) is ndarray and id(value) in leaves:
+        if k not in linked and (type(value) is ndarray or is_foreign(value)) and id(value) in leaves:
             items[k] = leaves[id(value)]
     return tuple(items)
 
@@ -294,7 +295,8 @@ def _add_to_leaf_recorded(op: Op, leaf, g, captured: list | None, capture: dict 
         raise ShapeError(f"{op.name}: its recorded backward returned a gradient of shape {shape} "
                          f"for an input of shape {data.shape}")
     if type(g) is not Tensor:
-        g = Tensor(np.array(g, dtype=data.dtype))  # a constant: the leaf's own copy
+        # a constant: the leaf's own copy (in its library, on its device)
+        g = Tensor(namespace_of(g).asarray(g, copy=True) if is_foreign(g) else np.array(g, dtype=data.dtype))
     if leaf._hooks:
         g = _run_hooks_recorded(leaf._hooks, g)
     if captured is not None:

@@ -37,6 +37,7 @@ import numpy as np
 from numpy import ndarray
 
 from . import anomaly
+from .backend import is_foreign
 from .errors import GraphError
 
 #: The clock: how many writes have been stamped. Nodes read ``CLOCK[0]`` when they are made.
@@ -50,9 +51,15 @@ _STAMPING = threading.Lock()
 
 
 def owner(array: np.ndarray) -> np.ndarray:
-    """The array that owns ``array``'s memory (``array`` itself, or the base of a view)."""
-    base = array.base
-    return base if type(base) is ndarray else array
+    """The array that owns ``array``'s memory (``array`` itself, or the base of a view; for another
+    library's array, its ``base`` where it keeps one, as CuPy does)."""
+    base = getattr(array, "base", None)
+    return base if type(base) is type(array) else array
+
+
+def _watched(array) -> bool:
+    """Arrays whose writes are stamped: NumPy's, and another library's (a GPU's)."""
+    return isinstance(array, ndarray) or is_foreign(array)
 
 
 def _forget(ref: weakref.ref, key: int) -> None:
@@ -72,11 +79,11 @@ def _register(root: np.ndarray) -> int:
 
 
 def mark_written(*arrays) -> None:
-    """Stamp each of ``arrays`` (ndarrays; anything else is ignored) as written now."""
+    """Stamp each of ``arrays`` (arrays of any library; anything else is ignored) as written now."""
     with _STAMPING:
         CLOCK[0] = now = CLOCK[0] + 1
         for array in arrays:
-            if isinstance(array, ndarray):
+            if _watched(array):
                 _STAMPS[_register(owner(array))] = now
 
 
@@ -100,8 +107,8 @@ class RepeatedStamp:
                 CLOCK[0] = now = CLOCK[0] + 1
                 _STAMPS.update(dict.fromkeys(self._keys, now))
             return
-        if not all(isinstance(a, ndarray) for a in arrays):  # another library's arrays are not watched (yet)
-            arrays = [a for a in arrays if isinstance(a, ndarray)]
+        if not all(isinstance(a, ndarray) for a in arrays):
+            arrays = [a for a in arrays if _watched(a)]
         mark_written(*arrays)  # registers each owner (and its weak reference) for the fast path
         self._arrays = list(arrays)  # held, so their owners stay registered under these ids
         self._keys = tuple(id(owner(a)) for a in arrays)
@@ -120,7 +127,7 @@ def overwrite(tensor, values) -> None:
 
 def written_after(array, time: int) -> bool:
     """Whether ``array``'s memory was written (through chainrule) after ``time``."""
-    if not isinstance(array, ndarray):
+    if not _watched(array):
         return False
     root = owner(array)
     key = id(root)

@@ -13,6 +13,7 @@ The methods and operators named after ops (``t.exp()``, ``t.sum(axis=0)``, ``a +
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -22,14 +23,14 @@ from numpy import ndarray
 
 from . import anomaly, ops
 from .autograd import initial_gradient
-from .backend import is_foreign, namespace_of
+from .backend import device_name, is_foreign, namespace_of
 from .errors import DTypeError, GraphError
 from .grad_mode import grad_recording, in_recorded_backward
 from .graph import Node, run_backward
 from .hooks import HookHandle
 from .inplace import lock, mark_written
 from .ops.base import REGISTRY, Op
-from .ops.shape import _plain_index
+from .ops.shape import _completed, _is_basic, _plain_index
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
 #: Whether any array of another library than NumPy (CuPy, array-api-strict) has been held by a Tensor in this
@@ -317,6 +318,10 @@ class Tensor:
                 f"make it under chainrule.no_grad() (as an optimiser step does), or use the out-of-place form"
             )
         data, value = self._data, values_of(value)
+        if type(data) is not ndarray and is_foreign(data):
+            _write_foreign(what, data, value, index, ufunc)
+            mark_written(data)
+            return self
         if not data.flags.writeable:
             raise GraphError(f"{what}: this tensor's data is read-only: it is, or shares memory with, the result "
                              f"of a recorded op that backward still needs (or it was read-only when given); "
@@ -545,6 +550,30 @@ def record(op: Op, inputs: tuple) -> Tensor:
     return result
 
 
+#: The in-place operators of the ufuncs the in-place methods use, for another library's arrays.
+_IN_PLACE = {np.add: operator.iadd, np.subtract: operator.isub, np.multiply: operator.imul,
+             np.divide: operator.itruediv}
+
+
+def _write_foreign(what: str, data, value, index, ufunc: np.ufunc | None) -> None:
+    """An in-place method's write into another library's array: its in-place operator, or its
+    ``__setitem__`` (an index naming every axis, as the standard asks)."""
+    from .backend import like
+
+    if isinstance(value, (ndarray, list, tuple)):
+        value = like(np.asarray(value), data)
+    if not _is_basic(index):  # index arrays (masks) on the data's device
+        index = tuple(like(p, data) for p in index) if type(index) is tuple else like(index, data)
+    try:
+        if ufunc is None:
+            data[_completed(index) if _is_basic(index) else index] = value
+        else:
+            _IN_PLACE[ufunc](data, value)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise DTypeError(f"{what}: cannot write into this tensor's array on {device_name(data)} in place: "
+                         f"{exc}") from None
+
+
 def _check_foreign(op: Op, arrays: list) -> None:
     """Another library's arrays (CuPy, array-api-strict): all of the op's array inputs on one device, and an op
     that declares it can work on them (``Op.array_api``); else one error naming the op and the devices."""
@@ -555,8 +584,8 @@ def _check_foreign(op: Op, arrays: list) -> None:
         raise DTypeError(f"{op.name}: inputs on different devices ({', '.join(devices)}); move them to one "
                          f"with .to(device) first")
     if not op.array_api:
-        raise DTypeError(f"{op.name} works on NumPy arrays only so far, got arrays on {devices[0]}; move the "
-                         f"values with .to('cpu') first")
+        raise DTypeError(f"{op.name} works on NumPy arrays only (its class does not declare array_api = True), "
+                         f"got arrays on {devices[0]}; move the values with .to('cpu') first")
 
 
 def _record_anomaly_checks(op: Op, arrays: list, out: np.ndarray, node: Node | None) -> None:

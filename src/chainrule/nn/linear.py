@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy import add, dot, ndarray
 
+from ..backend import is_foreign, namespace_of
 from ..errors import ShapeError
 from ..inplace import overwrite
 from ..ops import Linear as LinearOp
@@ -36,12 +37,13 @@ class LinearRegressionOp(Op):
 
     fresh_grads = True
     saves = ("X", "W", "x_shape", "has_bias")
+    array_api = True  # NumPy's fast calls below; the same products in the standard's spelling otherwise
 
     def forward(self, X, W, *b):
         if type(X) is not ndarray:
-            X = np.asarray(X)
+            X = X if is_foreign(X) else np.asarray(X)
         try:
-            out = X @ W[0]  # matrix-vector product: (..., d) @ (d,) -> (...)
+            out = X @ (W[0] if type(W) is ndarray else W[0, ...])  # matrix-vector: (..., d) @ (d,) -> (...)
         except (ValueError, IndexError):
             out = None
         w_shape = W.shape
@@ -62,6 +64,8 @@ class LinearRegressionOp(Op):
 
     def backward(self, upstream):
         need, (X, W, x_shape, has_bias) = self.needs_input_grad, self.saved
+        if type(upstream) is not ndarray and is_foreign(upstream):
+            return self._backward_xp(upstream)
         g = upstream if upstream.ndim == 1 else upstream.reshape(-1)  # (n,)
         dX = dW = db = None
         if need[0]:
@@ -72,6 +76,16 @@ class LinearRegressionOp(Op):
             dW = dot(g[None], X if X.ndim == 2 else X.reshape(-1, X.shape[-1]))
         if has_bias and need[2]:
             db = add.reduce(g, keepdims=True)  # (1,)
+        return (dX, dW, db) if has_bias else (dX, dW)
+
+    def _backward_xp(self, upstream):
+        """The same gradients in the array API standard's functions (CuPy's, array-api-strict's arrays)."""
+        need, (X, W, x_shape, has_bias) = self.needs_input_grad, self.saved
+        xp = namespace_of(upstream)
+        g = xp.reshape(upstream, (-1,))
+        dX = xp.reshape(g[:, None] * W[0, :], x_shape) if need[0] else None
+        dW = g[None, :] @ xp.reshape(X, (-1, x_shape[-1])) if need[1] else None
+        db = xp.sum(g, keepdims=True) if has_bias and need[2] else None
         return (dX, dW, db) if has_bias else (dX, dW)
 
     def recorded_backward(self, upstream):

@@ -20,6 +20,7 @@ from typing import Any
 
 from numpy import dot, empty, ndarray
 
+from ..backend import is_foreign, namespace_of
 from ..errors import ConfigError, ShapeError
 from ..ops.base import Op, Written, shape_of
 from ..tensor import Tensor, apply_op
@@ -38,6 +39,7 @@ class SquaredErrorOp(Op):
     arity = 2
     fresh_grads = True
     saves = ("delta", "p", "t")  # p and t only for a recorded backward, which recomputes Δ from them
+    array_api = True  # a BLAS dot on NumPy; the standard's sum of squares otherwise
 
     def __init__(self, reduction: str = "sum", label: str = "squared error"):
         self.reduction = reduction
@@ -55,6 +57,9 @@ class SquaredErrorOp(Op):
         self.saved = (delta, p, t)
         if self.reduction == "none":
             return delta * delta
+        if type(delta) is not ndarray and is_foreign(delta):
+            total = namespace_of(delta).sum(delta * delta)
+            return total / delta.size if self.reduction == "mean" else total
         flat = delta if delta.ndim == 1 else delta.reshape(-1)
         dtype = flat.dtype
         if dtype.kind == "f":
@@ -69,7 +74,8 @@ class SquaredErrorOp(Op):
     def backward(self, upstream):
         need, (delta, _, _) = self.needs_input_grad, self.saved
         scale = 2.0 / delta.size if self.reduction == "mean" else 2.0
-        if upstream.ndim == 0:  # a reduced loss: one number times 2Δ (a Python float keeps Δ's dtype)
+        if upstream.ndim == 0 and not is_foreign(upstream):  # a reduced loss: one number times 2Δ (a Python
+            # float keeps Δ's dtype; on a GPU, reading the number would wait for it)
             factor = scale * float(upstream)
             # Δ + Δ is exactly 2Δ, and NumPy 2 adds two arrays faster than it scales by a Python float.
             dp = delta + delta if factor == 2.0 else delta * factor

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy import maximum, multiply, ndarray, tanh
 
-from ..backend import cast, is_foreign, masked, namespace_of, xp_of
+from ..backend import cast, is_foreign, masked, namespace_of, values_of, xp_of
 from .base import Op, Written, zero_of
 from .elementwise import Where, _either
 
@@ -53,7 +53,8 @@ class ReLU(_Activation):
 
     def backward(self, upstream):
         (out,) = self.saved
-        if type(out) is not ndarray and is_foreign(out):  # the standard multiplies no booleans into floats
+        if type(out) is not ndarray and is_foreign(values_of(out)):  # the standard multiplies no booleans into
+            # floats (out a Tensor in a recorded backward: its comparison gives an array)
             return (upstream * cast(out != 0, upstream.dtype),)
         # out != 0 is out > 0 for out = max(x, 0), except at NaN, whose gradient passes as in PyTorch
         mask = out != zero_of(out.dtype)

@@ -12,7 +12,7 @@ from operator import add, mul, sub, truediv
 
 import numpy as np
 
-from ..backend import xp_of
+from ..backend import constant, xp_of
 from ..errors import ShapeError
 from .base import Op, Written, shape_of, unbroadcast
 
@@ -244,7 +244,7 @@ class Pow(Op):
     def recorded_backward(self, upstream):
         p = self.exponent
         if p == 0:
-            return (np.zeros(upstream.shape, upstream.dtype),)  # a constant: no derivative to record
+            return (constant(upstream, 0, tuple(upstream.shape)),)  # a constant: no derivative to record
         (x,) = self.saved
         scale = p if abs(p) < 2.0**1023 else math.inf if p > 0 else -math.inf
         return (upstream * scale * x ** (p - 1),)  # x ** (p - 1) is a recorded Pow (or Square)
@@ -305,7 +305,7 @@ class Power(Op):
         from .elementwise import Where
 
         need, (a, b, out) = self.needs_input_grad, self.saved
-        zero = np.zeros((), upstream.dtype)
+        zero = constant(upstream, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             da = summed_to(upstream * Where.apply(b == 0, zero, b * a ** (b - 1)), a) if need[0] else None
             db = (summed_to(upstream * Where.apply((a == 0) & (b >= 0), zero, out * _log(a)), b)

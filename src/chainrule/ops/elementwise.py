@@ -6,10 +6,10 @@ from operator import gt, lt
 
 import numpy as np
 
-from ..backend import cast, elementwise, is_foreign, masked, namespace_of, xp_of
+from ..backend import cast, constant, elementwise, is_foreign, masked, namespace_of, values_of, xp_of
 from ..errors import ShapeError
 from .arithmetic import _KeepsOperands, summed_to
-from .base import Op, Written, shape_of, unbroadcast, zero_of
+from .base import Op, Written, shape_of, unbroadcast
 
 
 class _Unary(Op):
@@ -319,9 +319,7 @@ class Sign(_Unary):
         return np.where(s == s, s, 0).astype(s.dtype, copy=False)
 
     def backward(self, upstream):
-        if is_foreign(upstream):
-            return (namespace_of(upstream).zeros_like(upstream),)
-        return (np.zeros(upstream.shape, upstream.dtype),)
+        return (constant(upstream, 0, tuple(upstream.shape)),)  # of the upstream's library, also in a recording
 
     def written(self, n, y, x):
         return Written(n.call("sign", x), (n.num(0),))
@@ -384,8 +382,8 @@ class _Choose(_KeepsOperands):
 
     def backward(self, upstream):
         need, (a, b) = self.needs_input_grad, self.saved
-        if is_foreign(upstream):  # the standard's arrays: the comparisons as numbers
-            xp = namespace_of(upstream)
+        if is_foreign(values_of(upstream)):  # the standard's arrays (or Tensors of them): comparisons as numbers
+            xp = namespace_of(values_of(upstream))
             dtype = upstream.dtype
             tie = 0.5 * xp.astype(a == b, dtype)
             return (
@@ -484,7 +482,7 @@ class Where(Op):
 
     def recorded_backward(self, upstream):
         need, (cond, a_shape, b_shape) = self.needs_input_grad, self.saved
-        zero = zero_of(upstream.dtype)
+        zero = constant(upstream, 0)
         return (
             None,
             unbroadcast(Where.apply(cond, upstream, zero), a_shape) if need[1] else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import is_foreign, namespace_of, numpy_dtype, reshaped, transposed, xp_of
+from ..backend import eye, is_foreign, like, namespace_of, numpy_dtype, reshaped, transposed, xp_of
 from ..errors import ShapeError
 from .base import Chain, Op, Written, shape_of, unbroadcast
 
@@ -156,8 +156,7 @@ def _onto_diagonal(g, distinct: str, target: str, sizes: dict, contract, used: s
         if c in seen:
             d = next(fresh)
             spelled.append(d)
-            eyes.append((c + d, namespace_of(g).eye(sizes[c], dtype=g.dtype) if is_foreign(g) else
-                         np.eye(sizes[c], dtype=g.dtype)))
+            eyes.append((c + d, eye(g, sizes[c])))
         else:
             seen.add(c)
             spelled.append(c)
@@ -462,8 +461,7 @@ class Cholesky(Op):
         (L,) = self.saved
         n = L.shape[-1]
         phi = (np.tril(np.ones((n, n))) / (1 + np.eye(n))).astype(numpy_dtype(upstream.dtype))  # Φ as a mask
-        if is_foreign(upstream):
-            phi = namespace_of(upstream).asarray(phi)
+        phi = like(phi, upstream)  # on the upstream's device (a Tensor's, in a recorded backward)
         P = (_swap_last(L) @ upstream) * phi
         Lt = _swap_last(L)
         S = _solve(Lt, _swap_last(_solve(Lt, _swap_last(P))))  # L⁻ᵀ P L⁻¹

@@ -6,8 +6,8 @@
 * :class:`SoftmaxCrossEntropy` -- log-softmax and negative log-likelihood in one
   node, whose backward is the famous ``softmax - target``.
 
-NumPy has no ``erf``; :func:`erf` and :func:`erfc` here are accurate to about
-1e-16 in float64 (checked against :func:`math.erf` in the tests). They are
+NumPy and the array API standard have no ``erf``; :func:`erf` and :func:`erfc` here are accurate
+to about 1e-16 in float64, on either (checked against :func:`math.erf` in the tests). They are
 piecewise Chebyshev interpolants whose coefficients are computed, once and on
 first use, from :func:`math.erf` and :func:`math.erfc` themselves.
 """
@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from ..backend import is_foreign, namespace_of, numpy_dtype, reshaped, to_numpy
+from ..backend import is_foreign, namespace_of, numpy_dtype, reshaped, to_numpy, xp_of
 from ..errors import DTypeError, ShapeError
 from .base import Op, Written, shape_of
 
@@ -49,14 +49,13 @@ def _chebyshev_fit(f, a: float, b: float, n: int) -> np.ndarray:
     return c
 
 
-def _clenshaw(c: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Σ c_k T_k(t) for t in [-1, 1], by Clenshaw's recurrence."""
-    b1 = np.zeros_like(t)
-    b2 = np.zeros_like(t)
+def _clenshaw(c: np.ndarray, t):
+    """Σ c_k T_k(t) for t in [-1, 1], by Clenshaw's recurrence (on any namespace's arrays)."""
+    b1 = b2 = 0.0
     t2 = 2 * t
     for ck in c[:0:-1]:
-        b1, b2 = t2 * b1 - b2 + ck, b1
-    return t * b1 - b2 + c[0]
+        b1, b2 = t2 * b1 - b2 + float(ck), b1
+    return t * b1 - b2 + float(c[0])
 
 
 @cache
@@ -64,29 +63,41 @@ def _erfcx_pieces() -> tuple:
     """Chebyshev coefficients of erfcx on each piece, computed once from math.erfc and math.exp."""
 
     def erfcx(x):
-        hi = _high_part(x)  # exp(x²) = exp(hi²) exp((x - hi)(x + hi)), hi² exact
+        hi = _high_part(np, x)  # exp(x²) = exp(hi²) exp((x - hi)(x + hi)), hi² exact
         return math.erfc(x) * math.exp(hi * hi) * math.exp((x - hi) * (x + hi))
 
     return tuple((a, b, _chebyshev_fit(erfcx, a, b, _ERFCX_DEGREE)) for a, b in _ERFCX_PIECES)
 
 
-def _high_part(a):
+def _high_part(xp, a):
     """``a`` rounded to 20 bits after the binary point: for a < 32, a_hi² is exact in float64."""
-    return np.round(a * 1048576.0) / 1048576.0
+    return xp.round(a * 1048576.0) / 1048576.0
 
 
-def _exp_minus_square(a: np.ndarray) -> np.ndarray:
+def _exp_minus_square(xp, a):
     """exp(-a²) without the rounding error of a² (up to a² · 1e-16 relative otherwise)."""
-    hi = _high_part(a)
+    hi = _high_part(xp, a)
     with np.errstate(under="ignore"):
-        return np.exp(-hi * hi) * np.exp((hi - a) * (hi + a))
+        return xp.exp(-hi * hi) * xp.exp((hi - a) * (hi + a))
 
 
-def _erf_series(z: np.ndarray) -> np.ndarray:
+def _where_put(xp, out, mask, f, a):
+    """``out`` with ``f(a)`` where ``mask`` holds: on NumPy, ``f`` of the selected elements only, written in
+    place; on the standard's arrays (a GPU's), ``f`` of all and a ``where``, which needs no sync and no
+    data-dependent shape."""
+    if xp is np:
+        if mask.any():
+            out[mask] = f(a[mask])
+        return out
+    with np.errstate(all="ignore"):  # f of the elements not selected may overflow (array-api-strict warns)
+        return xp.where(mask, f(a), out)
+
+
+def _erf_series(xp, z):
     """erf(z) by its Taylor series, exact to 1 ulp for |z| <= 1 (z is clipped to [-1, 1] first)."""
-    z = np.clip(z, -1.0, 1.0)
+    z = xp.clip(z, -1.0, 1.0)
     u = z * z
-    r = np.full_like(u, _ERF_TAYLOR[-1])
+    r = xp.full_like(u, _ERF_TAYLOR[-1])
     for c in _ERF_TAYLOR[-2::-1]:  # Horner, in place
         r *= u
         r += c
@@ -94,70 +105,75 @@ def _erf_series(z: np.ndarray) -> np.ndarray:
     return r
 
 
-def _erfc_large(a: np.ndarray) -> np.ndarray:
+def _erfc_large(xp, a):
     """erfc(a) for a >= 1, as exp(-a²) · erfcx(a): relatively accurate however small."""
     under = a > 27.0  # erfc(27) < 1e-318: zero in float64 (inf included; NaN stays NaN)
-    a = np.where(under, 27.0, a)
-    g = np.full_like(a, np.nan)
+    a = xp.where(under, 27.0, a)
+    g = xp.full_like(a, math.nan)
     for lo, hi, c in _erfcx_pieces():
-        m = (a >= lo) & (a < hi)
-        if m.any():
-            g[m] = _clenshaw(c, (2 * a[m] - (lo + hi)) / (hi - lo))
-    m = a >= _ERFCX_PIECES[-1][1]
-    if m.any():  # asymptotic series 1/(a√π) Σ (-1)^n (2n-1)!! / (2a²)^n; 30 terms: 1e-16 relative at a = 6
-        am = a[m]
+        g = _where_put(xp, g, (a >= lo) & (a < hi),
+                       lambda am, lo=lo, hi=hi, c=c: _clenshaw(c, (2 * am - (lo + hi)) / (hi - lo)), a)
+
+    def asymptotic(am):  # 1/(a√π) Σ (-1)^n (2n-1)!! / (2a²)^n; 30 terms: 1e-16 relative at a = 6
         inv = 1 / (2 * am * am)
-        term, total = np.ones_like(inv), np.ones_like(inv)
+        term, total = 1.0, 1.0
         for n in range(1, 30):
-            term *= -(2 * n - 1) * inv
-            total += term
-        g[m] = total / (am * _SQRT_PI)
-    out = _exp_minus_square(a) * g
-    out[under] = 0.0
-    return out
+            term = term * (-(2 * n - 1) * inv)
+            total = total + term
+        return total / (am * _SQRT_PI)
+
+    g = _where_put(xp, g, a >= _ERFCX_PIECES[-1][1], asymptotic, a)
+    return xp.where(under, 0.0, _exp_minus_square(xp, a) * g)
 
 
-def _float64_of(x) -> tuple[np.ndarray, np.dtype, tuple[int, ...]]:
-    """``x`` as a flat float64 array (a 0-d array too: NumPy turns 0-d results into scalars, which
-    cannot be assigned into), with the dtype and shape to give the result back in."""
+def _float64_of(x) -> tuple:
+    """The namespace of ``x``, and ``x`` as a flat float64 array (a 0-d array too: NumPy turns 0-d results
+    into scalars, which cannot be assigned into), with the dtype and shape to give the result back in."""
+    if is_foreign(x):
+        xp = namespace_of(x)
+        dtype = x.dtype if xp.isdtype(x.dtype, "real floating") else xp.float64
+        return xp, xp.reshape(xp.astype(x, xp.float64), (-1,)), dtype, tuple(x.shape)
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    return np.asarray(x, dtype=np.float64).reshape(-1), dtype, x.shape
+    return np, np.asarray(x, dtype=np.float64).reshape(-1), dtype, x.shape
 
 
-def erf(x) -> np.ndarray:
+def _back(xp, out, dtype, shape):
+    """A float64 result back in the input's shape and dtype."""
+    out = xp.reshape(out, shape)
+    return out.astype(dtype, copy=False) if xp is np else xp.astype(out, dtype)
+
+
+def erf(x):
     """The error function erf(x) = 2/√π ∫₀ˣ exp(-t²) dt, elementwise (float64 inside; dtype kept).
 
     Taylor series for |x| < 1, 1 - exp(-x²) erfcx(|x|) beyond: within 1 ulp of
-    :func:`math.erf` for |x| < 1 and within 2e-16 everywhere.
+    :func:`math.erf` for |x| < 1 and within 2e-16 everywhere. NumPy's arrays, and the standard's.
     """
-    v, dtype, shape = _float64_of(x)
-    out = _erf_series(v)
-    big = ~(np.abs(v) < 1)  # NaN counts as big and stays NaN
-    if big.any():
-        vb = v[big]
-        out[big] = np.copysign(1 - _erfc_large(np.abs(vb)), vb)
-    return out.reshape(shape).astype(dtype, copy=False)
+    xp, v, dtype, shape = _float64_of(x)
+    big = ~(xp.abs(v) < 1)  # NaN counts as big and stays NaN
+    out = _where_put(xp, _erf_series(xp, v), big, lambda vb: xp.copysign(1 - _erfc_large(xp, xp.abs(vb)), vb), v)
+    return _back(xp, out, dtype, shape)
 
 
-def erfc(x) -> np.ndarray:
+def erfc(x):
     """The complementary error function 1 - erf(x), elementwise, relatively accurate in the right tail."""
-    v, dtype, shape = _float64_of(x)
-    out = 1 - _erf_series(v)
-    big = ~(np.abs(v) < 1)
-    if big.any():
-        vb = v[big]
-        tail = _erfc_large(np.abs(vb))
-        out[big] = np.where(vb < 0, 2 - tail, tail)
-    return out.reshape(shape).astype(dtype, copy=False)
+    xp, v, dtype, shape = _float64_of(x)
+
+    def tail(vb):
+        large = _erfc_large(xp, xp.abs(vb))
+        return xp.where(vb < 0, 2 - large, large)
+
+    out = _where_put(xp, 1 - _erf_series(xp, v), ~(xp.abs(v) < 1), tail, v)
+    return _back(xp, out, dtype, shape)
 
 
-def normal_cdf(x) -> np.ndarray:
+def normal_cdf(x):
     """Φ(x) = P(N(0, 1) <= x) = erfc(-x/√2) / 2, relatively accurate in the left tail."""
-    v, dtype, shape = _float64_of(x)
+    xp, v, dtype, shape = _float64_of(x)
     out = erfc(v * -_INV_SQRT_2)
     out *= 0.5
-    return out.reshape(shape).astype(dtype, copy=False)
+    return _back(xp, out, dtype, shape)
 
 
 # -- the ops ---------------------------------------------------------------------------
@@ -175,6 +191,7 @@ class GELU(Op):
     functions = methods = ("gelu",)
     in_expressions = True
     saves = ("x", "tanh_or_cdf")  # tanh(u) with approximate="tanh", else Φ(x)
+    array_api = True
     _C = math.sqrt(2.0 / math.pi)
     _K = 0.044715
 
@@ -188,7 +205,7 @@ class GELU(Op):
 
     def forward(self, x):
         if self.approximate == "tanh":
-            t = np.tanh(self._C * (x + self._K * x * x * x))
+            t = xp_of(x).tanh(self._C * (x + self._K * x * x * x))
             self.saved = (x, t)
             return 0.5 * x * (1 + t)
         cdf = normal_cdf(x)
@@ -201,7 +218,7 @@ class GELU(Op):
             t = t_or_cdf
             du = self._C * (1 + 3 * self._K * x * x)
             return (upstream * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du),)
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        pdf = _INV_SQRT_2PI * xp_of(x).exp(-0.5 * x * x)
         return (upstream * (t_or_cdf + x * pdf),)
 
     def recorded_backward(self, upstream):
@@ -228,6 +245,7 @@ class NormalCDF(Op):
     fresh_grads = True
     symbol = "Φ"
     saves = ("x",)
+    array_api = True
 
     def forward(self, x):
         self.saved = (x,)
@@ -235,7 +253,7 @@ class NormalCDF(Op):
 
     def backward(self, upstream):
         (x,) = self.saved
-        return (upstream * (_INV_SQRT_2PI * np.exp(-0.5 * x * x)),)
+        return (upstream * (_INV_SQRT_2PI * xp_of(x).exp(-0.5 * x * x)),)
 
     def recorded_backward(self, upstream):
         (x,) = self.saved
@@ -548,6 +566,9 @@ class SoftmaxCrossEntropy(Op):
                 dz = z.softmax(axis=-1) - q
                 if valid is not None:
                     dz = dz * valid[:, None]
+        elif numpy_dtype(target.dtype).kind in "iu":  # the standard's arrays: the smoothed one-hot q was saved
+            if need[0]:
+                dz = z.softmax(axis=-1) - q
         else:  # q as a function of the target, which may itself require grad
             t = target.reshape(1, c) if single else target
             q = t * (1 - eps) + eps / c if eps else t

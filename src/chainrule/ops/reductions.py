@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from ..backend import is_foreign, namespace_of, reshaped, transposed, xp_of
+from ..backend import cast, constant, eye, is_foreign, like, namespace_of, reshaped, transposed, xp_of
 from ..errors import ConfigError, ShapeError
 from .base import Op, Written, broadcast_view, shape_of
 
@@ -163,6 +163,8 @@ class _Extreme(_Reduction):
     def recorded_backward(self, upstream):
         axes, mask, count = self.saved  # constants: which elements were the extreme, and how many
         grad = expand_reduced(upstream, mask.shape, axes, self.keepdims)
+        if is_foreign(mask):
+            return (grad * (cast(mask, upstream.dtype) / count),)
         return (grad * (mask / count).astype(upstream.dtype),)
 
     def written(self, n, y, x):
@@ -377,13 +379,12 @@ class Prod(_Reduction):
         up = expand_reduced(upstream, x.shape, axes, self.keepdims)
         over = tuple(range(x.ndim)) if axes is None else axes
         if x.size == 0 or not over:  # slices of one element or none: the others' product is 1, a constant
-            return (up * np.ones(x.shape, x.dtype),)
+            return (up * constant(x, 1, tuple(x.shape)),)
         rest = [i for i in range(x.ndim) if i not in over]
         moved = x.transpose(tuple(rest + list(over)))
         n = int(np.prod([x.shape[a] for a in over]))
         flat = moved.reshape(moved.shape[:len(rest)] + (1, n))
-        eye = np.eye(n, dtype=bool)
-        others = Where.apply(eye, np.ones((), x.dtype), flat).prod(axis=-1)  # (..., n): all but the i-th
+        others = Where.apply(eye(x, n, dtype=bool), constant(x, 1), flat).prod(axis=-1)  # (..., n): all but the i-th
         return (up * others.reshape(moved.shape).transpose(tuple(np.argsort(rest + list(over)))),)
 
     def written(self, n, y, x):
@@ -482,10 +483,10 @@ class Std(Var):
 
         x, axes, count, out = self.saved
         if count == 0:
-            return (np.zeros(x.shape, upstream.dtype),)
+            return (constant(upstream, 0, tuple(x.shape)),)
         zero = out == 0
-        safe = Where.apply(zero, np.ones((), out.dtype), out)
-        scale = Where.apply(zero, np.zeros((), out.dtype), upstream / (safe * 2))
+        safe = Where.apply(zero, constant(out, 1), out)
+        scale = Where.apply(zero, constant(out, 0), upstream / (safe * 2))
         return (expand_reduced(scale, x.shape, axes, self.keepdims) * self._scaled_deviation(x, axes, count),)
 
     def written(self, n, y, x):
@@ -524,9 +525,8 @@ class Norm(_Reduction):
         x, axes, norm = self.saved
         zero = norm == 0
         norm = (x * x).sum(axis=axes, keepdims=True).sqrt()  # recomputed from x, so that it is recorded
-        x_over = x / Where.apply(zero, np.ones((), x.dtype), norm)
-        return (expand_reduced(upstream, x.shape, axes, self.keepdims) * Where.apply(zero, np.zeros((), x.dtype),
-                                                                                     x_over),)
+        x_over = x / Where.apply(zero, constant(x, 1), norm)
+        return (expand_reduced(upstream, x.shape, axes, self.keepdims) * Where.apply(zero, constant(x, 0), x_over),)
 
     def written(self, n, y, x):
         return Written(self._call(n, x), (n.div(x, y),))
@@ -554,9 +554,7 @@ class Trace(Op):
 
     def backward(self, upstream):
         (shape,) = self.saved
-        if is_foreign(upstream):
-            return (upstream * namespace_of(upstream).eye(*shape, dtype=upstream.dtype),)
-        return (upstream * np.eye(*shape, dtype=upstream.dtype),)
+        return (upstream * eye(upstream, *shape),)
 
     def written(self, n, y, x):
         return Written(n.call("trace", x), (n.call("I"),))
@@ -731,12 +729,12 @@ class CumProd(Op):
             axis = self.axis % max(x.ndim, 1)
         xm, gm = x.moveaxis(axis, -1), upstream.moveaxis(axis, -1)
         n = xm.shape[-1]
-        eye = np.eye(n, dtype=bool)
         # others[..., j, i] = Π_{k<=i, k≠j} x_k
-        others = Where.apply(eye, np.ones((), x.dtype), xm.unsqueeze(-2).broadcast_to(xm.shape[:-1] + (n, n)))
+        others = Where.apply(eye(x, n, dtype=bool), constant(x, 1),
+                             xm.unsqueeze(-2).broadcast_to(xm.shape[:-1] + (n, n)))
         others = others.cumprod(axis=-1)
-        later = np.triu(np.ones((n, n), dtype=bool))  # i >= j
-        grad = Where.apply(later, gm.unsqueeze(-2) * others, np.zeros((), x.dtype)).sum(axis=-1)
+        later = like(np.triu(np.ones((n, n), dtype=bool)), x)  # i >= j
+        grad = Where.apply(later, gm.unsqueeze(-2) * others, constant(x, 0)).sum(axis=-1)
         grad = grad.moveaxis(-1, axis)
         return (grad.reshape(shape),)
 

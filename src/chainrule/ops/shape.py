@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import is_foreign, namespace_of, numpy_dtype, reshaped, transposed, xp_of
+from ..backend import (
+    constant,
+    gather,
+    is_foreign,
+    namespace_of,
+    numpy_dtype,
+    reshaped,
+    scatter_add,
+    to_numpy,
+    transposed,
+    xp_of,
+)
 from ..errors import GraphError, ShapeError
 from .base import Chain, Op, Written, broadcast_view, shape_of, unbroadcast
 
@@ -99,7 +110,41 @@ def _plain_index(index):
         return tuple(_plain_index(part) for part in index)
     if index is None or index is Ellipsis or isinstance(index, (slice, int, np.integer, np.ndarray)):
         return index
+    data = getattr(index, "data", index)  # a Tensor's array
+    if is_foreign(data):  # a mask or indices on another library's arrays (a GPU's): read on the host
+        return to_numpy(data)
     return np.asarray(index)
+
+
+def _flat_positions(shape: tuple[int, ...], index) -> np.ndarray:
+    """The flat (row-major) positions in an array of ``shape`` that ``index`` selects, shaped as the
+    selection: what NumPy's ``arange(size).reshape(shape)[index]`` gives, in memory of the result's size
+    (one broadcast view of each axis's offsets, indexed, and summed)."""
+    strides = np.cumprod((1,) + tuple(reversed(shape[1:])), dtype=np.intp)[::-1]
+    positions = np.zeros((), dtype=np.intp) if not shape else 0
+    for axis, (n, stride) in enumerate(zip(shape, strides)):
+        offsets = (np.arange(n, dtype=np.intp) * stride).reshape((n,) + (1,) * (len(shape) - axis - 1))
+        positions = positions + np.broadcast_to(offsets, shape)[index]
+    return positions if shape else positions[index]
+
+
+def _completed(index) -> tuple:
+    """A basic index with a trailing Ellipsis where it has none: the standard, unlike NumPy, asks an index
+    to name every axis."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return parts if any(p is Ellipsis for p in parts) else parts + (Ellipsis,)
+
+
+def _gather(x, index):
+    """``x[index]`` for another library's array ``x``, any NumPy index: natively for a basic one, else by
+    the flat positions it selects (also for a basic index the library refuses, such as a slice past the
+    end, which the standard leaves unspecified)."""
+    if _is_basic(index):
+        try:
+            return x[_completed(index)]
+        except (IndexError, TypeError, ValueError):
+            pass
+    return gather(x, _flat_positions(tuple(x.shape), index))
 
 
 def _is_basic(index) -> bool:
@@ -121,6 +166,7 @@ class GetItem(Op):
     fresh_grads = True
     operator = "getitem"
     saves = ("in_shape",)
+    array_api = True  # any NumPy index, on the standard's arrays too (by flat positions where it must)
 
     def __init__(self, index):
         self.index = _plain_index(index)
@@ -132,7 +178,7 @@ class GetItem(Op):
         in_shape = shape_of(x)
         self.saved = (in_shape,)
         try:
-            return np.asarray(x)[self.index]
+            return _gather(x, self.index) if is_foreign(x) else np.asarray(x)[self.index]
         except IndexError as exc:
             raise ShapeError(f"getitem: index {self.index!r} does not fit shape {in_shape}: {exc}") from None
 
@@ -147,6 +193,18 @@ class GetItem(Op):
 
 def _scatter_add(values: np.ndarray, index, shape: tuple[int, ...]) -> np.ndarray:
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeated positions summed)."""
+    if is_foreign(values):
+        xp = namespace_of(values)
+        if _is_basic(index) and not any(p is None for p in _completed(index)):  # the standard sets no new axis
+            out = xp.zeros(shape, dtype=values.dtype, device=values.device)
+            try:
+                out[_completed(index)] = values
+                return out
+            except (IndexError, TypeError, ValueError):
+                pass  # a basic index the library refuses: by positions, as any other
+        positions = _flat_positions(shape, index)
+        values = xp.broadcast_to(values, positions.shape)
+        return xp.reshape(scatter_add(values, positions, int(np.prod(shape))), shape)
     out = np.zeros(shape, dtype=values.dtype)
     if _is_basic(index):
         out[index] = values
@@ -164,6 +222,7 @@ class ScatterAdd(Op):
     """
 
     arity = 1  # not fresh_grads: upstream[index] is a view of the upstream for a basic index
+    array_api = True
 
     def __init__(self, index, shape):
         self.index, self.shape = _plain_index(index), _dims(shape, ())
@@ -172,10 +231,10 @@ class ScatterAdd(Op):
         return {"index": self.index, "shape": self.shape}
 
     def forward(self, x):
-        return _scatter_add(np.asarray(x), self.index, self.shape)
+        return _scatter_add(x if is_foreign(x) else np.asarray(x), self.index, self.shape)
 
     def backward(self, upstream):
-        return (upstream[self.index],)
+        return (_gather(upstream, self.index) if is_foreign(upstream) else upstream[self.index],)
 
     def recorded_backward(self, upstream):
         return (GetItem.apply(upstream, index=self.index),)
@@ -609,7 +668,7 @@ class Repeat(Op):
             return (grad.reshape(in_shape),)
         r = self.repeats
         if r == 0:  # no copies: nothing came back
-            return (np.zeros(in_shape, upstream.dtype),)
+            return (constant(upstream, 0, in_shape),)
         split = shape[:ax] + (shape[ax], r) + shape[ax + 1:]
         return (upstream.reshape(split).sum(axis=ax + 1).reshape(in_shape),)
 
@@ -636,7 +695,7 @@ class Repeat(Op):
         ax, shape = self._layout(in_shape)
         origin = np.repeat(np.arange(shape[ax]), self.repeats)  # where each copy came from
         flat = upstream.reshape(-1) if self.axis is None else upstream
-        zeros = np.zeros(shape, upstream.dtype)
+        zeros = constant(upstream, 0, shape)
         return (IndexAdd.apply(zeros, flat, axis=ax, index=origin).reshape(in_shape),)
 
 
@@ -860,9 +919,10 @@ class IndexAdd(Op):
     functions = ("index_add",)
     name = "index_add"  # in messages, as the function is called
     backward_records = True  # the upstream, and an indexing of it
+    array_api = True  # on the standard's arrays by flat positions (see backend.scatter_add)
 
     def __init__(self, axis: int, index):
-        self.axis, self.index = axis, np.asarray(index)
+        self.axis, self.index = axis, np.asarray(_plain_index(index))
 
     def params(self):
         return {"axis": self.axis, "index": self.index}
@@ -871,13 +931,19 @@ class IndexAdd(Op):
         return (slice(None),) * _axis(self, self.axis, ndim) + (self.index,)
 
     def forward(self, x, source):
-        x = np.asarray(x)
+        x = x if is_foreign(x) or is_foreign(source) else np.asarray(x)
         if self.index.ndim != 1 or self.index.dtype.kind not in "iu":
             raise ShapeError(f"index_add: index must be a vector of integers, got {self.index.dtype} "
                              f"of shape {self.index.shape}")
         where = self._where(x.ndim)
-        out = np.array(x, dtype=np.result_type(x, source), copy=True)
         try:
+            if type(x) is not np.ndarray:
+                xp = xp_of(x, source)
+                positions = _flat_positions(tuple(x.shape), where)
+                added = scatter_add(xp.broadcast_to(xp.asarray(source), positions.shape), positions,
+                                    int(np.prod(x.shape)))
+                return xp.astype(x, xp.result_type(x, source)) + xp.reshape(added, x.shape)
+            out = np.array(x, dtype=np.result_type(x, source), copy=True)
             np.add.at(out, where, source)
         except (ValueError, IndexError) as exc:
             raise ShapeError(f"index_add: source of shape {shape_of(source)} does not fit x of shape {x.shape} "
@@ -886,4 +952,6 @@ class IndexAdd(Op):
 
     def backward(self, upstream):
         need = self.needs_input_grad
-        return (upstream if need[0] else None, upstream[self._where(upstream.ndim)] if need[1] else None)
+        where = self._where(upstream.ndim)
+        return (upstream if need[0] else None,
+                (_gather(upstream, where) if is_foreign(upstream) else upstream[where]) if need[1] else None)
