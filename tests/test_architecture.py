@@ -22,7 +22,7 @@ LAYERS = {
     "core": {"errors", "files", "ops", "grad_mode", "anomaly", "inplace", "hooks", "graph", "autograd", "tensor",
              "functional", "gradcheck", "func", "lang", "backend"},
     "training": {"nn", "optim", "data", "serialization", "lecture"},
-    "applications": {"explain", "train", "exercise"},
+    "applications": {"explain", "train", "exercise", "distributed"},
     "interface": {"cli", "commands", "bench", "__main__"},
 }
 ORDER = list(LAYERS)
@@ -96,7 +96,8 @@ def test_import_chainrule_stays_light():
     """No plotting, drawing, terminal or data-set library is imported until it is used."""
     code = (
         "import sys, chainrule\n"
-        "heavy = ('matplotlib', 'rich', 'sklearn', 'torch', 'safetensors', 'graphviz', 'scipy', 'pandas')\n"
+        "heavy = ('matplotlib', 'rich', 'sklearn', 'torch', 'safetensors', 'graphviz', 'scipy', 'pandas', 'pyarrow',\n"
+        "         'dask', 'distributed')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

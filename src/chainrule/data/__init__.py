@@ -16,6 +16,7 @@ from .csvfile import CSVTable, detect_delimiter, load_csv, read_csv, save_csv
 from .datasets import ArrayDataset
 from .loader import DataLoader, as_dataset, split_indices, train_test_split
 from .preprocessing import Standardizer
+from .stream import StreamLoader
 
 __all__ = [
     "ArrayDataset", "DataLoader", "as_dataset", "split_indices", "train_test_split", "Standardizer",
@@ -46,3 +47,6 @@ __all__ += [
     "load_csv_classification", "load_digits", "load_iris", "load_wine", "make_moons", "make_spirals",
     "read_feature_columns", "stratified_split", "stratified_split_indices",
 ]
+
+# -- data larger than memory: mini-batches streamed from .npy, Parquet and CSV files --------
+__all__ += ["StreamLoader"]

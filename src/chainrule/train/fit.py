@@ -30,6 +30,7 @@ import numpy as np
 from ..backend import is_foreign, like, reshaped, to_numpy
 from ..data.datasets import ArrayDataset
 from ..data.loader import DataLoader, as_dataset
+from ..data.stream import StreamLoader
 from ..errors import ConfigError, SerializationError
 from ..grad_mode import no_grad
 from ..tensor import values_of
@@ -137,8 +138,9 @@ def fit(
     loss_fn : ``loss_fn(prediction, target) -> scalar Tensor``; its ``reduction``
         ("sum" or "mean") says how batch losses add up to the epoch loss.
     optimizer : an :mod:`chainrule.optim` optimiser over the model's parameters.
-    train_data : ArrayDataset, tuple ``(X, Y)``, or a ready DataLoader (then
-        ``batch_size``, ``shuffle``, ``drop_last`` and ``seed`` are not used).
+    train_data : ArrayDataset, tuple ``(X, Y)``, or a ready DataLoader or
+        :class:`~chainrule.data.StreamLoader` (a file larger than memory; then ``batch_size``,
+        ``shuffle``, ``drop_last`` and ``seed`` are not used).
     test_data : ArrayDataset or ``(X, Y)`` evaluated after every epoch (validation).
     epochs : maximum number of epochs.
     batch_size : objects per step; ``None`` is full-batch gradient descent.
@@ -175,13 +177,16 @@ def fit(
     History (see :class:`~chainrule.train.history.History`); ``stop_reason`` is "diverged"
     when the loss became NaN or infinite (lower the learning rate).
     """
-    if isinstance(train_data, DataLoader):
+    if isinstance(train_data, (DataLoader, StreamLoader)):
         loader = train_data
     else:
         loader = DataLoader(as_dataset(train_data), batch_size=batch_size, shuffle=shuffle,
                             drop_last=drop_last, rng=np.random.default_rng(seed) if not isinstance(
                                 seed, np.random.Generator) else seed)
-    train_ds = loader.dataset
+    train_ds = loader.dataset  # None for a file streamed from disk (StreamLoader)
+    if train_ds is None and (eval_train or metrics):
+        raise ConfigError("fit: eval_train and metrics evaluate the whole training set in memory; a StreamLoader's "
+                          "file is not: give test_data (evaluated after every epoch) instead")
     test_ds = as_dataset(test_data) if test_data is not None else None
     if monitor == "auto":
         monitor = "test" if test_ds is not None else "train"
@@ -229,7 +234,7 @@ def fit(
     # Full-batch GD towards a known optimum: the loss of each forward pass is the exact training loss,
     # so once it meets the target no further step is taken (that last epoch records NaN as grad_norm).
     check_before_step = (optimum is not None and target_gap is not None and len(loader) == 1
-                         and loader.batch_size >= len(train_ds))
+                         and train_ds is not None and loader.batch_size >= len(train_ds))
     reached = False
     with progress_bar(epochs, progress, description) as bar:
         for epoch in range(first_epoch, epochs + 1):
