@@ -5,27 +5,28 @@ it reads the file a *chunk* of rows at a time (a row range of a ``.npy``, a row 
 file, a block of lines of a CSV file), the next chunk on a background thread while the model trains on
 the current one, and yields ``(X (b, d), Y (b,))`` batches. ``chainrule.fit`` takes it as its data.
 
-Shuffling, as streaming loaders do (``tf.data``'s shuffle buffer, WebDataset), in two stages:
+Shuffling, as streaming loaders do (``tf.data``'s shuffle buffer, WebDataset's shards), in two stages:
 
 1. the order of the chunks is a fresh permutation every epoch;
-2. rows pass through a *buffer* of ``buffer_rows`` rows: when it is full it is permuted, the batches
-   are taken from its front, and half the buffer stays behind to be mixed with the next chunks.
+2. the chunks are taken, in that order, into *windows* of at most ``buffer_rows`` rows, and the rows of
+   a window are permuted together (the few left over from a window's last batch open the next one).
 
 Every epoch is a permutation of all the rows (each row exactly once), and the same seed gives the same
 sequence of epochs. How close to a full shuffle: chunks come in a uniformly random order, so each batch
 is, in expectation over the epoch's draw, a sample of the whole file, and the mini-batch gradient stays an
-unbiased estimate of the full gradient (the lecture's point). What a full shuffle has and this has not:
-a batch draws mostly from the last few chunks read (every round half the buffer stays, so a row read k
-rounds ago is still waiting with probability about 2^-k), so when the file is sorted (by target, by time),
-the batches of one epoch are more alike than a full shuffle's and the gradient's variance is larger.
-Measured (``tests/test_stream.py``): 2,003 rows in 21 chunks, batches of 64, the mean number of chunks a
-batch has rows of is 8.8 with a buffer of 3 chunks, 15.3 with 10, and 19.1 with a buffer of all the rows,
-which is a full shuffle (a permutation of the whole file gives 19.4). For a sorted file, shuffle it once on
-disk, or raise ``buffer_rows``.
+unbiased estimate of the full gradient (the lecture's point). What a full shuffle has and this has not: a
+batch holds rows of the chunks of one window only, so when the file is sorted (by target, by time), the
+batches of an epoch are more alike than a full shuffle's and the gradient's variance is larger. Measured
+(``tests/test_stream.py``): 2,003 rows in 21 chunks, batches of 64, a batch has rows of 3.5 chunks on
+average with a window of 3 chunks, 9.3 with 10, and 19.1 with a window of all the rows, which is a full
+shuffle (a permutation of the whole file gives 19.4). For a sorted file, shuffle it once on disk, or
+raise ``buffer_rows``.
 
-Memory: the buffer, one chunk being read and one chunk read ahead: about
-``(buffer_rows + 3 * chunk_rows) * row bytes``, whatever the file's size (see ``benchmarks/README.md``,
-"Data larger than memory").
+Memory: two windows (a thread reads the next window while the batches are drawn from this one), about
+``2 * buffer_rows * row bytes`` (by default 2 x 64 MB, or two chunks where a chunk is larger), whatever
+the file's size; the mapped pages of a ``.npy`` are unmapped as soon as they are copied, a Parquet row group
+is decoded 16,384 rows at a time. See ``benchmarks/README.md``, "Data larger
+than memory".
 
 Nothing in a file is executed or unpickled: ``.npy`` files of Python objects are refused, the ``.npy``
 header is read by NumPy's literal parser, Parquet by pyarrow, CSV as numbers only.
@@ -49,12 +50,16 @@ from .checks import check_bool, check_float_dtype, check_path, check_seed, is_in
 
 #: Default chunk size in bytes (a chunk is read at once, and one more is read ahead).
 CHUNK_BYTES = 16 * 1024**2
-#: Default shuffle buffer, in chunks.
-BUFFER_CHUNKS = 4
+#: Default window of rows shuffled together, in bytes (whole chunks, one at least); two are held.
+WINDOW_BYTES = 64 * 1024**2
+#: Rows of a Parquet row group decoded at once.
+PARQUET_BATCH = 16_384
+#: Rows turned from columns into rows at once (a block that stays in the CPU's cache).
+TRANSPOSE_ROWS = 2_048
 
 
 class _Source:
-    """A file read a chunk at a time: ``chunks`` are row ranges, :meth:`read` gives one as (X, Y)."""
+    """A file read a chunk at a time: ``chunks`` are row ranges, :meth:`read_into` writes one into buffers."""
 
     path: str
     n_rows: int
@@ -62,8 +67,12 @@ class _Source:
     target_name: str
     chunks: list[tuple[int, int]]
 
-    def read(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def read_into(self, k: int, X: np.ndarray, Y: np.ndarray) -> None:
+        """Chunk ``k`` written into ``X`` (its rows of the features) and ``Y`` (of the target)."""
         raise NotImplementedError
+
+    #: the kind of the target column as stored ("i": integers, "f": other numbers)
+    target_kind: str = "f"
 
     def close(self) -> None:
         pass
@@ -100,6 +109,15 @@ def _pick_columns(names: list[str], target: str | int | None, features: list[str
     return cols, t
 
 
+def _labels(y: np.ndarray, dtype: np.dtype, source: _Source, k: int) -> np.ndarray:
+    """``y`` for a target of ``dtype``: numbers read as class labels (an integer dtype) must be whole."""
+    if dtype.kind in "iu" and y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+        bad = int(np.flatnonzero(y != np.round(y))[0])
+        raise DataError(f"{source.path}, row {source.chunks[k][0] + bad:,} (counted from 0): target "
+                        f"{float(y[bad])!r} is not a whole number (a class label as target_dtype={dtype.name} asks)")
+    return y
+
+
 class _NpySource(_Source):
     """A 2-D ``.npy`` array (rows are objects, one column the target), each chunk memory-mapped on its own
     (only its pages are mapped, and they are unmapped once copied: memory stays one chunk's)."""
@@ -132,15 +150,19 @@ class _NpySource(_Source):
         rows = chunk_rows or max(1, CHUNK_BYTES // max(self.row_bytes, 1))
         self.chunks = _row_ranges(self.n_rows, rows)
         self.all_but_last = self.columns == list(range(width - 1)) and self.target == width - 1
+        self.target_kind = "i" if file_dtype.kind in "iub" else "f"
 
-    def read(self, k):
+    def _map(self, k):
         start, stop = self.chunks[k]
-        mm = np.memmap(self.path, dtype=self.file_dtype, mode="r", offset=self.offset + start * self.row_bytes,
-                       shape=(stop - start, self.row_bytes // self.file_dtype.itemsize))
-        X = np.array(mm[:, :-1] if self.all_but_last else mm[:, self.columns], dtype=self.dtype)
-        Y = np.array(mm[:, self.target])
-        del mm  # copied, and no view of it left: unmapped, its pages leave the process's memory
-        return X, Y
+        return np.memmap(self.path, dtype=self.file_dtype, mode="r", offset=self.offset + start * self.row_bytes,
+                         shape=(stop - start, self.row_bytes // self.file_dtype.itemsize))
+
+    def read_into(self, k, X, Y):
+        mm = self._map(k)  # copied straight from the mapped pages into the buffer, then unmapped (no view of
+        # it is left: its pages leave the process's memory)
+        np.copyto(X, mm[:, :-1] if self.all_but_last else mm[:, self.columns], casting="unsafe")
+        np.copyto(Y, _labels(mm[:, self.target], Y.dtype, self, k), casting="unsafe")
+        del mm
 
 
 class _ParquetSource(_Source):
@@ -148,6 +170,9 @@ class _ParquetSource(_Source):
 
     def __init__(self, path: str, target, features, chunk_rows: int | None, dtype: np.dtype):
         pq = require("pyarrow.parquet", "stream", "reading Parquet files")
+        import pyarrow
+
+        self._pool = pyarrow.default_memory_pool()
         try:
             self.file = pq.ParquetFile(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow's errors for a file that is not Parquet vary
@@ -166,19 +191,36 @@ class _ParquetSource(_Source):
         starts = np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
         self.chunks = [(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:]) if b > a]
         self.groups = [i for i in range(meta.num_row_groups) if meta.row_group(i).num_rows]
-        self.target_is_int = str(schema.field(self.target_name).type).startswith(("int", "uint"))
+        self.target_kind = "i" if str(schema.field(self.target_name).type).startswith(("int", "uint", "bool")) \
+            else "f"
 
-    def read(self, k):
-        table = self.file.read_row_group(self.groups[k], columns=[*self.feature_names, self.target_name],
-                                         use_threads=False)
-        X = np.empty((table.num_rows, len(self.feature_names)), dtype=self.dtype)
-        for j, name in enumerate(self.feature_names):
-            X[:, j] = table.column(name).to_numpy()
-        Y = table.column(self.target_name).to_numpy()
-        if not (np.isfinite(X).all() and (self.target_is_int or np.isfinite(Y).all())):
-            raise DataError(f"{self.path}, rows {self.chunks[k][0]:,}..{self.chunks[k][1] - 1:,}: a missing, "
-                            f"NaN or infinite value")
-        return X, Y
+    def read_into(self, k, X, Y):
+        """The row group read in record batches of at most :data:`PARQUET_BATCH` rows (pyarrow decodes the
+        columns on its threads), each turned from columns into rows through a small column-major scratch
+        array, a block of rows at a time (a cache-friendly transpose: ~7x faster than writing each column
+        into the rows with a stride)."""
+        d = len(self.feature_names)
+        scratch = np.empty((d, min(PARQUET_BATCH, len(X))), dtype=X.dtype)
+        at = 0
+        for batch in self.file.iter_batches(batch_size=PARQUET_BATCH, row_groups=[self.groups[k]],
+                                            columns=[*self.feature_names, self.target_name], use_threads=True):
+            r = batch.num_rows
+            for j in range(d + 1):
+                column = batch.column(j)
+                if column.null_count:
+                    name = (self.feature_names + [self.target_name])[j]
+                    first = self.chunks[k][0] + at
+                    raise DataError(f"{self.path}, rows {first:,}..{first + r - 1:,}: column {name!r} has missing "
+                                    f"values")
+                if j < d:
+                    scratch[j, :r] = column.to_numpy()
+                else:
+                    Y[at:at + r] = _labels(column.to_numpy(), Y.dtype, self, k)
+            for s in range(0, r, TRANSPOSE_ROWS):
+                e = min(s + TRANSPOSE_ROWS, r)
+                X[at + s:at + e] = scratch[:, s:e].T
+            at += r
+        self._pool.release_unused()  # pyarrow's allocator would keep the decoded pages otherwise
 
     def close(self):
         self.file.close()
@@ -222,7 +264,7 @@ class _CsvSource(_Source):
         self.n_rows = n
         self.chunks = _row_ranges(n, rows)
 
-    def read(self, k):
+    def read_into(self, k, X, Y):
         with open(self.path, "rb") as f:
             f.seek(self.offsets[k])
             raw = f.read(self.offsets[k + 1] - self.offsets[k])
@@ -239,7 +281,8 @@ class _CsvSource(_Source):
         numbers = self._numbers(self.path, len(self.names), [*self.columns, self.target], self.names,
                                 self.delimiter, np.dtype(np.float64))
         values = numbers.read([(lines, rows)]).array()
-        return values[:, :-1].astype(self.dtype), values[:, -1]
+        X[...] = values[:, :-1]
+        Y[...] = _labels(values[:, -1], Y.dtype, self, k)
 
 
 class StreamLoader:
@@ -252,17 +295,17 @@ class StreamLoader:
     target : the target column: a name (Parquet, CSV) or a position; the last column by default.
     features : the feature columns (names or positions); all the others by default. Parquet reads
         only these columns from disk.
-    shuffle : shuffle every epoch (chunk order, then a buffer of rows; see the module's text).
+    shuffle : shuffle every epoch (chunk order, then the rows of windows of chunks; see the module's text).
     rng : Generator or seed of the shuffling; the same seed gives the same epochs.
     chunk_rows : rows read at once (a ``.npy``'s or CSV's chunk; a Parquet file's chunks are its row
         groups); by default about 16 MB of rows.
-    buffer_rows : rows of the shuffle buffer; by default four chunks. ``>=`` the number of rows: a full
-        shuffle.
+    buffer_rows : rows shuffled together (a window of whole chunks, one at least); by default 64 MB of rows.
+        ``>=`` the number of rows: a full shuffle. Memory holds two windows.
     drop_last : leave out the last, smaller batch of every epoch.
     dtype : the features' dtype (float64 by default).
     target_dtype : the target's dtype: by default an integer column (class labels) gives int64 and any
         other the features' dtype; a CSV file's target is numbers, so give ``"int64"`` for labels.
-    prefetch : read the next chunk on a background thread while the model trains on this one.
+    prefetch : read the next window on a background thread while the model trains on this one.
     """
 
     def __init__(self, path: str | os.PathLike, batch_size: int = 256, *, target: str | int | None = None,
@@ -300,8 +343,10 @@ class StreamLoader:
         if self.source.n_rows == 0:
             raise DataError(f"{path}: no data rows")
         largest = max(b - a for a, b in self.source.chunks)
-        self.buffer_rows = int(buffer_rows) if buffer_rows is not None else BUFFER_CHUNKS * largest
+        row_bytes = (self.n_features + 1) * 8
+        self.buffer_rows = int(buffer_rows) if buffer_rows is not None else max(largest, WINDOW_BYTES // row_bytes)
         self.path = path
+        self.y_dtype = self.target_dtype or (np.dtype(np.int64) if self.source.target_kind == "i" else dtype)
 
     # -- what fit and the reports read -------------------------------------------------
     @property
@@ -335,70 +380,71 @@ class StreamLoader:
         k = len(self.source.chunks)
         return [int(i) for i in rng.permutation(k)] if rng is not None else list(range(k))
 
-    def read_chunk(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Chunk ``k`` of the file as ``(X, Y)``: features in ``dtype``, the target in ``target_dtype``."""
-        X, Y = self.source.read(k)
-        want = self.target_dtype or (np.dtype(np.int64) if Y.dtype.kind in "iu" else self.dtype)
-        if want.kind in "iu" and Y.dtype.kind == "f" and not np.array_equal(Y, np.round(Y)):
-            a, _ = self.source.chunks[k]
-            bad = int(np.flatnonzero(Y != np.round(Y))[0])
-            raise DataError(f"{self.path}, row {a + bad:,} (counted from 0): target {float(Y[bad])!r} is not a "
-                            f"whole number (a class label as target_dtype={want.name} asks)")
-        return X, Y.astype(want, copy=False)
+    def windows(self, order: list[int]) -> list[list[int]]:
+        """The chunks of ``order`` grouped, in turn, into windows of at most ``buffer_rows`` rows (a chunk at
+        least): the rows of a window are shuffled together."""
+        groups: list[list[int]] = []
+        rows = 0
+        for k in order:
+            a, b = self.source.chunks[k]
+            if groups and rows + (b - a) <= self.buffer_rows:
+                groups[-1].append(k)
+                rows += b - a
+            else:
+                groups.append([k])
+                rows = b - a
+        return groups
 
-    def _chunks(self, order: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The chunks in ``order``, each read while the one before is used (on a thread: NumPy's copies,
-        pyarrow's decoding and the file reads release the GIL)."""
-        if not self.prefetch or len(order) < 2:
-            for k in order:
-                yield self.read_chunk(k)
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrule-stream") as pool:
-            ahead = pool.submit(self.read_chunk, order[0])
-            for nxt in [*order[1:], None]:
-                chunk = ahead.result()
-                ahead = pool.submit(self.read_chunk, nxt) if nxt is not None else None
-                yield chunk
-                del chunk
+    def _fill(self, group: list[int], X: np.ndarray, Y: np.ndarray) -> int:
+        """Read the chunks of ``group`` into the front of the buffers ``X``, ``Y``; the rows read."""
+        m = 0
+        for k in group:
+            a, b = self.source.chunks[k]
+            self.source.read_into(k, X[m:m + b - a], Y[m:m + b - a])
+            m += b - a
+        return m
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = self.rng if self.shuffle else None
-        order = self.chunk_order(rng)
+        groups = self.windows(self.chunk_order(rng))
         b = self.batch_size
-        # the pool holds what is kept (< half the buffer + a batch) or fills up to the buffer, plus a chunk
-        largest = max(bb - a for a, bb in self.source.chunks)
-        cap = max(self.buffer_rows, self.buffer_rows // 2 + b) + largest
-        pool_x = pool_y = None
-        m = 0  # rows in the pool
-        for i, (X, Y) in enumerate(self._chunks(order)):
-            last = i == len(order) - 1
-            if rng is None:  # in order: the batches straddle chunks, the rest is carried
-                if m:
-                    X, Y = np.concatenate([pool_x[:m], X]), np.concatenate([pool_y[:m], Y])
-                full = (len(X) // b) * b
-                for s in range(0, full, b):
-                    yield X[s:s + b], Y[s:s + b]
-                pool_x, pool_y, m = X[full:], Y[full:], len(X) - full
-                continue
-            if pool_x is None:
-                pool_x = np.empty((cap,) + X.shape[1:], X.dtype)
-                pool_y = np.empty((cap,), Y.dtype)
-            pool_x[m:m + len(X)], pool_y[m:m + len(Y)] = X, Y
-            m += len(X)
-            del X, Y
-            if m < self.buffer_rows and not last:
-                continue
-            perm = rng.permutation(m)
-            keep = 0 if last else self.buffer_rows // 2
-            out = ((m - keep) // b) * b
-            for s in range(0, out, b):
-                idx = perm[s:s + b]
-                yield pool_x[idx], pool_y[idx]
-            rest = perm[out:]
-            pool_x[:len(rest)], pool_y[:len(rest)] = pool_x[rest], pool_y[rest]
-            m = len(rest)
-        if m and not self.drop_last:  # the last, smaller batch (already shuffled)
-            yield pool_x[:m].copy(), pool_y[:m].copy()
+        rows = max(sum(self.source.chunks[k][1] - self.source.chunks[k][0] for k in g) for g in groups)
+        # two buffers: the reading thread fills one window while the batches are drawn from the other
+        bufs = [(np.empty((rows, self.n_features), self.dtype), np.empty(rows, self.y_dtype)) for _ in range(2)]
+        carry_x = carry_y = None  # the rows of a window that did not fill a last batch: they open the next
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrule-stream") if self.prefetch else None
+        try:
+            ahead = pool.submit(self._fill, groups[0], *bufs[0]) if pool else None
+            for i in range(len(groups)):
+                X, Y = bufs[i % 2]
+                m = ahead.result() if pool else self._fill(groups[i], X, Y)
+                if pool and i + 1 < len(groups):
+                    ahead = pool.submit(self._fill, groups[i + 1], *bufs[(i + 1) % 2])
+                order = rng.permutation(m) if rng is not None else None
+                s = 0
+                if carry_x is not None:  # a batch across two windows
+                    need = min(b - len(carry_y), m)
+                    idx = order[:need] if order is not None else slice(0, need)
+                    carry_x, carry_y = np.concatenate([carry_x, X[idx]]), np.concatenate([carry_y, Y[idx]])
+                    s = need
+                    if len(carry_y) == b:
+                        yield carry_x, carry_y
+                        carry_x = carry_y = None
+                while s + b <= m:  # fresh arrays: the buffer is refilled while the batches are still in use
+                    if order is None:
+                        yield X[s:s + b].copy(), Y[s:s + b].copy()
+                    else:
+                        idx = order[s:s + b]
+                        yield X[idx], Y[idx]
+                    s += b
+                if s < m:
+                    idx = order[s:m] if order is not None else slice(s, m)
+                    carry_x, carry_y = X[idx].copy(), Y[idx].copy()
+            if carry_x is not None and not self.drop_last:  # the last, smaller batch
+                yield carry_x, carry_y
+        finally:
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         self.source.close()

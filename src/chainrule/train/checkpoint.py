@@ -43,13 +43,17 @@ class TrainingState:
     best: dict[str, np.ndarray] | None = None
     finished: bool = False
     module_rngs: dict[str, Any] = field(default_factory=dict)
+    #: what a caller other than ``fit`` keeps of its run (the distributed fit: the step within the epoch)
+    extra: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def save_checkpoint(path: str | os.PathLike, *, model: Any, optimizer: Any, history: History, epoch: int,
                     stale: int = 0, scheduler: Any = None, rng: np.random.Generator | None = None,
-                    best: dict[str, np.ndarray] | None = None, finished: bool = False) -> None:
-    """Write a checkpoint of a run after ``epoch`` (see the module's text)."""
+                    best: dict[str, np.ndarray] | None = None, finished: bool = False,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Write a checkpoint of a run after ``epoch`` (see the module's text); ``extra`` (JSON numbers, strings,
+    lists and dicts) is kept for a caller that needs more of its run than ``fit`` does."""
     st = require("safetensors.numpy", "io", "saving a training checkpoint")
     tensors = {f"model.{name}": np.ascontiguousarray(value) for name, value in model.state_dict().items()}
     for name, value in (best or {}).items():
@@ -70,7 +74,8 @@ def save_checkpoint(path: str | os.PathLike, *, model: Any, optimizer: Any, hist
         "scheduler": _json(None if scheduler is None else scheduler.state_dict()),
         "rng": _json(None if rng is None else rng.bit_generator.state),
         "module_rngs": _json({name: gen.bit_generator.state for name, gen in _module_rngs(model).items()}),
-        "fit": _json({"epoch": epoch, "stale": stale, "finished": finished, "history": _history_state(history)}),
+        "fit": _json({"epoch": epoch, "stale": stale, "finished": finished, "history": _history_state(history),
+                      **({"extra": extra} if extra is not None else {})}),
     }
     write_atomically(path, lambda temporary: st.save_file(tensors, temporary, metadata=header),
                      "training checkpoint")
@@ -122,7 +127,14 @@ def _parse(tensors: dict[str, np.ndarray], meta: dict[str, str]) -> TrainingStat
         model=model, optimizer={"kind": opt.get("kind"), "state": state, "param_groups": opt["param_groups"]},
         scheduler=scheduler, rng=rng, history=_history_from(run["history"]), epoch=epoch,
         stale=stale, best=best or None, finished=bool(run.get("finished")), module_rngs=module_rngs,
+        extra=_extra(run.get("extra")),
     )
+
+
+def _extra(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise SerializationError(f"its extra entry is a {type(value).__name__}")
+    return value
 
 
 def restore(state: TrainingState, *, model: Any, optimizer: Any, scheduler: Any = None,

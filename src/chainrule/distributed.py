@@ -1,0 +1,410 @@
+"""Data-parallel training on a Dask cluster: synchronous SGD, each step's mini-batch gradient computed where
+the data lives and averaged.
+
+The lecture's first point, that a mini-batch gradient is an unbiased estimate of the full gradient, is what
+makes this sound: a mini-batch drawn across many machines is a mini-batch all the same. Dask (with
+``distributed``) runs the same code on a laptop's ``LocalCluster`` or on Kubernetes, Slurm or a cloud.
+
+How one step goes (:func:`fit`):
+
+1. The data are *shards* held by the workers: the row blocks of a Dask array, the partitions of a Dask
+   DataFrame, or one file each (a ``.npy`` is memory-mapped on its worker, so a shard need not fit in its
+   memory either). Each epoch, every shard is permuted (from the seed, the epoch and the shard's number)
+   and cut into as many slices as the epoch has steps.
+2. The parameters are broadcast to every worker once per step (``Client.scatter(..., broadcast=True)``:
+   one copy per worker, not one per task); the model itself is sent once per run.
+3. Each shard's task computes, with chainrule, the loss and gradient of its slice: a forward and a backward
+   on the worker.
+4. The driver adds the gradients, weighted by the slices' sizes (a ``"mean"`` loss) or not (``"sum"``),
+   in the order of the shards, and takes one optimiser step.
+
+So a step's gradient is the gradient of one mini-batch made of all the shards' slices, the same whatever the
+number of workers: training on 1 worker and on k gives the same parameters, bit for bit. A worker that dies
+does not lose the run: Dask computes its tasks again elsewhere (and its shards, from their source), and
+the result is the same. Checkpoints (the single-process format, :mod:`chainrule.train.checkpoint`) are
+written every ``checkpoint_every`` steps; a run whose client or cluster is lost goes on from the last one
+with ``resume=True``.
+
+What this does not do, and what it would change (see ``benchmarks/README.md``, "Training on Dask"): every
+step waits for the slowest worker and moves the parameters out and the gradients back (2 x parameter bytes
+per worker per step). *Local SGD* (each worker takes several steps on its own shard, and the parameters are
+averaged every H steps) divides that traffic by H at the price of a gradient that is no longer one
+mini-batch's; *gradient compression* (top-k, 8-bit quantisation with error feedback) shrinks each message
+and adds a bias that error feedback corrects over steps. Both would break the equality with one worker.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, DataError, require
+from .train.checkpoint import load_checkpoint, restore, save_checkpoint
+from .train.history import History
+
+# -- shards: the data each worker holds ------------------------------------------------------
+
+
+class Shard:
+    """A block of rows on a worker: features ``X`` (n, d) and target ``Y`` (n,), or a ``.npy`` file mapped in
+    memory (then it travels between workers as its path, never as its values)."""
+
+    def __init__(self, X: Any, Y: Any = None, *, path: str | None = None, columns: Sequence[int] = (),
+                 target: int = -1, dtype: Any = np.float64, y_dtype: Any = None):
+        self.path, self.columns, self.target = path, list(columns), target
+        self.dtype, self.y_dtype = np.dtype(dtype), None if y_dtype is None else np.dtype(y_dtype)
+        if path is not None:
+            self.X = np.load(path, mmap_mode="r", allow_pickle=False)
+            self.Y = None
+        else:
+            self.X, self.Y = np.asarray(X), np.asarray(Y)
+            if self.Y.ndim == 2 and self.Y.shape[1] == 1:
+                self.Y = self.Y[:, 0]
+            if len(self.X) != len(self.Y):
+                raise DataError(f"a shard has {len(self.X)} rows of features and {len(self.Y)} of target")
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __reduce__(self):
+        y_dtype = None if self.y_dtype is None else self.y_dtype.str
+        if self.path is not None:
+            return (_mapped_shard, (self.path, self.columns, self.target, self.dtype.str, y_dtype))
+        return (_pair_shard, (self.X, self.Y, self.dtype.str, y_dtype))
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows ``rows`` as ``(X, Y)`` arrays of the shard's dtypes."""
+        if self.path is not None:
+            block = self.X[rows]  # a gather from the mapped file
+            X, y = block[:, self.columns], block[:, self.target]
+        else:
+            X, y = self.X[rows], self.Y[rows]
+        y_dtype = self.y_dtype or (np.dtype(np.int64) if y.dtype.kind in "iub" else self.dtype)
+        # C-ordered as a batch from memory is: the products' sums then run in one order whatever the source
+        return np.ascontiguousarray(X, dtype=self.dtype), np.ascontiguousarray(y, dtype=y_dtype)
+
+
+def _mapped_shard(path, columns, target, dtype, y_dtype) -> Shard:
+    return Shard(None, path=path, columns=columns, target=target, dtype=dtype, y_dtype=y_dtype)
+
+
+def _pair_shard(X, Y, dtype, y_dtype) -> Shard:
+    return Shard(X, Y, dtype=dtype, y_dtype=y_dtype)
+
+
+def _frame_shard(frame, features, target, dtype, y_dtype) -> Shard:
+    X = np.ascontiguousarray(frame[features].to_numpy(dtype=dtype))  # pandas keeps columns: rows wanted here
+    return Shard(X, frame[target].to_numpy(), dtype=dtype, y_dtype=y_dtype)
+
+
+def _file_shard(path: str, target, features, dtype, y_dtype) -> Shard:
+    """A file as one shard: a ``.npy`` mapped in memory; a Parquet or CSV file read whole."""
+    from .data.stream import StreamLoader
+
+    loader = StreamLoader(path, 1, target=target, features=features, shuffle=False, dtype=dtype,
+                          target_dtype=y_dtype, prefetch=False)
+    source = loader.source
+    if path.lower().endswith(".npy"):
+        return Shard(None, path=path, columns=source.columns, target=source.target, dtype=dtype,
+                     y_dtype=loader.y_dtype)
+    X = np.empty((loader.n_rows, loader.n_features), loader.dtype)
+    Y = np.empty(loader.n_rows, loader.y_dtype)
+    for k, (a, b) in enumerate(source.chunks):
+        source.read_into(k, X[a:b], Y[a:b])
+    loader.close()
+    return Shard(X, Y, dtype=dtype, y_dtype=loader.y_dtype)
+
+
+def _length(shard: Shard) -> int:
+    return len(shard)
+
+
+def shards_of(client: Any, data: Any, *, target: str | int | None = None, features: list | None = None,
+              dtype: Any = np.float64, target_dtype: Any = None) -> list[Any]:
+    """The futures of the shards of ``data`` on ``client``'s workers: ``(X, Y)`` Dask arrays (their row
+    blocks), a Dask DataFrame (its partitions; ``target`` a column name, the last by default), or a list of
+    file paths (one shard each). Each shard is computed from its source, so Dask can compute it again when
+    the worker holding it dies."""
+    dask = require("dask", "distributed", "training on a Dask cluster")
+    delayed = dask.delayed
+    if isinstance(data, (str, os.PathLike)):
+        data = [data]
+    if isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, os.PathLike)) for p in data):
+        for p in data:
+            if not os.path.isfile(p):
+                raise DataError(f"distributed fit: {os.fspath(p)!r} is not a readable file")
+        parts = [delayed(_file_shard, pure=True)(os.path.abspath(os.fspath(p)), target, features, dtype,
+                                                  target_dtype) for p in data]
+    elif isinstance(data, tuple) and len(data) == 2 and all(hasattr(a, "to_delayed") for a in data):
+        X, Y = data
+        if X.ndim != 2:
+            raise DataError(f"distributed fit: the features are a Dask array of shape {X.shape}; give (n, d)")
+        X = X.rechunk({1: -1})
+        Y = Y.rechunk({0: X.chunks[0]})
+        xs, ys = X.to_delayed().ravel(), Y.to_delayed().ravel()
+        parts = [delayed(_pair_shard, pure=True)(x, y, dtype, target_dtype) for x, y in zip(xs, ys)]
+    elif hasattr(data, "to_delayed") and hasattr(data, "columns"):
+        names = list(data.columns)
+        t = names[-1] if target is None else target
+        if t not in names:
+            shown = ", ".join(map(str, names))
+            raise DataError(f"distributed fit: the DataFrame has no column {t!r} (columns: {shown})")
+        f = [c for c in names if c != t] if features is None else list(features)
+        parts = [delayed(_frame_shard, pure=True)(part, f, t, dtype, target_dtype) for part in data.to_delayed()]
+    else:
+        raise DataError("distributed fit: data must be (X, Y) Dask arrays, a Dask DataFrame, or a list of "
+                        f".npy / .parquet / .csv paths; got {type(data).__name__}")
+    if not parts:
+        raise DataError("distributed fit: no data (no shard)")
+    return client.compute(parts)
+
+
+# -- one step on a worker --------------------------------------------------------------------
+
+_LOCAL = threading.local()
+
+
+def _rows(n: int, seed: int, epoch: int, shard: int, step: int, steps: int) -> np.ndarray:
+    """The rows of a shard of ``n`` rows in ``step`` of ``epoch``: its slice of the shard's permutation."""
+    order = np.random.default_rng([seed, epoch, shard]).permutation(n)
+    return order[step * n // steps:(step + 1) * n // steps]
+
+
+def _worker_model(model: Any) -> Any:
+    """This worker thread's own copy of the model (tasks on one worker's threads must not share one)."""
+    import copy
+
+    cache = getattr(_LOCAL, "models", None)
+    if cache is None:
+        cache = _LOCAL.models = {}
+    key = id(model)
+    mine = cache.get(key)
+    if mine is None or mine[0] is not model:
+        mine = cache[key] = (model, copy.deepcopy(model))
+    return mine[1]
+
+
+def shard_gradient(shard: Shard, model: Any, params: list[np.ndarray], loss_fn: Any, seed: int, epoch: int,
+                   step: int, steps: int, index: int) -> tuple[list[np.ndarray] | None, int, float]:
+    """The task: the loss and gradient of shard ``index``'s slice of this step, at ``params``.
+
+    Returns (one gradient per parameter, rows, loss); no rows: (None, 0, 0.0)."""
+    from .grad_mode import enable_grad
+
+    rows = _rows(len(shard), seed, epoch, index, step, steps)
+    if not len(rows):
+        return None, 0, 0.0
+    X, Y = shard.take(rows)
+    local = _worker_model(model)
+    ps = list(local.parameters())
+    for p, value in zip(ps, params):
+        p.data = value
+        p.grad = None
+    with enable_grad():
+        loss = loss_fn(local(X), Y)
+        loss.backward()
+    grads = [np.zeros_like(v) if p.grad is None else np.asarray(p.grad) for p, v in zip(ps, params)]
+    return grads, len(rows), float(loss.item())
+
+
+# -- the driver ------------------------------------------------------------------------------
+
+
+def _lost_worker_errors() -> tuple[type[BaseException], ...]:
+    """The errors of a worker lost while a step is sent to it."""
+    CommClosedError = require("distributed.comm.core", "distributed", "training on a Dask cluster").CommClosedError
+
+    return (CommClosedError, OSError)
+
+
+class Progress:
+    """One line per ``every`` seconds: epoch, step, steps per second, loss, workers alive."""
+
+    def __init__(self, client: Any, total_steps: int, show: bool | None, every: float = 2.0,
+                 write: Callable[[str], None] = print):
+        import sys
+
+        self.client, self.total, self.every, self.write = client, total_steps, every, write
+        self.show = sys.stdout.isatty() if show is None else bool(show)
+        self.last = time.perf_counter()
+        self.start, self.done0 = self.last, 0
+
+    def workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+
+    def update(self, epoch: int, step: int, done: int, loss: float, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not self.show or (now - self.last < self.every and not force):
+            return
+        rate = (done - self.done0) / max(now - self.start, 1e-9)
+        self.write(f"epoch {epoch} step {step}  {done}/{self.total} steps  {rate:.1f} steps/s  loss {loss:.6g}  "
+                   f"workers alive {self.workers()}")
+        self.last = now
+
+
+def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epochs: int = 1,
+        batch_size: int = 256, seed: int = 0, target: str | int | None = None, features: list | None = None,
+        dtype: Any = np.float64, target_dtype: Any = None, checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 100, resume: bool = False, progress: bool | None = None,
+        on_step: Callable[[int, int, float], Any] | None = None, shards: list | None = None,
+        retries: int = 3) -> History:
+    """Train ``model`` by synchronous data-parallel SGD on ``client``'s Dask cluster (see the module's text).
+
+    Parameters
+    ----------
+    model, loss_fn, optimizer : as for :func:`chainrule.fit`; the optimiser steps on the driver.
+    data : ``(X, Y)`` Dask arrays, a Dask DataFrame, or a list of ``.npy`` / ``.parquet`` / ``.csv`` paths
+        (each a shard; the files must be readable by the workers, at the same path).
+    client : a ``dask.distributed.Client``.
+    epochs : passes over the data.
+    batch_size : rows per step, all shards together (each gives its share: a step takes the same fraction
+        of every shard).
+    seed : the shuffling's seed: the same seed, model and data give the same run on any number of workers.
+    target, features, dtype, target_dtype : the columns and dtypes (for a DataFrame and files).
+    checkpoint, checkpoint_every, resume : write the run's state every ``checkpoint_every`` steps (and at the
+        end); with ``resume`` go on from it when it exists, after a lost client or cluster.
+    progress : a line every 2 seconds with steps per second and workers alive (None: on a terminal).
+    on_step : called after every step as ``on_step(epoch, step, loss)``; returning True stops the run.
+    shards : shard futures from :func:`shards_of` (to reuse them across runs); by default made from ``data``.
+    retries : how many times a step is sent again when a worker is lost while it is sent (Dask itself
+        computes again the tasks of a worker that dies while they run).
+
+    Returns
+    -------
+    History: one entry per epoch (its loss the batches' losses combined by the loss's reduction).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"distributed fit: batch_size must be a whole number >= 1, got {batch_size!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ConfigError(f"distributed fit: epochs must be a whole number >= 0, got {epochs!r}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise ConfigError(f"distributed fit: checkpoint_every must be a whole number >= 1, got {checkpoint_every!r}")
+    if resume and checkpoint is None:
+        raise ConfigError("distributed fit: resume=True needs checkpoint= (the file to go on from)")
+    lost = _lost_worker_errors()
+    if shards is None:
+        shards = shards_of(client, data, target=target, features=features, dtype=dtype, target_dtype=target_dtype)
+    sizes = client.gather([client.submit(_length, s, pure=False) for s in shards])
+    n = int(sum(sizes))
+    if n == 0:
+        raise DataError("distributed fit: the data have no rows")
+    steps = max(1, math.ceil(n / batch_size))
+    mean = getattr(loss_fn, "reduction", "mean") != "sum"
+    params = list(model.parameters())
+    model_future = client.scatter(model, broadcast=True, hash=False)
+    history = History(monitor="train")
+    first_epoch, first_step, partial = 1, 0, {"total": 0.0, "count": 0, "norm": 0.0, "steps": 0}
+    if resume and os.path.exists(checkpoint):
+        state = load_checkpoint(checkpoint)
+        restore(state, model=model, optimizer=optimizer)
+        history = state.history
+        run = state.extra or {}
+        first_epoch, first_step = state.epoch + 1, int(run.get("step", 0))
+        partial = dict(run.get("partial", partial))
+        if run.get("steps_per_epoch", steps) != steps or run.get("seed", seed) != seed:
+            raise ConfigError(f"distributed fit: {os.fspath(checkpoint)!r} was written by a run of "
+                              f"{run.get('steps_per_epoch')} steps per epoch and seed {run.get('seed')}; this one "
+                              f"has {steps} and {seed} (the same data, batch_size and seed go on from it)")
+    start = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
+    reporter = Progress(client, epochs * steps, progress)
+    done = (first_epoch - 1) * steps + first_step
+    stop = False
+    history.stop_reason = "epochs"
+
+    def save(epoch_done: int, step_in: int, finished: bool = False) -> None:
+        save_checkpoint(checkpoint, model=model, optimizer=optimizer, history=history, epoch=epoch_done,
+                        finished=finished, extra={"step": step_in, "partial": partial, "steps_per_epoch": steps,
+                                                  "seed": seed, "shards": len(shards)})
+
+    for epoch in range(first_epoch, epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        for step in range(first_step if epoch == first_epoch else 0, steps):
+            for attempt in range(retries + 1):
+                try:
+                    values = client.scatter([np.asarray(p.numpy()) for p in params], broadcast=True, hash=False)
+                    tasks = [client.submit(shard_gradient, s, model_future, values, loss_fn, seed, epoch, step,
+                                           steps, i, pure=False) for i, s in enumerate(shards)]
+                    results = client.gather(tasks)
+                    del tasks, values
+                    break
+                except lost as exc:  # a worker died while the step was sent: send it again to those alive
+                    if attempt == retries:
+                        raise ConfigError(f"distributed fit: step {step + 1} of epoch {epoch} failed {retries + 1} "
+                                          f"times as workers were lost ({type(exc).__name__}: {exc})") from exc
+                    client.wait_for_workers(1, timeout=60)
+                    model_future = client.scatter(model, broadcast=True, hash=False)
+            count = sum(r[1] for r in results)
+            if count == 0:
+                continue
+            total = [np.zeros_like(p.numpy()) for p in params]
+            loss = 0.0
+            for grads, rows, value in results:  # in the shards' order: the same sum on any number of workers
+                if grads is None:
+                    continue
+                weight = rows / count if mean else 1.0
+                for acc, g in zip(total, grads):
+                    acc += g * weight if mean else g
+                loss += value * weight
+            for p, g in zip(params, total):
+                p.grad = g
+            sq = sum(float(g.ravel() @ g.ravel()) for g in total)
+            optimizer.step()
+            partial["total"] += loss * count if mean else loss
+            partial["count"] += count
+            partial["norm"] += math.sqrt(sq)
+            partial["steps"] += 1
+            done += 1
+            reporter.update(epoch, step + 1, done, loss)
+            if on_step is not None and on_step(epoch, step + 1, loss) is True:
+                stop = True
+            if checkpoint is not None and step + 1 < steps and (stop or done % checkpoint_every == 0):
+                save(epoch - 1, step + 1)  # within the epoch: where it is, and the epoch's loss so far
+            if stop:
+                break
+        if stop and partial["steps"] < steps:  # stopped within an epoch: no whole epoch to record
+            history.stop_reason = "callback"
+            break
+        train_loss = partial["total"] / max(partial["count"], 1) if mean else partial["total"]
+        history.epoch.append(epoch)
+        history.train_loss.append(train_loss)
+        history.test_loss.append(math.nan)
+        history.grad_norm.append(partial["norm"] / max(partial["steps"], 1))
+        history.lr.append(lr)
+        history.seconds.append(time.perf_counter() - start)
+        history.samples_seen += partial["count"]
+        if train_loss < history.best_loss:
+            history.best_loss, history.best_epoch = train_loss, epoch
+        partial = {"total": 0.0, "count": 0, "norm": 0.0, "steps": 0}
+        if not math.isfinite(train_loss):
+            history.stop_reason, stop = "diverged", True
+        elif stop:
+            history.stop_reason = "callback"
+        if checkpoint is not None:
+            save(epoch, 0, finished=stop or epoch == epochs)
+        reporter.update(epoch, steps, done, train_loss, force=True)
+        if stop:
+            break
+    return history
+
+
+def connect(scheduler: str | None = None, workers: int | None = None, threads_per_worker: int = 1) -> Any:
+    """A ``Client``: to the scheduler at ``scheduler`` (``tcp://host:port``), or to a new ``LocalCluster``
+    of ``workers`` processes on this machine (loopback only)."""
+    distributed = require("distributed", "distributed", "training on a Dask cluster")
+    if scheduler:
+        try:
+            return distributed.Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    cluster = distributed.LocalCluster(n_workers=workers or 1, threads_per_worker=threads_per_worker,
+                                       processes=True, host="127.0.0.1", dashboard_address=None)
+    return distributed.Client(cluster)
+
+
+__all__ = ["fit", "shards_of", "shard_gradient", "Shard", "connect", "Progress"]
