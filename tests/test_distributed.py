@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 
 import numpy as np
@@ -179,3 +180,64 @@ def test_bad_data_and_options_are_refused_in_one_line(two, problem, tmp_path):
         train(two, dask_data(X, Y), batch_size=0)
     with pytest.raises(ConfigError, match="resume=True needs checkpoint="):
         train(two, dask_data(X, Y), resume=True)
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def cli(capsys, *argv):
+    from chainrule import cli as main
+
+    code = main.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_train_linreg_on_a_local_cluster_from_a_parquet_file(capsys, tmp_path):
+    """The README's command: a Parquet file, two worker processes; progress with steps per second and the
+    workers alive; the model saved and usable; the same θ as the same shards trained by hand."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pytest.importorskip("safetensors")
+    d = cr.data.make_linear(2000, 3, noise=0.1, rng=0)
+    path = str(tmp_path / "houses.parquet")
+    pq.write_table(pa.table({"rooms": d.X[:, 0], "age": d.X[:, 1], "area": d.X[:, 2], "price": d.Y}), path,
+                   row_group_size=500)
+    saved = str(tmp_path / "model.safetensors")
+    code, out, err = cli(capsys, "train", "linreg", "--data", path, "--target", "price", "--workers", "2",
+                         "--optimizer", "sgd", "--lr", "0.05", "--batch-size", "100", "--epochs", "4",
+                         "--loss", "mse", "--progress", "--save", saved)
+    assert code == 0, err
+    assert "training on a local cluster of 2 worker processes (2 workers)" in out
+    assert "data: 2,000 rows x 3 features in 4 shards" in out
+    assert re.search(r"epoch 4 step 20  80/80 steps  [\d.]+ steps/s  loss \S+  workers alive 2", out)
+    loss = float(re.search(r"train loss (\S+);", out).group(1))
+    assert loss < 0.02
+    model = cr.load(saved)
+    ones = np.column_stack([d.X, np.ones(len(d.X))])
+    best = np.linalg.lstsq(ones, d.Y, rcond=None)[0]
+    np.testing.assert_allclose(model.weight.numpy().ravel(), best[:3], atol=0.02)
+
+
+def test_train_mlp_on_a_local_cluster_from_npy(capsys, tmp_path):
+    digits = cr.data.load_digits()
+    path = str(tmp_path / "digits.npy")
+    np.save(path, np.column_stack([digits.X / 16.0, digits.Y]))
+    code, out, err = cli(capsys, "train", "mlp", "--data", path, "--workers", "2", "--hidden", "32", "--epochs", "8",
+                         "--lr", "0.01", "--batch-size", "64", "--quiet")
+    assert code == 0, err
+    assert "1,797 rows x 64 features in 4 shards" in out
+    assert float(re.search(r"train accuracy (\S+)", out).group(1)) > 0.9
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "linreg", "--data", "diabetes", "--workers", "2", "--lr", "0.1"],
+     "on a cluster, train from .npy, .parquet or .csv files"),
+    (["train", "linreg", "--data", "missing.npy", "--workers", "2", "--lr", "0.1"], "is not a readable file"),
+    (["train", "linreg", "--data", "x.npy", "--workers", "2"], "--lr auto reads the whole data set in memory"),
+    (["train", "mlp", "--data", "x.npy", "--workers", "2", "--plot", "a.png"],
+     "--plot is not available with --workers/--scheduler"),
+])
+def test_what_a_cluster_run_cannot_do_is_one_line(capsys, argv, message):
+    code, out, err = cli(capsys, *argv)
+    assert code != 0 and message in err and "Traceback" not in err

@@ -55,12 +55,13 @@ class Shard:
     """A block of rows on a worker: features ``X`` (n, d) and target ``Y`` (n,), or a ``.npy`` file mapped in
     memory (then it travels between workers as its path, never as its values)."""
 
-    def __init__(self, X: Any, Y: Any = None, *, path: str | None = None, columns: Sequence[int] = (),
-                 target: int = -1, dtype: Any = np.float64, y_dtype: Any = None):
-        self.path, self.columns, self.target = path, list(columns), target
+    def __init__(self, X: Any, Y: Any = None, *, path: str | None = None, rows: tuple[int, int] | None = None,
+                 columns: Sequence[int] = (), target: int = -1, dtype: Any = np.float64, y_dtype: Any = None):
+        self.path, self.rows, self.columns, self.target = path, rows, list(columns), target
         self.dtype, self.y_dtype = np.dtype(dtype), None if y_dtype is None else np.dtype(y_dtype)
         if path is not None:
-            self.X = np.load(path, mmap_mode="r", allow_pickle=False)
+            mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+            self.X = mapped if rows is None else mapped[rows[0]:rows[1]]
             self.Y = None
         else:
             self.X, self.Y = np.asarray(X), np.asarray(Y)
@@ -75,7 +76,7 @@ class Shard:
     def __reduce__(self):
         y_dtype = None if self.y_dtype is None else self.y_dtype.str
         if self.path is not None:
-            return (_mapped_shard, (self.path, self.columns, self.target, self.dtype.str, y_dtype))
+            return (_mapped_shard, (self.path, self.rows, self.columns, self.target, self.dtype.str, y_dtype))
         return (_pair_shard, (self.X, self.Y, self.dtype.str, y_dtype))
 
     def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,8 +91,8 @@ class Shard:
         return np.ascontiguousarray(X, dtype=self.dtype), np.ascontiguousarray(y, dtype=y_dtype)
 
 
-def _mapped_shard(path, columns, target, dtype, y_dtype) -> Shard:
-    return Shard(None, path=path, columns=columns, target=target, dtype=dtype, y_dtype=y_dtype)
+def _mapped_shard(path, rows, columns, target, dtype, y_dtype) -> Shard:
+    return Shard(None, path=path, rows=rows, columns=columns, target=target, dtype=dtype, y_dtype=y_dtype)
 
 
 def _pair_shard(X, Y, dtype, y_dtype) -> Shard:
@@ -103,22 +104,60 @@ def _frame_shard(frame, features, target, dtype, y_dtype) -> Shard:
     return Shard(X, frame[target].to_numpy(), dtype=dtype, y_dtype=y_dtype)
 
 
-def _file_shard(path: str, target, features, dtype, y_dtype) -> Shard:
-    """A file as one shard: a ``.npy`` mapped in memory; a Parquet or CSV file read whole."""
+#: A file is cut into shards of about this many bytes (whole chunks: row groups of a Parquet file).
+SHARD_BYTES = 64 * 1024**2
+
+
+def _open(path: str, target, features, dtype, y_dtype):
     from .data.stream import StreamLoader
 
-    loader = StreamLoader(path, 1, target=target, features=features, shuffle=False, dtype=dtype,
-                          target_dtype=y_dtype, prefetch=False)
+    return StreamLoader(path, 1, target=target, features=features, shuffle=False, dtype=dtype,
+                        target_dtype=y_dtype, prefetch=False)
+
+
+def _file_parts(path: str, target, features, dtype, y_dtype, parts: int | None = None) -> list[tuple[int, int]]:
+    """The shards of a file as row ranges: ``parts`` of equal size, or by default about :data:`SHARD_BYTES`
+    each (run on a worker: the file need only be where the workers are). They depend on the file and
+    ``parts`` alone, never on the number of workers."""
+    loader = _open(path, target, features, dtype, y_dtype)
+    n = loader.n_rows
+    if parts is None:
+        parts = max(1, math.ceil(n * (loader.n_features + 1) * 8 / SHARD_BYTES))
+    parts = max(1, min(int(parts), n))
+    loader.close()
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
+
+
+def _file_shard(path: str, rows: tuple[int, int], target, features, dtype, y_dtype) -> Shard:
+    """Rows ``rows[0]`` to ``rows[1]`` (excluded) of a file as one shard: a ``.npy``'s rows mapped in memory
+    (read as batches need them), a Parquet or CSV file's read (the chunks that hold them)."""
+    loader = _open(path, target, features, dtype, y_dtype)
     source = loader.source
+    a0, b0 = rows
     if path.lower().endswith(".npy"):
-        return Shard(None, path=path, columns=source.columns, target=source.target, dtype=dtype,
+        return Shard(None, path=path, rows=(a0, b0), columns=source.columns, target=source.target, dtype=dtype,
                      y_dtype=loader.y_dtype)
-    X = np.empty((loader.n_rows, loader.n_features), loader.dtype)
-    Y = np.empty(loader.n_rows, loader.y_dtype)
+    X = np.empty((b0 - a0, loader.n_features), loader.dtype)
+    Y = np.empty(b0 - a0, loader.y_dtype)
     for k, (a, b) in enumerate(source.chunks):
-        source.read_into(k, X[a:b], Y[a:b])
+        lo, hi = max(a, a0), min(b, b0)
+        if lo >= hi:
+            continue
+        cx, cy = np.empty((b - a, loader.n_features), loader.dtype), np.empty(b - a, loader.y_dtype)
+        source.read_into(k, cx, cy)
+        X[lo - a0:hi - a0], Y[lo - a0:hi - a0] = cx[lo - a:hi - a], cy[lo - a:hi - a]
     loader.close()
     return Shard(X, Y, dtype=dtype, y_dtype=loader.y_dtype)
+
+
+def describe(shard: Shard) -> dict[str, Any]:
+    """What the driver needs of a shard: its rows, features, and its integer labels (for a classifier)."""
+    X, Y = shard.take(np.arange(min(len(shard), 1)))
+    out = {"rows": len(shard), "features": int(X.shape[1]) if X.ndim == 2 else 1, "labels": None}
+    if Y.dtype.kind in "iu":
+        _, y = shard.take(np.arange(len(shard)))
+        out["labels"] = sorted(int(v) for v in np.unique(y))
+    return out
 
 
 def _length(shard: Shard) -> int:
@@ -126,21 +165,21 @@ def _length(shard: Shard) -> int:
 
 
 def shards_of(client: Any, data: Any, *, target: str | int | None = None, features: list | None = None,
-              dtype: Any = np.float64, target_dtype: Any = None) -> list[Any]:
+              dtype: Any = np.float64, target_dtype: Any = None, parts: int | None = None) -> list[Any]:
     """The futures of the shards of ``data`` on ``client``'s workers: ``(X, Y)`` Dask arrays (their row
     blocks), a Dask DataFrame (its partitions; ``target`` a column name, the last by default), or a list of
-    file paths (one shard each). Each shard is computed from its source, so Dask can compute it again when
-    the worker holding it dies."""
+    file paths (each cut into ``parts`` shards of equal rows, or by default shards of about 64 MB). Each shard
+    is computed from its source, so Dask can compute it again when the worker holding it dies."""
     dask = require("dask", "distributed", "training on a Dask cluster")
     delayed = dask.delayed
     if isinstance(data, (str, os.PathLike)):
         data = [data]
     if isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, os.PathLike)) for p in data):
-        for p in data:
-            if not os.path.isfile(p):
-                raise DataError(f"distributed fit: {os.fspath(p)!r} is not a readable file")
-        parts = [delayed(_file_shard, pure=True)(os.path.abspath(os.fspath(p)), target, features, dtype,
-                                                  target_dtype) for p in data]
+        paths = [os.path.abspath(os.fspath(p)) for p in data]
+        pieces = client.gather([client.submit(_file_parts, p, target, features, dtype, target_dtype, parts,
+                                              pure=False) for p in paths])
+        parts = [delayed(_file_shard, pure=True)(p, part, target, features, dtype, target_dtype)
+                 for p, ranges in zip(paths, pieces) for part in ranges]
     elif isinstance(data, tuple) and len(data) == 2 and all(hasattr(a, "to_delayed") for a in data):
         X, Y = data
         if X.ndim != 2:
@@ -213,6 +252,46 @@ def shard_gradient(shard: Shard, model: Any, params: list[np.ndarray], loss_fn: 
     return grads, len(rows), float(loss.item())
 
 
+def shard_evaluation(shard: Shard, model: Any, params: list[np.ndarray], loss_fn: Any,
+                     block: int = 65_536) -> tuple[float, int, int]:
+    """The task of :func:`evaluate`: the loss summed over the shard's rows (a "mean" loss times each block's
+    rows), the rows, and for a classifier the rows whose largest output is the target's class."""
+    from .grad_mode import no_grad
+
+    local = _worker_model(model)
+    for p, value in zip(local.parameters(), params):
+        p.data = value
+    was = getattr(local, "training", False)
+    if hasattr(local, "eval"):
+        local.eval()
+    total, correct, n = 0.0, 0, len(shard)
+    try:
+        with no_grad():
+            for a in range(0, n, block):
+                X, Y = shard.take(np.arange(a, min(a + block, n)))
+                out = local(X)
+                value = float(loss_fn(out, Y).item())
+                total += value * len(Y) if getattr(loss_fn, "reduction", "mean") != "sum" else value
+                if Y.dtype.kind in "iu" and out.ndim == 2:
+                    correct += int((np.argmax(out.numpy(), axis=1) == Y).sum())
+    finally:
+        if was and hasattr(local, "train"):
+            local.train()
+    return total, n, correct
+
+
+def evaluate(client: Any, shards: list, model: Any, loss_fn: Any) -> dict[str, float]:
+    """The loss of ``model`` over all the shards (combined as the loss's reduction combines), and the accuracy
+    of a classifier, computed on the workers."""
+    model_future = client.scatter(model, broadcast=True, hash=False)
+    values = client.scatter([np.asarray(p.numpy()) for p in model.parameters()], broadcast=True, hash=False)
+    parts = client.gather([client.submit(shard_evaluation, s, model_future, values, loss_fn, pure=False)
+                           for s in shards])
+    total, n, correct = (sum(p[k] for p in parts) for k in range(3))
+    mean = getattr(loss_fn, "reduction", "mean") != "sum"
+    return {"loss": total / max(n, 1) if mean else total, "rows": n, "accuracy": correct / max(n, 1)}
+
+
 # -- the driver ------------------------------------------------------------------------------
 
 
@@ -253,7 +332,7 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epo
         dtype: Any = np.float64, target_dtype: Any = None, checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 100, resume: bool = False, progress: bool | None = None,
         on_step: Callable[[int, int, float], Any] | None = None, shards: list | None = None,
-        retries: int = 3) -> History:
+        retries: int = 5) -> History:
     """Train ``model`` by synchronous data-parallel SGD on ``client``'s Dask cluster (see the module's text).
 
     Parameters
@@ -327,6 +406,10 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epo
         for step in range(first_step if epoch == first_epoch else 0, steps):
             for attempt in range(retries + 1):
                 try:
+                    if attempt:  # after a lost worker: once the scheduler knows, the model again to those alive
+                        time.sleep(min(0.25 * 2**attempt, 5.0))
+                        client.wait_for_workers(1, timeout=60)
+                        model_future = client.scatter(model, broadcast=True, hash=False)
                     values = client.scatter([np.asarray(p.numpy()) for p in params], broadcast=True, hash=False)
                     tasks = [client.submit(shard_gradient, s, model_future, values, loss_fn, seed, epoch, step,
                                            steps, i, pure=False) for i, s in enumerate(shards)]
@@ -337,8 +420,6 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epo
                     if attempt == retries:
                         raise ConfigError(f"distributed fit: step {step + 1} of epoch {epoch} failed {retries + 1} "
                                           f"times as workers were lost ({type(exc).__name__}: {exc})") from exc
-                    client.wait_for_workers(1, timeout=60)
-                    model_future = client.scatter(model, broadcast=True, hash=False)
             count = sum(r[1] for r in results)
             if count == 0:
                 continue
@@ -407,4 +488,4 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
     return distributed.Client(cluster)
 
 
-__all__ = ["fit", "shards_of", "shard_gradient", "Shard", "connect", "Progress"]
+__all__ = ["fit", "shards_of", "shard_gradient", "Shard", "connect", "Progress", "describe", "evaluate"]

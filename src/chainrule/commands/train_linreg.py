@@ -10,6 +10,7 @@ from ..optim import OPTIMIZERS
 from ._args import delimiter, option
 from ._files import CHECKPOINT, FILE, MODEL, PLOT, check_files
 from .train import add_common_arguments, check_combinations, check_test_size, save_model, write_json
+from .train_distributed import add_cluster_arguments, on_a_cluster
 
 
 def register(tasks) -> None:
@@ -39,6 +40,7 @@ def register(tasks) -> None:
                    help="stop once the training loss is within this relative gap of the closed form")
     add_common_arguments(p, optimizers=OPTIMIZERS, default_optimizer="gd", default_epochs=5000)
     p.add_argument("--plot-fit", metavar="PNG", help="one-feature data only: the objects and the fitted line")
+    add_cluster_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -62,6 +64,10 @@ def load_data(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    if on_a_cluster(args):  # --workers N or --scheduler tcp://...: the same training on Dask
+        from . import train_distributed
+
+        return train_distributed.run(args)
     from ..train.linreg import train_linreg
 
     check_test_size(args.test_size)

@@ -20,6 +20,7 @@ from ._args import checked, delimiter, option
 from ._files import CHECKPOINT, FILE, MODEL, PLOT, check_files
 from .predict import n_features, register_formatter, register_reader
 from .train import add_common_arguments, check_combinations, check_test_size, save_model, write_json
+from .train_distributed import add_cluster_arguments, on_a_cluster
 
 ACTIVATION_CHOICES = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "gelu", "gelu_tanh", "identity")
 
@@ -55,6 +56,7 @@ def register(tasks) -> None:
     add_classifier_training(p)
     p.add_argument_group("more plots").add_argument(
         "--plot-boundary", metavar="PNG", help="2-D data only: the decision boundary over the points")
+    add_cluster_arguments(p)
     p.set_defaults(func=run, network="mlp")
 
 
@@ -157,6 +159,10 @@ def load_data(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    if on_a_cluster(args):  # --workers N or --scheduler tcp://...: the same training on Dask
+        from . import train_distributed
+
+        return train_distributed.run(args)
     from ..train.classifier import train_classifier
 
     check_test_size(args.test_size)

@@ -94,6 +94,8 @@ OPTIONS: dict[str, Range] = {
     "samples": Range(int, 2, 1_000_000),
     "hidden_size": Range(int, 1, 65_536),
     "threads": Range(int, 1, 4096),
+    "workers": Range(int, 1, 4096),
+    "checkpoint_every": Range(int, 1, 1_000_000_000),
 }
 
 
