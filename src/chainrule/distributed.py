@@ -229,6 +229,18 @@ def _worker_model(model: Any) -> Any:
     return mine[1]
 
 
+def _own_copies(params: list[np.ndarray]) -> list[np.ndarray]:
+    """The step's parameters copied into this worker's own memory, once per step and thread.
+
+    The arrays Dask hands a task are read from its messages wherever they fell, not always on the boundary
+    that NumPy's allocator gives; BLAS then takes another path through a product, and its sums round
+    otherwise (by an ulp). Fresh copies make every worker compute the same bits, whatever it received."""
+    held = getattr(_LOCAL, "params", None)
+    if held is None or held[0] is not params:
+        held = _LOCAL.params = (params, [np.array(v, copy=True) for v in params])
+    return held[1]
+
+
 def shard_gradient(shard: Shard, model: Any, params: list[np.ndarray], loss_fn: Any, seed: int, epoch: int,
                    step: int, steps: int, index: int) -> tuple[list[np.ndarray] | None, int, float]:
     """The task: the loss and gradient of shard ``index``'s slice of this step, at ``params``.
@@ -242,7 +254,7 @@ def shard_gradient(shard: Shard, model: Any, params: list[np.ndarray], loss_fn: 
     X, Y = shard.take(rows)
     local = _worker_model(model)
     ps = list(local.parameters())
-    for p, value in zip(ps, params):
+    for p, value in zip(ps, _own_copies(params)):
         p.data = value
         p.grad = None
     with enable_grad():
@@ -259,7 +271,7 @@ def shard_evaluation(shard: Shard, model: Any, params: list[np.ndarray], loss_fn
     from .grad_mode import no_grad
 
     local = _worker_model(model)
-    for p, value in zip(local.parameters(), params):
+    for p, value in zip(local.parameters(), _own_copies(params)):
         p.data = value
     was = getattr(local, "training", False)
     if hasattr(local, "eval"):
