@@ -180,6 +180,11 @@ def test_bad_data_and_options_are_refused_in_one_line(two, problem, tmp_path):
         train(two, dask_data(X, Y), batch_size=0)
     with pytest.raises(ConfigError, match="resume=True needs checkpoint="):
         train(two, dask_data(X, Y), resume=True)
+    for model, message in ((cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.BatchNorm1d(3)), "running_mean"),
+                           (cr.nn.MLP(4, [3], 1, dropout=0.5), "dropout draws its masks on each worker")):
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        with pytest.raises(ConfigError, match=message):
+            crd.fit(model, cr.nn.MSELoss(), opt, dask_data(X, Y), client=two)
 
 
 # -- the command line ----------------------------------------------------------------------

@@ -222,3 +222,16 @@ def test_bad_files_get_one_clear_error(table, tmp_path):
     with pytest.raises(DataError, match=r"labels.csv, row 1 \(counted from 0\): target 1.5 is not a "
                                         r"whole number \(a class label as target_dtype=int64 asks\)"):
         epoch(StreamLoader(labels, 2, target_dtype="int64", shuffle=False))
+
+
+def test_the_stream_benchmark_runs_on_a_small_file(tmp_path):
+    """The benchmark's own checks on a 5 MB file: both runs train over every row to the same loss scale, and
+    it reports peak memory of each process (not the parent's, which wrote the file)."""
+    from chainrule.bench import stream as bench
+
+    res = bench.run(size_gb=0.005, fmt="npy", batch_size=256, folder=str(tmp_path), repeats=1)
+    assert res["rows"] == int(0.005e9 // (8 * 101)) and res["file_bytes"] > 0.004e9
+    for mode in ("stream", "memory"):
+        run = res["runs"][mode][0]
+        assert run["rows"] == res["rows"] and 0 < run["final_loss"] < 10 and 20 < run["peak_rss_mb"] < 2000
+    assert "streamed / in memory" in bench.report(res)

@@ -339,6 +339,18 @@ class Progress:
         self.last = now
 
 
+def _check_model(model: Any) -> None:
+    """Only the parameters travel each step: a model whose training also changes buffers (BatchNorm's running
+    statistics) or draws random numbers (dropout) would differ between the workers' copies and the driver's."""
+    for name, _ in model.named_buffers() if hasattr(model, "named_buffers") else ():
+        raise ConfigError(f"distributed fit: the model keeps a buffer that training changes ({name!r}: running "
+                          f"statistics), which the workers' copies would not share; not supported yet")
+    for m in model.modules() if hasattr(model, "modules") else ():
+        if type(m).__name__ == "Dropout" and getattr(m, "p", 0) > 0:
+            raise ConfigError("distributed fit: dropout draws its masks on each worker, which would make the run "
+                              "depend on where each shard is computed; not supported yet (use dropout 0)")
+
+
 def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epochs: int = 1,
         batch_size: int = 256, seed: int = 0, target: str | int | None = None, features: list | None = None,
         dtype: Any = np.float64, target_dtype: Any = None, checkpoint: str | os.PathLike | None = None,
@@ -378,6 +390,7 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epo
         raise ConfigError(f"distributed fit: checkpoint_every must be a whole number >= 1, got {checkpoint_every!r}")
     if resume and checkpoint is None:
         raise ConfigError("distributed fit: resume=True needs checkpoint= (the file to go on from)")
+    _check_model(model)
     lost = _lost_worker_errors()
     if shards is None:
         shards = shards_of(client, data, target=target, features=features, dtype=dtype, target_dtype=target_dtype)

@@ -14,7 +14,7 @@ efficiency ``(steps/s on 2) / (2 x steps/s on 1)``. The parameters after the ste
 workers first. A paper model of where it stops scaling is in ``benchmarks/README.md``.
 
 Usage: ``python -m chainrule.bench.distributed [--steps 30] [--quick] [--out FILE]`` (or
-``python benchmarks/distributed.py``). A benchmark, not a test.
+``python benchmarks/dask_scaling.py``). A benchmark, not a test.
 """
 
 from __future__ import annotations

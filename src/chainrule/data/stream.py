@@ -23,7 +23,7 @@ shuffle (a permutation of the whole file gives 19.4). For a sorted file, shuffle
 raise ``buffer_rows``.
 
 Memory: two windows (a thread reads the next window while the batches are drawn from this one), about
-``2 * buffer_rows * row bytes`` (by default 2 x 64 MB, or two chunks where a chunk is larger), whatever
+``2 * buffer_rows * row bytes`` (by default 2 x 32 MB, or two chunks where a chunk is larger), whatever
 the file's size; the mapped pages of a ``.npy`` are unmapped as soon as they are copied, a Parquet row group
 is decoded 16,384 rows at a time. See ``benchmarks/README.md``, "Data larger
 than memory".
@@ -51,7 +51,7 @@ from .checks import check_bool, check_float_dtype, check_path, check_seed, is_in
 #: Default chunk size in bytes (a chunk is read at once, and one more is read ahead).
 CHUNK_BYTES = 16 * 1024**2
 #: Default window of rows shuffled together, in bytes (whole chunks, one at least); two are held.
-WINDOW_BYTES = 64 * 1024**2
+WINDOW_BYTES = 32 * 1024**2
 #: Rows of a Parquet row group decoded at once.
 PARQUET_BATCH = 16_384
 #: Rows turned from columns into rows at once (a block that stays in the CPU's cache).
@@ -299,7 +299,7 @@ class StreamLoader:
     rng : Generator or seed of the shuffling; the same seed gives the same epochs.
     chunk_rows : rows read at once (a ``.npy``'s or CSV's chunk; a Parquet file's chunks are its row
         groups); by default about 16 MB of rows.
-    buffer_rows : rows shuffled together (a window of whole chunks, one at least); by default 64 MB of rows.
+    buffer_rows : rows shuffled together (a window of whole chunks, one at least); by default 32 MB of rows.
         ``>=`` the number of rows: a full shuffle. Memory holds two windows.
     drop_last : leave out the last, smaller batch of every epoch.
     dtype : the features' dtype (float64 by default).
