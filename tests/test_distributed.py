@@ -180,6 +180,10 @@ def test_bad_data_and_options_are_refused_in_one_line(two, problem, tmp_path):
         train(two, dask_data(X, Y), batch_size=0)
     with pytest.raises(ConfigError, match="resume=True needs checkpoint="):
         train(two, dask_data(X, Y), resume=True)
+    pd = pytest.importorskip("pandas")
+    frame = dd.from_pandas(pd.DataFrame({"a": [1.0, 2.0], "name": ["x", "y"], "y": [0.0, 1.0]}), npartitions=1)
+    with pytest.raises(DataError, match="column 'name' of the DataFrame holds"):
+        train(two, frame, target="y")
     for model, message in ((cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.BatchNorm1d(3)), "running_mean"),
                            (cr.nn.MLP(4, [3], 1, dropout=0.5), "dropout draws its masks on each worker")):
         opt = cr.optim.SGD(model.parameters(), lr=0.1)

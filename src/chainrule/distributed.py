@@ -100,7 +100,15 @@ def _pair_shard(X, Y, dtype, y_dtype) -> Shard:
 
 
 def _frame_shard(frame, features, target, dtype, y_dtype) -> Shard:
-    X = np.ascontiguousarray(frame[features].to_numpy(dtype=dtype))  # pandas keeps columns: rows wanted here
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise DataError(f"distributed fit: the DataFrame has no column {missing[0]!r}")
+    try:
+        X = np.ascontiguousarray(frame[features].to_numpy(dtype=dtype))  # pandas keeps columns: rows wanted here
+    except (TypeError, ValueError):
+        bad = next((c for c in features if frame[c].dtype.kind not in "biuf"), features[0])
+        raise DataError(f"distributed fit: column {bad!r} of the DataFrame holds {frame[bad].dtype}, not "
+                        f"numbers") from None
     return Shard(X, frame[target].to_numpy(), dtype=dtype, y_dtype=y_dtype)
 
 
