@@ -28,20 +28,21 @@ def cluster(workers: int):
     return c, distributed.Client(c)
 
 
-@pytest.fixture(scope="module")
-def two():
-    c, client = cluster(2)
+def running(workers: int):
+    c, client = cluster(workers)
     yield client
     client.close()
     c.close()
+
+
+@pytest.fixture(scope="module")
+def two():
+    yield from running(2)
 
 
 @pytest.fixture(scope="module")
 def one():
-    c, client = cluster(1)
-    yield client
-    client.close()
-    c.close()
+    yield from running(1)
 
 
 @pytest.fixture(scope="module")

@@ -79,6 +79,10 @@ class Shard:
             return (_mapped_shard, (self.path, self.rows, self.columns, self.target, self.dtype.str, y_dtype))
         return (_pair_shard, (self.X, self.Y, self.dtype.str, y_dtype))
 
+    def targets(self) -> np.ndarray:
+        """The target column, all rows (without the features)."""
+        return np.asarray(self.X[:, self.target] if self.path is not None else self.Y)
+
     def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows ``rows`` as ``(X, Y)`` arrays of the shard's dtypes."""
         if self.path is not None:
@@ -163,8 +167,7 @@ def describe(shard: Shard) -> dict[str, Any]:
     X, Y = shard.take(np.arange(min(len(shard), 1)))
     out = {"rows": len(shard), "features": int(X.shape[1]) if X.ndim == 2 else 1, "labels": None}
     if Y.dtype.kind in "iu":
-        _, y = shard.take(np.arange(len(shard)))
-        out["labels"] = sorted(int(v) for v in np.unique(y))
+        out["labels"] = sorted(int(v) for v in np.unique(shard.targets()))
     return out
 
 
@@ -419,10 +422,12 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epo
         run = state.extra or {}
         first_epoch, first_step = state.epoch + 1, int(run.get("step", 0))
         partial = dict(run.get("partial", partial))
-        if run.get("steps_per_epoch", steps) != steps or run.get("seed", seed) != seed:
+        if (run.get("steps_per_epoch", steps), run.get("seed", seed), run.get("shards", len(shards))) != (
+                steps, seed, len(shards)):
             raise ConfigError(f"distributed fit: {os.fspath(checkpoint)!r} was written by a run of "
-                              f"{run.get('steps_per_epoch')} steps per epoch and seed {run.get('seed')}; this one "
-                              f"has {steps} and {seed} (the same data, batch_size and seed go on from it)")
+                              f"{run.get('steps_per_epoch')} steps per epoch, seed {run.get('seed')} and "
+                              f"{run.get('shards')} shards; this one has {steps}, {seed} and {len(shards)} (the "
+                              f"same data, shards, batch_size and seed go on from it)")
     start = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     reporter = Progress(client, epochs * steps, progress)
     done = (first_epoch - 1) * steps + first_step

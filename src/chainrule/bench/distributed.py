@@ -20,7 +20,6 @@ Usage: ``python -m chainrule.bench.distributed [--steps 30] [--quick] [--out FIL
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -29,6 +28,8 @@ import time
 from typing import Any
 
 import numpy as np
+
+from .common import write_json
 
 
 def _linreg_files(folder: str, rows: int, features: int = 100, files: int = 2) -> list[str]:
@@ -162,9 +163,7 @@ def main(argv: list[str] | None = None, default_out: str | None = None) -> int:
     res = run(args.steps, args.quick, args.folder)
     print(report(res))
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
+        write_json(args.out, res)
     return 0
 
 

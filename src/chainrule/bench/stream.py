@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from .common import write_json
+
 FEATURES = 100
 BLOCK_ROWS = 16_384  # rows per block written (a Parquet row group: see the README on row group sizes)
 
@@ -176,9 +178,7 @@ def main(argv: list[str] | None = None, default_out: str | None = None) -> int:
     res = run(args.size_gb, args.format, args.batch_size, args.folder, args.repeats)
     print(report(res))
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
+        write_json(args.out, res)
     return 0
 
 
