@@ -437,6 +437,16 @@ def test_in_place_methods_write_the_standard_s_arrays_and_the_graph_watches_them
     t[0] = 5.0
     t.mul_(2.0)
     t[np.array([True, False])] = 1.0
+    m = cr.Tensor(strict([[1.0, 2.0], [3.0, 4.0]]))
+    m[np.array([1]), 0] = 7.0  # an integer array beside an integer: moved to the data's device
+    np.testing.assert_array_equal(m.numpy(), [[1.0, 2.0], [7.0, 4.0]])
+    for index, value in (((np.array([0, 0]), np.array([1, 1])), np.array([5.0, 6.0])),  # the last write wins
+                         (np.array([[True, False], [False, True]]), -1.0),
+                         ((slice(None), np.array([1, 0])), np.array([[8.0, 9.0]]))):
+        want, got = np.arange(4.0).reshape(2, 2), cr.Tensor(strict(np.arange(4.0).reshape(2, 2)))
+        want[index] = value
+        got[index] = value
+        np.testing.assert_array_equal(got.numpy(), want)
     t.sub_(np.array([1.0, 1.0]))
     t.div_(2)
     assert is_strict(t.data)

@@ -271,7 +271,7 @@ def scatter_add(values: Any, positions: np.ndarray, size: int) -> Any:
     if type(values).__module__.split(".")[0] == "cupy":
         import cupyx
 
-        out = xp.zeros((size,), dtype=values.dtype)
+        out = xp.zeros((size,), dtype=values.dtype, device=_compat().device(values))
         cupyx.scatter_add(out, _on_device_of(values, positions), flat_values)
         return out
     m = positions.size
@@ -289,6 +289,20 @@ def scatter_add(values: Any, positions: np.ndarray, size: int) -> Any:
     return xp.take(tail if sums is None else xp.concat([sums, tail]), _on_device_of(values, spread))
 
 
+def put(x: Any, positions: np.ndarray, values: Any) -> Any:
+    """A copy of the foreign ``x`` with ``values`` (broadcast to the shape of ``positions``) written at the flat
+    ``positions`` (host integers); where a position is named twice the last write wins, as NumPy's
+    ``x[index] = values``. The standard has no setitem with integer arrays: one gather does it."""
+    xp = namespace_of(x)
+    size, m = int(np.prod(x.shape)), positions.size
+    v = values if is_foreign(values) else xp.asarray(values, dtype=x.dtype, device=_compat().device(x))
+    v = xp.reshape(xp.broadcast_to(xp.astype(v, x.dtype), positions.shape), (-1,))
+    source = np.arange(size, dtype=np.intp)
+    source[positions.reshape(-1)] = size + np.arange(m)  # NumPy's assignment: the last occurrence stays
+    flat = xp.take(xp.concat([xp.reshape(x, (-1,)), v]), _on_device_of(x, source))
+    return xp.reshape(flat, tuple(x.shape))
+
+
 __all__ = ["namespace", "is_foreign", "namespace_of", "device_name", "check_device", "to_device", "to_numpy",
            "cupy", "elementwise", "cast", "reshaped", "transposed", "like", "numpy_dtype", "xp_of", "masked",
-           "gather", "scatter_add", "values_of", "constant", "eye"]
+           "gather", "scatter_add", "put", "values_of", "constant", "eye"]

@@ -23,14 +23,14 @@ from numpy import ndarray
 
 from . import anomaly, ops
 from .autograd import initial_gradient
-from .backend import device_name, is_foreign, namespace_of
+from .backend import device_name, is_foreign, like, namespace_of, put
 from .errors import DTypeError, GraphError
 from .grad_mode import grad_recording, in_recorded_backward
 from .graph import Node, run_backward
 from .hooks import HookHandle
 from .inplace import lock, mark_written
 from .ops.base import REGISTRY, Op
-from .ops.shape import _completed, _is_basic, _plain_index
+from .ops.shape import _completed, _flat_positions, _is_basic, _plain_index
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
 #: Whether any array of another library than NumPy (CuPy, array-api-strict) has been held by a Tensor in this
@@ -558,17 +558,15 @@ _IN_PLACE = {np.add: operator.iadd, np.subtract: operator.isub, np.multiply: ope
 def _write_foreign(what: str, data, value, index, ufunc: np.ufunc | None) -> None:
     """An in-place method's write into another library's array: its in-place operator, or its
     ``__setitem__`` (an index naming every axis, as the standard asks)."""
-    from .backend import like
-
     if isinstance(value, (ndarray, list, tuple)):
         value = like(np.asarray(value), data)
-    if not _is_basic(index):  # index arrays (masks) on the data's device
-        index = tuple(like(p, data) for p in index) if type(index) is tuple else like(index, data)
     try:
-        if ufunc is None:
-            data[_completed(index) if _is_basic(index) else index] = value
-        else:
+        if ufunc is not None:
             _IN_PLACE[ufunc](data, value)
+        elif _is_basic(index):
+            data[_completed(index)] = value
+        else:  # integer arrays and masks: the standard has no such setitem; one gather by flat positions
+            data[...] = put(data, _flat_positions(tuple(data.shape), index), value)
     except (TypeError, ValueError, IndexError) as exc:
         raise DTypeError(f"{what}: cannot write into this tensor's array on {device_name(data)} in place: "
                          f"{exc}") from None
