@@ -54,8 +54,6 @@ CHUNK_BYTES = 16 * 1024**2
 WINDOW_BYTES = 32 * 1024**2
 #: Rows of a Parquet row group decoded at once.
 PARQUET_BATCH = 16_384
-#: Rows turned from columns into rows at once (a block that stays in the CPU's cache).
-TRANSPOSE_ROWS = 2_048
 
 
 class _Source:
@@ -196,29 +194,22 @@ class _ParquetSource(_Source):
 
     def read_into(self, k, X, Y):
         """The row group read in record batches of at most :data:`PARQUET_BATCH` rows (pyarrow decodes the
-        columns on its threads), each turned from columns into rows through a small column-major scratch
-        array, a block of rows at a time (a cache-friendly transpose: ~7x faster than writing each column
-        into the rows with a stride)."""
+        columns on its threads), each batch's columns stacked into rows by one ``numpy.stack`` into the
+        buffer (on 16,384 x 100 in isolation: 1.9x faster than a transpose through a column-major scratch
+        array, 7x than a strided write per column; pyarrow's decoding takes longer than either)."""
         d = len(self.feature_names)
-        scratch = np.empty((d, min(PARQUET_BATCH, len(X))), dtype=X.dtype)
+        names = [*self.feature_names, self.target_name]
         at = 0
-        for batch in self.file.iter_batches(batch_size=PARQUET_BATCH, row_groups=[self.groups[k]],
-                                            columns=[*self.feature_names, self.target_name], use_threads=True):
+        for batch in self.file.iter_batches(batch_size=PARQUET_BATCH, row_groups=[self.groups[k]], columns=names,
+                                            use_threads=True):
             r = batch.num_rows
-            for j in range(d + 1):
-                column = batch.column(j)
-                if column.null_count:
-                    name = (self.feature_names + [self.target_name])[j]
+            for j, name in enumerate(names):
+                if batch.column(j).null_count:
                     first = self.chunks[k][0] + at
                     raise DataError(f"{self.path}, rows {first:,}..{first + r - 1:,}: column {name!r} has missing "
                                     f"values")
-                if j < d:
-                    scratch[j, :r] = column.to_numpy()
-                else:
-                    Y[at:at + r] = _labels(column.to_numpy(), Y.dtype, self, k)
-            for s in range(0, r, TRANSPOSE_ROWS):
-                e = min(s + TRANSPOSE_ROWS, r)
-                X[at + s:at + e] = scratch[:, s:e].T
+            np.stack([batch.column(j).to_numpy() for j in range(d)], axis=1, out=X[at:at + r])
+            Y[at:at + r] = _labels(batch.column(d).to_numpy(), Y.dtype, self, k)
             at += r
         self._pool.release_unused()  # pyarrow's allocator would keep the decoded pages otherwise
 
