@@ -8,8 +8,8 @@ makes this sound: a mini-batch drawn across many machines is a mini-batch all th
 How one step goes (:func:`fit`):
 
 1. The data are *shards* held by the workers: the row blocks of a Dask array, the partitions of a Dask
-   DataFrame, or one file each (a ``.npy`` is memory-mapped on its worker, so a shard need not fit in its
-   memory either). Each epoch, every shard is permuted (from the seed, the epoch and the shard's number)
+   DataFrame, or row ranges of files (a ``.npy``'s are memory-mapped on their worker, so a shard need not
+   fit in its memory either). Each epoch, every shard is permuted (from the seed, the epoch and the shard's number)
    and cut into as many slices as the epoch has steps.
 2. The parameters are broadcast to every worker once per step (``Client.scatter(..., broadcast=True)``:
    one copy per worker, not one per task); the model itself is sent once per run.
@@ -116,7 +116,7 @@ def _frame_shard(frame, features, target, dtype, y_dtype) -> Shard:
     return Shard(X, frame[target].to_numpy(), dtype=dtype, y_dtype=y_dtype)
 
 
-#: A file is cut into shards of about this many bytes (whole chunks: row groups of a Parquet file).
+#: A file is cut into shards (row ranges) of about this many bytes, unless a number of shards is given.
 SHARD_BYTES = 64 * 1024**2
 
 
@@ -374,7 +374,8 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epo
     ----------
     model, loss_fn, optimizer : as for :func:`chainrule.fit`; the optimiser steps on the driver.
     data : ``(X, Y)`` Dask arrays, a Dask DataFrame, or a list of ``.npy`` / ``.parquet`` / ``.csv`` paths
-        (each a shard; the files must be readable by the workers, at the same path).
+        (cut into shards of equal rows, see :func:`shards_of`; the files must be readable by the workers, at
+        the same path).
     client : a ``dask.distributed.Client``.
     epochs : passes over the data.
     batch_size : rows per step, all shards together (each gives its share: a step takes the same fraction
