@@ -206,12 +206,6 @@ def like(x: Any, reference: Any) -> Any:
     return namespace_of(reference).asarray(x, device=_compat().device(reference))
 
 
-def _on_device_of(x: Any, positions: np.ndarray) -> Any:
-    """Host integer ``positions`` as an array of ``x``'s namespace, on ``x``'s device."""
-    xp = namespace_of(x)
-    return xp.asarray(positions.reshape(-1), device=_compat().device(x))
-
-
 def values_of(x: Any) -> Any:
     """The array behind ``x``: a Tensor's data (in a recorded backward, ops see Tensors), else ``x``."""
     data = getattr(x, "_data", None) if not isinstance(x, _NUMPY_TYPES) else None
@@ -252,7 +246,7 @@ def gather(x: Any, positions: np.ndarray) -> Any:
     (slices, masks, new axes among arrays) is first turned into the flat positions it selects, on the
     host, and then one ``take`` gathers them on ``x``'s device."""
     xp = namespace_of(x)
-    flat = xp.take(xp.reshape(x, (-1,)), _on_device_of(x, positions))
+    flat = xp.take(xp.reshape(x, (-1,)), like(positions.reshape(-1), x))
     return xp.reshape(flat, positions.shape)
 
 
@@ -272,7 +266,7 @@ def scatter_add(values: Any, positions: np.ndarray, size: int) -> Any:
         import cupyx
 
         out = xp.zeros((size,), dtype=values.dtype, device=_compat().device(values))
-        cupyx.scatter_add(out, _on_device_of(values, positions), flat_values)
+        cupyx.scatter_add(out, like(positions, values), flat_values)
         return out
     m = positions.size
     order = np.argsort(positions, kind="stable")  # occurrences of one position together, in order
@@ -281,12 +275,12 @@ def scatter_add(values: Any, positions: np.ndarray, size: int) -> Any:
     sums = None
     for k in range(int(counts.max()) if m else 0):
         pick = np.where(counts > k, order[np.minimum(first + k, m - 1)], m)  # m: the padded zero
-        term = xp.take(padded, _on_device_of(values, pick))
+        term = xp.take(padded, like(pick, values))
         sums = term if sums is None else sums + term
     spread = np.full(size, unique.size, dtype=np.intp)
     spread[unique] = np.arange(unique.size)
     tail = xp.zeros((1,), dtype=values.dtype, device=_compat().device(values))
-    return xp.take(tail if sums is None else xp.concat([sums, tail]), _on_device_of(values, spread))
+    return xp.take(tail if sums is None else xp.concat([sums, tail]), like(spread, values))
 
 
 def put(x: Any, positions: np.ndarray, values: Any) -> Any:
@@ -299,7 +293,7 @@ def put(x: Any, positions: np.ndarray, values: Any) -> Any:
     v = xp.reshape(xp.broadcast_to(xp.astype(v, x.dtype), positions.shape), (-1,))
     source = np.arange(size, dtype=np.intp)
     source[positions.reshape(-1)] = size + np.arange(m)  # NumPy's assignment: the last occurrence stays
-    flat = xp.take(xp.concat([xp.reshape(x, (-1,)), v]), _on_device_of(x, source))
+    flat = xp.take(xp.concat([xp.reshape(x, (-1,)), v]), like(source, x))
     return xp.reshape(flat, tuple(x.shape))
 
 

@@ -328,14 +328,14 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 class Progress:
     """One line per ``every`` seconds: epoch, step, steps per second, loss, workers alive."""
 
-    def __init__(self, client: Any, total_steps: int, show: bool | None, every: float = 2.0,
+    def __init__(self, client: Any, total_steps: int, show: bool | None, done: int = 0, every: float = 2.0,
                  write: Callable[[str], None] = print):
         import sys
 
         self.client, self.total, self.every, self.write = client, total_steps, every, write
         self.show = sys.stdout.isatty() if show is None else bool(show)
         self.last = time.perf_counter()
-        self.start, self.done0 = self.last, 0
+        self.start, self.done0 = self.last, done  # a resumed run's rate counts this run's steps only
 
     def workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
@@ -430,8 +430,8 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, data: Any, *, client: Any, epo
                               f"{run.get('shards')} shards; this one has {steps}, {seed} and {len(shards)} (the "
                               f"same data, shards, batch_size and seed go on from it)")
     start = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
-    reporter = Progress(client, epochs * steps, progress)
     done = (first_epoch - 1) * steps + first_step
+    reporter = Progress(client, epochs * steps, progress, done)
     stop = False
     history.stop_reason = "epochs"
 

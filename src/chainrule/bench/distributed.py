@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import write_json
+from .common import finish
 
 
 def _linreg_files(folder: str, rows: int, features: int = 100, files: int = 2) -> list[str]:
@@ -161,10 +161,7 @@ def main(argv: list[str] | None = None, default_out: str | None = None) -> int:
     p.add_argument("--out", default=default_out, help="write the results as JSON here")
     args = p.parse_args(argv)
     res = run(args.steps, args.quick, args.folder)
-    print(report(res))
-    if args.out:
-        write_json(args.out, res)
-    return 0
+    return finish(res, report, args.out)
 
 
 if __name__ == "__main__":

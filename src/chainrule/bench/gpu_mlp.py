@@ -75,29 +75,9 @@ def make_chainrule(params, x, y):
 
 
 def make_torch(params, x, y):
-    import torch
+    from .mlp_step import make_torch as on_device
 
-    layers: list[Any] = []
-    for i, (W, b) in enumerate(params):
-        lin = torch.nn.Linear(W.shape[1], W.shape[0])
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(W))
-            lin.bias.copy_(torch.from_numpy(b))
-        layers.append(lin)
-        if i < len(params) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers).cuda()
-    loss_fn, opt = torch.nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=LR)
-    xt, yt = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
-
-    def step() -> float:
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return step, (lambda: [p.detach().cpu().numpy() for p in model.parameters()])
+    return on_device(params, x, y, np.float32, device="cuda")
 
 
 MAKERS = {"numpy": make_cupy, "chainrule": make_chainrule, "torch": make_torch}

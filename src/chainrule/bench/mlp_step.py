@@ -211,7 +211,8 @@ def make_chainrule(params, x, y, dtype, device: str = "cpu"):
     return step, (lambda: [p.numpy() for p in model.parameters()])
 
 
-def make_torch(params, x, y, dtype):
+def make_torch(params, x, y, dtype, device: str = "cpu"):
+    """PyTorch eager's step of the same MLP, on ``device`` (``"cuda"``: the GPU benchmark's contender)."""
     import torch
 
     tdtype = torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
@@ -224,10 +225,10 @@ def make_torch(params, x, y, dtype):
         layers.append(lin)
         if i < len(params) - 1:
             layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = torch.nn.Sequential(*layers).to(device)
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=LR)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def step() -> float:
         opt.zero_grad(set_to_none=True)
@@ -236,7 +237,7 @@ def make_torch(params, x, y, dtype):
         opt.step()
         return loss.item()
 
-    return step, (lambda: [p.detach().numpy() for p in model.parameters()])
+    return step, (lambda: [p.detach().cpu().numpy() for p in model.parameters()])
 
 
 def make_sklearn(params, x, y, dtype):

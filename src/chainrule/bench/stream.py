@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import write_json
+from .common import finish
 
 FEATURES = 100
 BLOCK_ROWS = 16_384  # rows per block written (a Parquet row group: see the README on row group sizes)
@@ -176,10 +176,7 @@ def main(argv: list[str] | None = None, default_out: str | None = None) -> int:
         print(json.dumps(child(args.child[0], args.child[1], args.batch_size)))
         return 0
     res = run(args.size_gb, args.format, args.batch_size, args.folder, args.repeats)
-    print(report(res))
-    if args.out:
-        write_json(args.out, res)
-    return 0
+    return finish(res, report, args.out)
 
 
 if __name__ == "__main__":
